@@ -1,0 +1,185 @@
+"""Video reading as a frame generator, and atomic video writing.
+
+:func:`open_video` accepts a video file (anything OpenCV's FFmpeg backend decodes) or a folder of
+images (a MOTChallenge ``img1`` folder, or a sequence folder holding one), so every tool runs on
+both the sample MP4 clips and the official dataset layouts. Frames are BGR ``uint8`` arrays of
+shape ``(H, W, 3)``, produced one at a time so memory stays flat over any video length.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from cgclip.errors import UserError
+from cgclip.io.atomic import atomic_path
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frame_count: int  # 0 when the container does not say
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``, the order OpenCV's writer wants."""
+        return self.width, self.height
+
+
+class VideoReader:
+    """Iterate over the frames of a video file or an image folder; validates on open.
+
+    Raises :class:`UserError` for a missing path, a file that is not a decodable video, or a
+    video with no readable frames.
+    """
+
+    def __init__(self, source: str | os.PathLike[str]) -> None:
+        self.path = Path(source)
+        if not self.path.exists():
+            raise UserError(f"{self.path}: no such video file or image folder")
+        self._images: list[Path] | None = None
+        self._cap: cv2.VideoCapture | None = None
+        self._first: np.ndarray | None = None
+        if self.path.is_dir():
+            self.info = self._open_image_folder()
+        else:
+            self.info = self._open_video_file()
+
+    def _open_image_folder(self) -> VideoInfo:
+        folder = self.path / "img1" if (self.path / "img1").is_dir() else self.path
+        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not images:
+            raise UserError(f"{folder}: folder holds no images ({', '.join(IMAGE_EXTS)})")
+        first = cv2.imread(str(images[0]))
+        if first is None:
+            raise UserError(
+                f"{images[0]}: cannot decode image; the file is corrupt or not an image"
+            )
+        fps = 30.0
+        seqinfo = folder.parent / "seqinfo.ini" if folder.name == "img1" else folder / "seqinfo.ini"
+        if seqinfo.is_file():
+            from cgclip.io.mot import read_seqinfo
+
+            fps = read_seqinfo(seqinfo).frame_rate
+        self._images = images
+        self._first = first
+        h, w = first.shape[:2]
+        return VideoInfo(width=w, height=h, fps=fps, frame_count=len(images))
+
+    def _open_video_file(self) -> VideoInfo:
+        if self.path.stat().st_size == 0:
+            raise UserError(f"{self.path}: file is empty; give a video file (mp4, avi, mov, mkv)")
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise UserError(
+                f"{self.path}: cannot open as a video; the file is corrupt or not a video "
+                "(expected mp4, avi, mov, mkv or a folder of images)"
+            )
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise UserError(
+                f"{self.path}: video has no readable frames; the file may be truncated or corrupt"
+            )
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            fps = 30.0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._cap = cap
+        self._first = first
+        h, w = first.shape[:2]
+        return VideoInfo(width=w, height=h, fps=float(fps), frame_count=max(count, 0))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._first is None:
+            raise RuntimeError("VideoReader can be iterated once")
+        first, self._first = self._first, None
+        yield first
+        if self._images is not None:
+            for img_path in self._images[1:]:
+                frame = cv2.imread(str(img_path))
+                if frame is None:
+                    raise UserError(f"{img_path}: cannot decode image; the file is corrupt")
+                yield frame
+            return
+        assert self._cap is not None
+        while True:
+            ok, frame = self._cap.read()
+            if not ok:
+                break
+            yield frame
+        self.close()
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_video(source: str | os.PathLike[str]) -> VideoReader:
+    """Open a video file or image folder for reading (see :class:`VideoReader`)."""
+    return VideoReader(source)
+
+
+class VideoWriter:
+    """Write BGR frames to an MP4 (``mp4v``) atomically: the file appears only once closed cleanly.
+
+    Use as a context manager; if the block raises, the partial file is discarded and any previous
+    file at ``path`` is left untouched.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], fps: float, size: tuple[int, int], codec: str = "mp4v"
+    ) -> None:
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.size = (int(size[0]), int(size[1]))
+        self.codec = codec
+        self._ctx = atomic_path(self.path)
+        self._writer: cv2.VideoWriter | None = None
+        self.frames_written = 0
+
+    def __enter__(self) -> VideoWriter:
+        tmp = self._ctx.__enter__()
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*self.codec), self.fps, self.size)
+        if not writer.isOpened():
+            self._ctx.__exit__(None, None, None)
+            raise UserError(f"{self.path}: cannot open a video writer (codec {self.codec!r})")
+        self._writer = writer
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._writer is None:
+            raise RuntimeError("VideoWriter.write called outside its with-block")
+        if frame.shape[1] != self.size[0] or frame.shape[0] != self.size[1]:
+            frame = cv2.resize(frame, self.size)
+        self._writer.write(np.ascontiguousarray(frame))
+        self.frames_written += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        return self._ctx.__exit__(exc_type, exc, tb)
