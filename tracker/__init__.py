@@ -1,12 +1,18 @@
 """tracker: detection -> tracklet embeddings -> association -> outputs.
 
-    from tracker import Tracker
-    t = Tracker.from_preset("sports", reid="none")
-    tracked = t.update(detections, frame)   # supervision.Detections in and out, tracker_id set
+from tracker import Tracker
+t = Tracker.from_preset("sports", reid="none")
+tracked = t.update(detections, frame)   # supervision.Detections in and out, tracker_id set
 """
 
 from tracker.config import TrackerConfig, load_preset
-from tracker.embedding import CgclipEmbedder, Embedder, FrameFeatures, MeanPoolEmbedder, build_embedder
+from tracker.embedding import (
+    CgclipEmbedder,
+    Embedder,
+    FrameFeatures,
+    MeanPoolEmbedder,
+    build_embedder,
+)
 from tracker.tracker import Track, Tracker
 
 __all__ = [

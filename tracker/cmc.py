@@ -34,7 +34,9 @@ class CameraMotion:
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         s = self.downscale
         if s > 1:
-            gray = cv2.resize(gray, (gray.shape[1] // s, gray.shape[0] // s), interpolation=cv2.INTER_AREA)
+            gray = cv2.resize(
+                gray, (gray.shape[1] // s, gray.shape[0] // s), interpolation=cv2.INTER_AREA
+            )
         prev, self._prev = self._prev, gray
         if prev is None or prev.shape != gray.shape:
             return _IDENTITY.copy()
@@ -43,9 +45,16 @@ class CameraMotion:
         mask[: h // 50 + 1] = mask[-(h // 50 + 1) :] = 0  # borders often hold overlays / black bars
         if boxes_xyxy is not None and len(boxes_xyxy):
             for x1, y1, x2, y2 in np.asarray(boxes_xyxy, dtype=np.float64) / s:
-                mask[max(int(y1), 0) : max(int(y2) + 1, 0), max(int(x1), 0) : max(int(x2) + 1, 0)] = 0
+                mask[
+                    max(int(y1), 0) : max(int(y2) + 1, 0), max(int(x1), 0) : max(int(x2) + 1, 0)
+                ] = 0
         pts = cv2.goodFeaturesToTrack(
-            prev, maxCorners=self.max_corners, qualityLevel=0.01, minDistance=1, blockSize=3, mask=mask
+            prev,
+            maxCorners=self.max_corners,
+            qualityLevel=0.01,
+            minDistance=1,
+            blockSize=3,
+            mask=mask,
         )
         if pts is None or len(pts) < self.min_points:
             return _IDENTITY.copy()

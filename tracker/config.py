@@ -56,9 +56,17 @@ class TrackerConfig:
     cmc_downscale: int = 2  # work on frames downscaled by this factor
 
     def __post_init__(self) -> None:
-        _check(0.0 <= self.low_thresh <= self.high_thresh <= 1.0, "need 0 <= low_thresh <= high_thresh <= 1")
+        _check(
+            0.0 <= self.low_thresh <= self.high_thresh <= 1.0,
+            "need 0 <= low_thresh <= high_thresh <= 1",
+        )
         _check(0.0 <= self.new_track_thresh <= 1.0, "new_track_thresh must be in [0, 1]")
-        for name in ("match_thresh", "low_match_thresh", "tentative_match_thresh", "recovery_match_thresh"):
+        for name in (
+            "match_thresh",
+            "low_match_thresh",
+            "tentative_match_thresh",
+            "recovery_match_thresh",
+        ):
             _check(0.0 < getattr(self, name) <= 2.0, f"{name} must be in (0, 2]")
         _check(0.0 <= self.min_iou < 1.0, "min_iou must be in [0, 1)")
         _check(0.0 <= self.appearance_weight <= 1.0, "appearance_weight must be in [0, 1]")
@@ -99,9 +107,7 @@ def check_keys(values: dict[str, Any], where: str) -> dict[str, Any]:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             value = float(value) if ok else value
         if not ok:
-            raise UserError(
-                f"{where}: {key} must be a {type(default).__name__}, got {value!r}"
-            )
+            raise UserError(f"{where}: {key} must be a {type(default).__name__}, got {value!r}")
         out[key] = value
     return out
 

@@ -77,7 +77,9 @@ class MeanPoolEmbedder:
     def embed_tracklets(self, windows: Sequence[np.ndarray]) -> np.ndarray:
         if not windows:
             return np.zeros((0, 0), dtype=np.float32)
-        return l2_normalize(np.stack([np.asarray(w, dtype=np.float32).mean(axis=0) for w in windows]))
+        return l2_normalize(
+            np.stack([np.asarray(w, dtype=np.float32).mean(axis=0) for w in windows])
+        )
 
 
 class CgclipEmbedder:

@@ -97,7 +97,9 @@ def fuse_cost(
     cost = 1.0 - iou
     if appearance is not None and appearance_weight > 0:
         known = ~np.isnan(appearance)
-        fused = (1.0 - appearance_weight) * cost + appearance_weight * np.where(known, appearance, 0.0)
+        fused = (1.0 - appearance_weight) * cost + appearance_weight * np.where(
+            known, appearance, 0.0
+        )
         cost = np.where(known, fused, cost)
         cost = np.where(known & (np.nan_to_num(appearance) > appearance_gate), np.inf, cost)
     return np.where(iou < min_iou, np.inf, cost)

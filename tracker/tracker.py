@@ -71,7 +71,13 @@ class Track:
     )
 
     def __init__(
-        self, mean: np.ndarray, cov: np.ndarray, box: np.ndarray, score: float, frame: int, window: int
+        self,
+        mean: np.ndarray,
+        cov: np.ndarray,
+        box: np.ndarray,
+        score: float,
+        frame: int,
+        window: int,
     ) -> None:
         self.track_id = 0  # assigned on confirmation
         self.state = TENTATIVE
@@ -101,7 +107,9 @@ class Tracker:
     passed in ``detections.data["embedding"]`` are still used, with mean pooling over the window).
     """
 
-    def __init__(self, config: TrackerConfig | None = None, *, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, config: TrackerConfig | None = None, *, embedder: Embedder | None = None
+    ) -> None:
         self.config = config or TrackerConfig()
         self.embedder = embedder
         self.kalman = KalmanBoxFilter(self.config.std_position, self.config.std_velocity)
@@ -110,10 +118,19 @@ class Tracker:
 
     @classmethod
     def from_preset(
-        cls, name: str = "default", *, reid: str | Embedder | None = None, device: str = "cpu", **overrides: Any
+        cls,
+        name: str = "default",
+        *,
+        reid: str | Embedder | None = None,
+        device: str = "cpu",
+        **overrides: Any,
     ) -> Tracker:
         """A tracker with a named preset; ``reid`` is an :class:`Embedder`, ``"none"`` or a ``--reid`` value."""
-        embedder = reid if reid is None or isinstance(reid, Embedder) else build_embedder(reid, device=device)
+        embedder = (
+            reid
+            if reid is None or isinstance(reid, Embedder)
+            else build_embedder(reid, device=device)
+        )
         return cls(load_preset(name, **overrides), embedder=embedder)
 
     def reset(self) -> None:
@@ -158,7 +175,11 @@ class Tracker:
         pool_left, high_left = self._match_first(pool, high, boxes, conf, embs, det_track)
         # b. tracked (not lost) leftovers x low detections: IoU only.
         tracked_left = [i for i in pool_left if self.tracks[i].state == TRACKED]
-        rest = set(self._match_iou(tracked_left, low, boxes, cfg.low_match_thresh, det_track, predicted=True))
+        rest = set(
+            self._match_iou(
+                tracked_left, low, boxes, cfg.low_match_thresh, det_track, predicted=True
+            )
+        )
         tried = set(tracked_left)
         pool_left = [i for i in pool_left if i not in tried or i in rest]
         # c. OC-SORT observation recovery: last observed boxes x high leftovers.
@@ -185,15 +206,30 @@ class Tracker:
         self._refresh_embeddings()
 
         out_idx = np.flatnonzero(det_track >= 0)
-        out_idx = out_idx[[self.tracks[det_track[j]].confirmed for j in out_idx]] if len(out_idx) else out_idx
+        out_idx = (
+            out_idx[[self.tracks[det_track[j]].confirmed for j in out_idx]]
+            if len(out_idx)
+            else out_idx
+        )
         result = dets[out_idx] if len(out_idx) else dets[np.zeros(0, dtype=np.int64)]
-        result.tracker_id = np.array([self.tracks[det_track[j]].track_id for j in out_idx], dtype=np.int64)
+        result.tracker_id = np.array(
+            [self.tracks[det_track[j]].track_id for j in out_idx], dtype=np.int64
+        )
         return result
 
     @property
     def active_tracks(self) -> list[Track]:
         """Confirmed tracks matched in the latest frame."""
-        return [t for t in self.tracks if t.confirmed and t.state == TRACKED and t.last_frame == self.frame_id]
+        return [
+            t
+            for t in self.tracks
+            if t.confirmed and t.state == TRACKED and t.last_frame == self.frame_id
+        ]
+
+    @property
+    def ids_assigned(self) -> int:
+        """How many distinct ids this tracker has handed out since the last reset."""
+        return self._next_id - 1
 
     @property
     def lost_tracks(self) -> list[Track]:
@@ -227,7 +263,11 @@ class Tracker:
         keep = []
         for t in self.tracks:
             gap = self.frame_id - t.last_frame - 1
-            limit = max(cfg.max_time_lost, cfg.reid_buffer) if t.embedding is not None else cfg.max_time_lost
+            limit = (
+                max(cfg.max_time_lost, cfg.reid_buffer)
+                if t.embedding is not None
+                else cfg.max_time_lost
+            )
             if t.state != LOST or gap <= limit:
                 keep.append(t)
         self.tracks = keep
@@ -248,7 +288,9 @@ class Tracker:
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per-frame features ``(N, *F)`` for windows and embeddings ``(N, E)``, or ``(None, None)``."""
         if EMBEDDING_KEY in dets.data:
-            embs = l2_normalize(np.asarray(dets.data[EMBEDDING_KEY], dtype=np.float32).reshape(len(dets), -1))
+            embs = l2_normalize(
+                np.asarray(dets.data[EMBEDDING_KEY], dtype=np.float32).reshape(len(dets), -1)
+            )
             return embs, embs
         if self.embedder is None or frame is None or len(dets) == 0:
             return None, None
@@ -260,14 +302,18 @@ class Tracker:
         has = np.array([self.tracks[i].embedding is not None for i in idx], dtype=bool)
         if not has.any():
             return np.zeros((len(idx), 0), np.float32), has
-        dim = next(self.tracks[i].embedding for i in idx if self.tracks[i].embedding is not None).shape[0]
+        dim = next(
+            self.tracks[i].embedding for i in idx if self.tracks[i].embedding is not None
+        ).shape[0]
         out = np.zeros((len(idx), dim), np.float32)
         for k, i in enumerate(idx):
             if has[k]:
                 out[k] = self.tracks[i].embedding
         return out, has
 
-    def _appearance_cost(self, idx: list[int], det_idx: np.ndarray, embs: np.ndarray | None) -> np.ndarray | None:
+    def _appearance_cost(
+        self, idx: list[int], det_idx: np.ndarray, embs: np.ndarray | None
+    ) -> np.ndarray | None:
         """Cosine distances ``(K, M)``; NaN rows for tracks without an embedding yet."""
         if embs is None or self.config.appearance_weight == 0:
             return None
@@ -301,9 +347,14 @@ class Tracker:
         )
         if cfg.direction_weight > 0:
             dirs = np.stack([self.tracks[i].direction for i in pool])
-            last = np.stack([(self.tracks[i].last_box[:2] + self.tracks[i].last_box[2:]) / 2 for i in pool])
+            last = np.stack(
+                [(self.tracks[i].last_box[:2] + self.tracks[i].last_box[2:]) / 2 for i in pool]
+            )
             centres = (boxes[high, :2] + boxes[high, 2:]) / 2
-            cost = cost + cfg.direction_weight * direction_cost(dirs, last, centres) * conf[high][None, :]
+            cost = (
+                cost
+                + cfg.direction_weight * direction_cost(dirs, last, centres) * conf[high][None, :]
+            )
         matches, um_rows, _ = linear_assignment(cost, cfg.match_thresh)
         for r, c in matches:
             det_track[high[c]] = pool[r]
@@ -334,7 +385,12 @@ class Tracker:
         return [tracks[r] for r in um_rows]
 
     def _match_tentative(
-        self, tentative: list[int], det_idx: np.ndarray, boxes: np.ndarray, embs: np.ndarray | None, det_track: np.ndarray
+        self,
+        tentative: list[int],
+        det_idx: np.ndarray,
+        boxes: np.ndarray,
+        embs: np.ndarray | None,
+        det_track: np.ndarray,
     ) -> None:
         cfg = self.config
         pred = state_to_xyxy(np.stack([self.tracks[i].mean for i in tentative]))
@@ -459,14 +515,26 @@ class Tracker:
             self.tracks = keep
 
     def _birth(
-        self, births: np.ndarray, boxes: np.ndarray, conf: np.ndarray, feats: np.ndarray | None, det_track: np.ndarray
+        self,
+        births: np.ndarray,
+        boxes: np.ndarray,
+        conf: np.ndarray,
+        feats: np.ndarray | None,
+        det_track: np.ndarray,
     ) -> None:
         if not len(births):
             return
         means, covs = self.kalman.initiate(boxes[births])
         overlap = self._max_overlap(boxes) if feats is not None else None
         for k, j in enumerate(births):
-            t = Track(means[k], covs[k], boxes[j], float(conf[j]), self.frame_id, self.config.embedding_window)
+            t = Track(
+                means[k],
+                covs[k],
+                boxes[j],
+                float(conf[j]),
+                self.frame_id,
+                self.config.embedding_window,
+            )
             if feats is not None and overlap[j] <= self.config.embed_max_overlap:
                 t.window.append(feats[j])
                 t.window_changed = True
@@ -492,7 +560,9 @@ class Tracker:
         on a match the new track takes over the lost identity (one id per person)."""
         if not t.window:
             return None
-        lost = [u for u in self.tracks if u.confirmed and u.state == LOST and u.embedding is not None]
+        lost = [
+            u for u in self.tracks if u.confirmed and u.state == LOST and u.embedding is not None
+        ]
         if not lost:
             return None
         emb = self._tracklet_embeddings([t])[0]
@@ -503,7 +573,11 @@ class Tracker:
         old = lost[best]
         t.track_id = old.track_id
         t.start_frame = old.start_frame
-        merged = list(old.window)[-(t.window.maxlen - len(t.window)) :] if len(t.window) < t.window.maxlen else []
+        merged = (
+            list(old.window)[-(t.window.maxlen - len(t.window)) :]
+            if len(t.window) < t.window.maxlen
+            else []
+        )
         t.window = deque(merged + list(t.window), maxlen=t.window.maxlen)
         t.window_changed = True
         old_index = self.tracks.index(old)
