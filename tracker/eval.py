@@ -29,7 +29,9 @@ from cgclip.io.mot import read_mot, read_seqinfo, read_seqmap
 METRICS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
 
 
-def find_sequences(gt: Sequence[str | os.PathLike[str]], seqmap: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+def find_sequences(
+    gt: Sequence[str | os.PathLike[str]], seqmap: str | os.PathLike[str] | None = None
+) -> dict[str, Path]:
     """``{name: sequence folder}`` for every sequence under the given GT paths (sorted by name)."""
     seqs: dict[str, Path] = {}
     for item in gt:
@@ -47,7 +49,9 @@ def find_sequences(gt: Sequence[str | os.PathLike[str]], seqmap: str | os.PathLi
             )
         for d in found:
             if d.name in seqs and seqs[d.name].resolve() != d.resolve():
-                raise UserError(f"two ground-truth sequences are named {d.name!r}: {seqs[d.name]} and {d}")
+                raise UserError(
+                    f"two ground-truth sequences are named {d.name!r}: {seqs[d.name]} and {d}"
+                )
             seqs[d.name] = d
     if seqmap is not None:
         wanted = read_seqmap(seqmap)
@@ -82,10 +86,14 @@ def evaluate(
     seqs = find_sequences(gt_list, seqmap)
     res_dir = Path(results)
     if not res_dir.is_dir():
-        raise UserError(f"{res_dir}: results folder not found; it should hold one <seq>.txt per sequence")
+        raise UserError(
+            f"{res_dir}: results folder not found; it should hold one <seq>.txt per sequence"
+        )
     missing = [s for s in seqs if not (res_dir / f"{s}.txt").is_file()]
     if missing:
-        raise UserError(f"{res_dir}: no results for {', '.join(missing)} (expected <seq>.txt files)")
+        raise UserError(
+            f"{res_dir}: no results for {', '.join(missing)} (expected <seq>.txt files)"
+        )
 
     with tempfile.TemporaryDirectory(prefix="tracker-eval-") as tmp:
         gt_root, tr_root = Path(tmp) / "gt", Path(tmp) / "trackers" / "tracker" / "data"
@@ -117,13 +125,22 @@ def evaluate(
         per_seq: dict[str, dict[str, dict[str, Any]]] = {}
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # TrackEval prints its configs
-                metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(), trackeval.metrics.Identity()]
+                metrics = [
+                    trackeval.metrics.HOTA(),
+                    trackeval.metrics.CLEAR(),
+                    trackeval.metrics.Identity(),
+                ]
                 dataset = trackeval.datasets.MotChallenge2DBox(config)
                 for name in seqs:
                     raw = dataset.get_raw_seq_data("tracker", name)
                     data = dataset.get_preprocessed_seq_data(raw, "pedestrian")
                     per_seq[name] = {m.get_name(): m.eval_sequence(data) for m in metrics}
-                combined = {m.get_name(): m.combine_sequences({s: r[m.get_name()] for s, r in per_seq.items()}) for m in metrics}
+                combined = {
+                    m.get_name(): m.combine_sequences(
+                        {s: r[m.get_name()] for s, r in per_seq.items()}
+                    )
+                    for m in metrics
+                }
         except trackeval.utils.TrackEvalException as err:
             raise UserError(f"TrackEval could not evaluate {res_dir}: {err}") from None
     return {
@@ -158,7 +175,12 @@ def format_table(report: dict[str, Any]) -> str:
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tracker.eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("--gt", nargs="+", required=True, help="sequence folder(s) or split folder(s) with <seq>/gt/gt.txt")
+    p.add_argument(
+        "--gt",
+        nargs="+",
+        required=True,
+        help="sequence folder(s) or split folder(s) with <seq>/gt/gt.txt",
+    )
     p.add_argument("--results", required=True, help="folder with one <seq>.txt per sequence")
     p.add_argument("--seqmap", help="TrackEval seqmap restricting the sequences")
     p.add_argument("--out", type=Path, help="JSON output (default RESULTS/tracker_eval.json)")

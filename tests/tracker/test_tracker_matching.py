@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracker.matching import box_iou, cosine_distance, direction_cost, fuse_cost, l2_normalize, linear_assignment
+from tracker.matching import (
+    box_iou,
+    cosine_distance,
+    direction_cost,
+    fuse_cost,
+    l2_normalize,
+    linear_assignment,
+)
 
 
 def test_box_iou_hand_values():
