@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="results folder (<seq>.txt)")
     p.add_argument("--params", default="{}", help="JSON of constructor arguments")
     p.add_argument(
+        "--batch", type=Path, help='JSON list of {"params": {...}, "out": DIR} runs (one process)'
+    )
+    p.add_argument("--seqs", default="", help="comma list restricting the sequences (default: all)")
+    p.add_argument(
         "--speed-scene", type=Path, help="npz of per-frame (N, 6) detections: time update()"
     )
     p.add_argument("--repeats", type=int, default=3)
@@ -130,11 +134,20 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
-    params = json.loads(args.params)
     seqs = sorted(d for d in args.split.iterdir() if (d / "det" / "det.txt").is_file())
-    for seq in seqs:
-        write_rows(args.out / f"{seq.name}.txt", run_sequence(seq, args.tracker, params))
-    print(json.dumps({"sequences": [s.name for s in seqs]}))
+    if args.seqs:
+        seqs = [d for d in seqs if d.name in args.seqs.split(",")]
+    runs = (
+        json.loads(args.batch.read_text())
+        if args.batch
+        else [{"params": json.loads(args.params), "out": str(args.out)}]
+    )
+    for run in runs:
+        for seq in seqs:
+            write_rows(
+                Path(run["out"]) / f"{seq.name}.txt", run_sequence(seq, args.tracker, run["params"])
+            )
+    print(json.dumps({"sequences": [s.name for s in seqs], "runs": len(runs)}))
     return 0
 
 

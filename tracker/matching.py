@@ -74,9 +74,11 @@ def linear_assignment(
     rows, cols = linear_sum_assignment(gated)
     ok = gated[rows, cols] < _BIG
     matches = np.stack([rows[ok], cols[ok]], axis=1).astype(np.int64)
-    um_rows = np.setdiff1d(np.arange(n), matches[:, 0], assume_unique=True)
-    um_cols = np.setdiff1d(np.arange(m), matches[:, 1], assume_unique=True)
-    return matches, um_rows, um_cols
+    row_free = np.ones(n, dtype=bool)
+    row_free[matches[:, 0]] = False
+    col_free = np.ones(m, dtype=bool)
+    col_free[matches[:, 1]] = False
+    return matches, np.flatnonzero(row_free), np.flatnonzero(col_free)
 
 
 def fuse_cost(

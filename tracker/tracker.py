@@ -26,6 +26,7 @@ All state lives on the instance: ids start at 1 per tracker and ``reset()`` star
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
@@ -87,8 +88,8 @@ class Track:
         self.start_frame = self.last_frame = frame
         self.last_box = box.copy()
         self.score = score
-        self.history: deque[tuple[int, np.ndarray]] = deque(maxlen=8)  # (frame, centre)
-        self.history.append((frame, (box[:2] + box[2:]) / 2))
+        self.history: deque[tuple[int, tuple[float, float]]] = deque(maxlen=8)  # (frame, centre)
+        self.history.append((frame, ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)))
         self.direction = np.zeros(2)
         self.saved = (mean.copy(), cov.copy())  # filter state right after the last observation
         self.window: deque[np.ndarray] = deque(maxlen=window)
@@ -154,7 +155,9 @@ class Tracker:
         keep = np.flatnonzero(conf >= cfg.low_thresh)
         dets = detections[keep] if len(keep) < len(detections) else detections
         conf = conf[keep]
-        boxes = np.asarray(dets.xyxy, dtype=np.float64).reshape(-1, 4)
+        boxes = np.array(dets.xyxy, dtype=np.float64).reshape(
+            -1, 4
+        )  # a copy: tracks keep views of it
 
         if self._cmc is not None and frame is not None:
             self._compensate_camera(frame, boxes)
@@ -250,13 +253,21 @@ class Tracker:
         means, covs = self.kalman.warp(
             np.stack([t.mean for t in self.tracks]), np.stack([t.cov for t in self.tracks]), affine
         )
+        saved_means, saved_covs = self.kalman.warp(
+            np.stack([t.saved[0] for t in self.tracks]),
+            np.stack([t.saved[1] for t in self.tracks]),
+            affine,
+        )
         lin, shift = affine[:, :2], affine[:, 2]
-        for t, m, c in zip(self.tracks, means, covs, strict=True):
-            t.mean, t.cov = m, c
+        for t, m, c, sm, sc in zip(self.tracks, means, covs, saved_means, saved_covs, strict=True):
+            t.mean, t.cov, t.saved = m, c, (sm, sc)
             centre = lin @ ((t.last_box[:2] + t.last_box[2:]) / 2) + shift
             size = (t.last_box[2:] - t.last_box[:2]) * np.sqrt(abs(np.linalg.det(lin)))
             t.last_box = cxcywh_to_xyxy(np.concatenate([centre, size]))[0]
-            t.history = deque(((f, lin @ c + shift) for f, c in t.history), maxlen=t.history.maxlen)
+            t.history = deque(
+                ((f, tuple(lin @ np.asarray(c) + shift)) for f, c in t.history),
+                maxlen=t.history.maxlen,
+            )
 
     def _drop_expired(self) -> None:
         cfg = self.config
@@ -273,7 +284,9 @@ class Tracker:
         self.tracks = keep
 
     def _predict(self) -> None:
+        """Batched Kalman predict; caches the predicted boxes ``(len(tracks), 4)`` for matching."""
         if not self.tracks:
+            self._pred_xyxy = np.zeros((0, 4))
             return
         means = np.stack([t.mean for t in self.tracks])
         covs = np.stack([t.cov for t in self.tracks])
@@ -282,6 +295,7 @@ class Tracker:
         means, covs = self.kalman.predict(means, covs)
         for t, m, c in zip(self.tracks, means, covs, strict=True):
             t.mean, t.cov = m, c
+        self._pred_xyxy = state_to_xyxy(means)
 
     def _appearance(
         self, dets: sv.Detections, frame: np.ndarray | None, boxes: np.ndarray
@@ -336,7 +350,7 @@ class Tracker:
         cfg = self.config
         if not pool or not len(high):
             return pool, high
-        pred = state_to_xyxy(np.stack([self.tracks[i].mean for i in pool]))
+        pred = self._pred_xyxy[pool]
         iou = box_iou(pred, boxes[high])
         cost = fuse_cost(
             iou,
@@ -374,7 +388,7 @@ class Tracker:
         if not tracks or not len(det_idx):
             return tracks
         if predicted:
-            tboxes = state_to_xyxy(np.stack([self.tracks[i].mean for i in tracks]))
+            tboxes = self._pred_xyxy[tracks]
         else:
             tboxes = np.stack([self.tracks[i].last_box for i in tracks])
         iou = box_iou(tboxes, boxes[det_idx])
@@ -393,7 +407,7 @@ class Tracker:
         det_track: np.ndarray,
     ) -> None:
         cfg = self.config
-        pred = state_to_xyxy(np.stack([self.tracks[i].mean for i in tentative]))
+        pred = self._pred_xyxy[tentative]
         cost = fuse_cost(
             box_iou(pred, boxes[det_idx]),
             self._appearance_cost(tentative, det_idx, embs),
@@ -455,9 +469,9 @@ class Tracker:
             t.state = TRACKED
             t.hits += 1
             t.last_frame = self.frame_id
-            t.last_box = boxes[j].copy()
+            t.last_box = boxes[j]
             t.score = float(conf[j])
-            t.saved = (t.mean.copy(), t.cov.copy())
+            t.saved = (t.mean, t.cov)  # filter arrays are never modified in place
             self._observe_direction(t, boxes[j])
             if feats is not None and overlap[j] <= cfg.embed_max_overlap:
                 t.window.append(feats[j])
@@ -476,17 +490,22 @@ class Tracker:
         t.mean, t.cov = mean[0], cov[0]
 
     def _observe_direction(self, t: Track, box: np.ndarray) -> None:
-        centre = (box[:2] + box[2:]) / 2
-        t.history.append((self.frame_id, centre))
+        x1, y1, x2, y2 = box.tolist()
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         target = self.frame_id - self.config.direction_delta
         # The oldest kept observation at or after `target` (OC-SORT's k-previous observation).
-        past = next((c for f, c in t.history if f >= target and f < self.frame_id), None)
+        past = None
+        for f, c in t.history:
+            if f >= target:
+                past = c
+                break
+        t.history.append((self.frame_id, (cx, cy)))
         if past is None:
             return
-        delta = centre - past
-        norm = float(np.linalg.norm(delta))
+        dx, dy = cx - past[0], cy - past[1]
+        norm = math.hypot(dx, dy)
         if norm > 1e-6:
-            t.direction = delta / norm
+            t.direction = np.array([dx / norm, dy / norm])
 
     @staticmethod
     def _max_overlap(boxes: np.ndarray) -> np.ndarray:

@@ -19,14 +19,28 @@ from tracker.run import default_outputs, main
 @pytest.fixture(scope="module")
 def tracked(sample_clip, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    rc = main([str(sample_clip / "sample.mp4"), "--detections", str(sample_clip / "det.txt"), "--preset", "dance",
-               "--output-dir", str(out), "--quiet"])
+    rc = main(
+        [
+            str(sample_clip / "sample.mp4"),
+            "--detections",
+            str(sample_clip / "det.txt"),
+            "--preset",
+            "dance",
+            "--output-dir",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     return out
 
 
 def test_run_writes_consistent_mot_json_and_video(tracked, sample_clip):
-    mot_path, json_path, video_path = tracked / "sample.mot.txt", tracked / "sample.tracks.json", tracked / "sample.tracked.mp4"
+    mot_path, json_path, video_path = (
+        tracked / "sample.mot.txt",
+        tracked / "sample.tracks.json",
+        tracked / "sample.tracked.mp4",
+    )
     rows = read_mot(mot_path, kind="results")
     gt = read_mot(sample_clip / "gt.txt", kind="gt")
     assert len(rows) > 0.7 * len(gt)
@@ -42,11 +56,15 @@ def test_run_writes_consistent_mot_json_and_video(tracked, sample_clip):
     assert n_objects == len(rows)
     for tid, summary in data["tracks"].items():
         mine = rows[rows[:, 1] == int(tid)]
-        assert summary["first_frame"] == mine[:, 0].min() and summary["last_frame"] == mine[:, 0].max()
+        assert (
+            summary["first_frame"] == mine[:, 0].min() and summary["last_frame"] == mine[:, 0].max()
+        )
         assert summary["frames"] == len(mine)
         best = summary["best_crop"]
         row = mine[mine[:, 0] == best["frame"]][0]
-        assert np.allclose(best["box"], [row[2], row[3], row[2] + row[4], row[3] + row[5]], atol=0.02)
+        assert np.allclose(
+            best["box"], [row[2], row[3], row[2] + row[4], row[3] + row[5]], atol=0.02
+        )
 
     cap = cv2.VideoCapture(str(video_path))
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -58,9 +76,25 @@ def test_run_writes_consistent_mot_json_and_video(tracked, sample_clip):
 def test_run_as_module_with_no_video(sample_clip, tmp_path, subprocess_env):
     mot, js = tmp_path / "a" / "r.txt", tmp_path / "b" / "r.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "tracker.run", str(sample_clip / "sample.mp4"), "--detections",
-         str(sample_clip / "det.txt"), "--no-video", "--out-mot", str(mot), "--out-json", str(js), "--max-frames", "10"],
-        env=subprocess_env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tracker.run",
+            str(sample_clip / "sample.mp4"),
+            "--detections",
+            str(sample_clip / "det.txt"),
+            "--no-video",
+            "--out-mot",
+            str(mot),
+            "--out-json",
+            str(js),
+            "--max-frames",
+            "10",
+        ],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "decode" in proc.stdout and "associate" in proc.stdout  # per-stage timing table
@@ -70,16 +104,50 @@ def test_run_as_module_with_no_video(sample_clip, tmp_path, subprocess_env):
 
 
 def test_run_with_hog_detector(sample_clip, tmp_path):
-    assert main([str(sample_clip / "sample.mp4"), "--detector", "hog", "--max-frames", "2", "--no-video",
-                 "--output-dir", str(tmp_path), "--quiet", "--config", str(_yaml(tmp_path, "min_hits: 1\n"))]) == 0
+    assert (
+        main(
+            [
+                str(sample_clip / "sample.mp4"),
+                "--detector",
+                "hog",
+                "--max-frames",
+                "2",
+                "--no-video",
+                "--output-dir",
+                str(tmp_path),
+                "--quiet",
+                "--config",
+                str(_yaml(tmp_path, "min_hits: 1\n")),
+            ]
+        )
+        == 0
+    )
     rows = read_mot(tmp_path / "sample.mot.txt", kind="results")
     assert len(rows) > 0 and set(rows[:, 0]) <= {1, 2}
 
 
 def test_run_with_yolo_built_from_yaml(sample_clip, tmp_path):
     """The real ultralytics path, on a randomly initialised model (no download)."""
-    assert main([str(sample_clip / "sample.mp4"), "--detector", "yolo11n.yaml", "--imgsz", "160", "--batch", "2",
-                 "--max-frames", "3", "--no-video", "--output-dir", str(tmp_path), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                str(sample_clip / "sample.mp4"),
+                "--detector",
+                "yolo11n.yaml",
+                "--imgsz",
+                "160",
+                "--batch",
+                "2",
+                "--max-frames",
+                "3",
+                "--no-video",
+                "--output-dir",
+                str(tmp_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "sample.mot.txt").is_file()
     assert len(json.loads((tmp_path / "sample.tracks.json").read_text())["frames"]) == 3
 
@@ -118,17 +186,45 @@ def _bad_cases(sample_clip: Path, tmp: Path) -> dict[str, tuple[list[str], str]]
         "empty video": ([str(tmp / "empty.mp4"), *replay], "empty"),
         "not a video": ([str(tmp / "notes.mp4"), *replay], "not a video"),
         "corrupt video": ([str(tmp / "truncated.mp4"), *replay], "corrupt"),
-        "malformed det": ([video, "--detections", str(tmp / "bad_det.txt"), "--no-video"], "bad_det.txt:2: box width and height must be positive"),
-        "det of another sequence": ([video, "--detections", str(tmp / "other_det.txt"), "--no-video", "--output-dir", str(tmp / "out")], "another sequence"),
+        "malformed det": (
+            [video, "--detections", str(tmp / "bad_det.txt"), "--no-video"],
+            "bad_det.txt:2: box width and height must be positive",
+        ),
+        "det of another sequence": (
+            [
+                video,
+                "--detections",
+                str(tmp / "other_det.txt"),
+                "--no-video",
+                "--output-dir",
+                str(tmp / "out"),
+            ],
+            "another sequence",
+        ),
         "missing det": ([video, "--detections", str(tmp / "nope.txt")], "not found"),
-        "not a cgclip checkpoint": ([video, *replay, "--reid", str(tmp / "weights.safetensors")], "CG-CLIP embedder is not available"),
-        "missing checkpoint": ([video, *replay, "--reid", str(tmp / "nope.safetensors")], "checkpoint not found"),
-        "bad config key": ([video, *replay, "--config", str(tmp / "bad.yaml")], "unknown tracker setting(s) min_hitz"),
-        "bad config type": ([video, *replay, "--config", str(tmp / "badtype.yaml")], "min_hits must be a int"),
+        "not a cgclip checkpoint": (
+            [video, *replay, "--reid", str(tmp / "weights.safetensors")],
+            "CG-CLIP embedder is not available",
+        ),
+        "missing checkpoint": (
+            [video, *replay, "--reid", str(tmp / "nope.safetensors")],
+            "checkpoint not found",
+        ),
+        "bad config key": (
+            [video, *replay, "--config", str(tmp / "bad.yaml")],
+            "unknown tracker setting(s) min_hitz",
+        ),
+        "bad config type": (
+            [video, *replay, "--config", str(tmp / "badtype.yaml")],
+            "min_hits must be a int",
+        ),
         "broken yaml": ([video, *replay, "--config", str(tmp / "broken.yaml")], "not valid YAML"),
         "unknown preset": ([video, *replay, "--preset", "curling"], "unknown tracker preset"),
         "offline yolo": ([video, "--detector", "yolo11n.pt", "--no-video"], "offline alternatives"),
-        "missing yolo weights": ([video, "--detector", str(tmp / "w" / "best.pt"), "--no-video"], "YOLO weights not found"),
+        "missing yolo weights": (
+            [video, "--detector", str(tmp / "w" / "best.pt"), "--no-video"],
+            "YOLO weights not found",
+        ),
     }
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from cgclip.errors import UserError
 from cgclip.io.mot import SeqInfo, write_seqinfo
 from tracker.eval import evaluate, main
 
@@ -31,8 +30,14 @@ def make_case(root: Path) -> tuple[Path, Path]:
     gt_dir, res_dir = root / "val", root / "results"
     res_dir.mkdir(parents=True)
     scenes = {
-        "switch": ([(f, 1, 0) for f in range(1, 5)], [(f, 1 if f <= 2 else 2, 0) for f in range(1, 5)]),
-        "miss_fp": ([(f, 1, 0) for f in range(1, 5)], [(f, 1, 0) for f in range(1, 4)] + [(2, 2, 300)]),
+        "switch": (
+            [(f, 1, 0) for f in range(1, 5)],
+            [(f, 1 if f <= 2 else 2, 0) for f in range(1, 5)],
+        ),
+        "miss_fp": (
+            [(f, 1, 0) for f in range(1, 5)],
+            [(f, 1, 0) for f in range(1, 4)] + [(2, 2, 300)],
+        ),
         "perfect": (
             [(f, i, 100 * i) for f in range(1, 5) for i in (1, 2)],
             [(f, i + 6, 100 * i) for f in range(1, 5) for i in (1, 2)],
@@ -41,7 +46,9 @@ def make_case(root: Path) -> tuple[Path, Path]:
     for name, (gt, res) in scenes.items():
         seq = gt_dir / name
         (seq / "gt").mkdir(parents=True)
-        write_seqinfo(seq, SeqInfo(name=name, frame_rate=25, seq_length=4, im_width=640, im_height=480))
+        write_seqinfo(
+            seq, SeqInfo(name=name, frame_rate=25, seq_length=4, im_width=640, im_height=480)
+        )
         (seq / "gt" / "gt.txt").write_text(
             "".join(f"{f},{i},{','.join(map(str, _box(f, x)))},1,1,1\n" for f, i, x in gt)
         )
@@ -67,7 +74,9 @@ def test_metrics_match_hand_derivation(tmp_path):
     assert s["miss_fp"]["AssA"] == pytest.approx(75.0)
     assert s["miss_fp"]["HOTA"] == pytest.approx(100 * math.sqrt(0.45))
     assert s["miss_fp"]["IDSW"] == 0
-    assert all(s["perfect"][m] == pytest.approx(100.0) for m in ("HOTA", "DetA", "AssA", "MOTA", "IDF1"))
+    assert all(
+        s["perfect"][m] == pytest.approx(100.0) for m in ("HOTA", "DetA", "AssA", "MOTA", "IDF1")
+    )
     c = report["combined"]
     # 16 GT boxes in all: FN 1, FP 1, IDSW 1 -> MOTA 1 - 3/16; IDTP 2+3+8, IDFN 2+1, IDFP 2+1.
     assert c["MOTA"] == pytest.approx(100 * (1 - 3 / 16))
@@ -78,7 +87,20 @@ def test_metrics_match_hand_derivation(tmp_path):
 def test_cli_prints_table_and_writes_json(tmp_path, capsys):
     gt, res = make_case(tmp_path)
     out = tmp_path / "metrics.json"
-    assert main(["--gt", str(gt / "switch"), str(gt / "perfect"), "--results", str(res), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--gt",
+                str(gt / "switch"),
+                str(gt / "perfect"),
+                "--results",
+                str(res),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "COMBINED" in text and "switch" in text and "miss_fp" not in text
     data = json.loads(out.read_text())
