@@ -461,8 +461,8 @@ class Tracker:
             )
             for t, m, c in zip(tr, means, covs, strict=True):
                 t.mean, t.cov = m, c
-        for j in after_gap:
-            self._reupdate(self.tracks[det_track[j]], boxes[j])
+        if after_gap:
+            self._reupdate([self.tracks[det_track[j]] for j in after_gap], boxes[after_gap])
         overlap = self._max_overlap(boxes) if feats is not None else None
         for j in det_idx:
             t = self.tracks[det_track[j]]
@@ -477,17 +477,22 @@ class Tracker:
                 t.window.append(feats[j])
                 t.window_changed = True
 
-    def _reupdate(self, t: Track, box: np.ndarray) -> None:
-        """OC-SORT ORU: from the state saved at the last observation, step along a straight
-        virtual path to the new observation, updating with the interpolated boxes."""
-        gap = self.frame_id - t.last_frame
-        mean, cov = t.saved[0][None], t.saved[1][None]
-        start, end = xyxy_to_cxcywh(t.last_box)[0], xyxy_to_cxcywh(box)[0]
-        for k in range(1, gap + 1):
-            mean, cov = self.kalman.predict(mean, cov)
-            virtual = start + (end - start) * (k / gap)
-            mean, cov = self.kalman.update(mean, cov, cxcywh_to_xyxy(virtual))
-        t.mean, t.cov = mean[0], cov[0]
+    def _reupdate(self, tracks: list[Track], boxes: np.ndarray) -> None:
+        """OC-SORT ORU: from the state saved at each track's last observation, step along a
+        straight virtual path to its new observation ``boxes (K, 4)``, updating with the
+        interpolated boxes. Batched: step k advances every track whose gap is at least k."""
+        gaps = np.array([self.frame_id - t.last_frame for t in tracks])
+        mean = np.stack([t.saved[0] for t in tracks])
+        cov = np.stack([t.saved[1] for t in tracks])
+        start = xyxy_to_cxcywh(np.stack([t.last_box for t in tracks]))
+        end = xyxy_to_cxcywh(boxes)
+        for k in range(1, int(gaps.max()) + 1):
+            on = gaps >= k
+            m, c = self.kalman.predict(mean[on], cov[on])
+            virtual = start[on] + (end[on] - start[on]) * (k / gaps[on])[:, None]
+            mean[on], cov[on] = self.kalman.update(m, c, cxcywh_to_xyxy(virtual))
+        for t, m, c in zip(tracks, mean, cov, strict=True):
+            t.mean, t.cov = m, c
 
     def _observe_direction(self, t: Track, box: np.ndarray) -> None:
         x1, y1, x2, y2 = box.tolist()

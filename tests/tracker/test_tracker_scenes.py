@@ -7,7 +7,7 @@ import pytest
 import supervision as sv
 
 from cgclip.errors import UserError
-from tracker import Tracker, TrackerConfig
+from tracker import Tracker, TrackerConfig, load_preset
 
 
 def person(x: float, y: float = 100.0, w: float = 30.0, h: float = 90.0) -> list[float]:
@@ -152,7 +152,7 @@ def test_two_trackers_do_not_share_state_and_reset_restarts_ids():
 
 def test_presets_and_reid_options():
     sports = Tracker.from_preset("sports")
-    assert sports.config.cmc is True and sports.embedder is None
+    assert sports.config == load_preset("sports") and sports.embedder is None
     assert Tracker.from_preset("dance", reid="none", min_hits=5).config.min_hits == 5
     with pytest.raises(UserError, match="not available in this build"):
         Tracker.from_preset("default", reid="clip")
