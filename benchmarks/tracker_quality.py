@@ -61,6 +61,7 @@ def run_peer(
     peer: str, split_dir: Path, seqs: list[str], param_sets: list[dict[str, Any]], tmp: Path
 ) -> list[Path]:
     """Run one peer with several parameter sets in one bench-env process; one folder per set."""
+    tmp.mkdir(parents=True, exist_ok=True)
     outs = [tmp / f"{peer}-{split_dir.name}-{i}" for i in range(len(param_sets))]
     batch = tmp / f"{peer}-{split_dir.name}-batch.json"
     batch.write_text(

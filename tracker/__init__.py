@@ -13,14 +13,14 @@ from tracker.embedding import (
     MeanPoolEmbedder,
     build_embedder,
 )
-from tracker.tracker import Track, Tracker
+from tracker.tracker import Tracker, TrackInfo
 
 __all__ = [
     "CgclipEmbedder",
     "Embedder",
     "FrameFeatures",
     "MeanPoolEmbedder",
-    "Track",
+    "TrackInfo",
     "Tracker",
     "TrackerConfig",
     "build_embedder",

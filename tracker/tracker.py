@@ -21,13 +21,17 @@ Per frame (``Tracker.update``):
    compared to the lost tracks once more (a late re-identification);
 6. tracklet embeddings of tracks whose window changed are recomputed in one batched call.
 
-All state lives on the instance: ids start at 1 per tracker and ``reset()`` starts over.
+Track state is kept as a structure of arrays (one row per track: Kalman state, last box, ids,
+counters) plus three per-track Python lists (motion history, feature window, embedding), so every
+step is a few numpy operations over all tracks. All state lives on the instance: ids start at 1
+per tracker and ``reset()`` starts over.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,58 +51,39 @@ from tracker.matching import (
 )
 
 TENTATIVE, TRACKED, LOST = 0, 1, 2
+_STATE_NAMES = ("tentative", "tracked", "lost")
+# Per-track arrays: name -> (trailing shape, dtype). Rows line up with the per-track lists.
+_ARRAYS: dict[str, tuple[tuple[int, ...], Any]] = {
+    "ids": ((), np.int64),  # 0 until confirmed
+    "state": ((), np.int8),
+    "confirmed": ((), bool),
+    "hits": ((), np.int64),
+    "start": ((), np.int64),
+    "last_frame": ((), np.int64),
+    "score": ((), np.float64),
+    "mean": ((8,), np.float64),
+    "cov": ((3, 4), np.float64),
+    "saved_mean": ((8,), np.float64),  # filter state right after the last observation (ORU)
+    "saved_cov": ((3, 4), np.float64),
+    "last_box": ((4,), np.float64),
+    "direction": ((2,), np.float64),  # unit motion direction from past observations (OCM)
+    "window_changed": ((), bool),
+}
+_LISTS = ("history", "window", "embedding")
 
 
-class Track:
-    """One identity's state. Plain attributes; the tracker batches them for the maths."""
+@dataclass(frozen=True)
+class TrackInfo:
+    """A read-only snapshot of one track (see :attr:`Tracker.tracks`)."""
 
-    __slots__ = (
-        "track_id",
-        "state",
-        "confirmed",
-        "mean",
-        "cov",
-        "hits",
-        "start_frame",
-        "last_frame",
-        "last_box",
-        "score",
-        "history",
-        "direction",
-        "saved",
-        "window",
-        "embedding",
-        "window_changed",
-    )
-
-    def __init__(
-        self,
-        mean: np.ndarray,
-        cov: np.ndarray,
-        box: np.ndarray,
-        score: float,
-        frame: int,
-        window: int,
-    ) -> None:
-        self.track_id = 0  # assigned on confirmation
-        self.state = TENTATIVE
-        self.confirmed = False
-        self.mean, self.cov = mean, cov
-        self.hits = 1
-        self.start_frame = self.last_frame = frame
-        self.last_box = box.copy()
-        self.score = score
-        self.history: deque[tuple[int, tuple[float, float]]] = deque(maxlen=8)  # (frame, centre)
-        self.history.append((frame, ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)))
-        self.direction = np.zeros(2)
-        self.saved = (mean.copy(), cov.copy())  # filter state right after the last observation
-        self.window: deque[np.ndarray] = deque(maxlen=window)
-        self.embedding: np.ndarray | None = None
-        self.window_changed = False
-
-    def __repr__(self) -> str:
-        state = ("tentative", "tracked", "lost")[self.state]
-        return f"Track(id={self.track_id}, {state}, last_frame={self.last_frame})"
+    track_id: int  # 0 while tentative
+    state: str  # "tentative", "tracked" or "lost"
+    box: np.ndarray  # (4,) last observed box, xyxy
+    velocity: np.ndarray  # (4,) Kalman velocity of (cx, cy, w, h) per frame
+    hits: int
+    start_frame: int
+    last_frame: int
+    has_embedding: bool
 
 
 class Tracker:
@@ -137,8 +122,12 @@ class Tracker:
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (use between videos)."""
         self.frame_id = 0
-        self.tracks: list[Track] = []
         self._next_id = 1
+        for name, (shape, dtype) in _ARRAYS.items():
+            setattr(self, f"_{name}", np.zeros((0, *shape), dtype=dtype))
+        for name in _LISTS:
+            setattr(self, f"_{name}", [])
+        self._pred_xyxy = np.zeros((0, 4))
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
 
     # ------------------------------------------------------------------ public API
@@ -155,9 +144,7 @@ class Tracker:
         keep = np.flatnonzero(conf >= cfg.low_thresh)
         dets = detections[keep] if len(keep) < len(detections) else detections
         conf = conf[keep]
-        boxes = np.array(dets.xyxy, dtype=np.float64).reshape(
-            -1, 4
-        )  # a copy: tracks keep views of it
+        boxes = np.array(dets.xyxy, dtype=np.float64).reshape(-1, 4)
 
         if self._cmc is not None and frame is not None:
             self._compensate_camera(frame, boxes)
@@ -167,78 +154,111 @@ class Tracker:
 
         high = np.flatnonzero(conf >= cfg.high_thresh)
         low = np.flatnonzero(conf < cfg.high_thresh)
-        det_track = np.full(len(dets), -1, dtype=np.int64)  # index into self.tracks per detection
-        pool = [
-            i
-            for i, t in enumerate(self.tracks)
-            if t.confirmed and self.frame_id - t.last_frame - 1 <= cfg.max_time_lost
-        ]
+        det_track = np.full(len(dets), -1, dtype=np.int64)  # track row per detection
+        matched = np.zeros(len(self._ids), dtype=bool)  # per track row
+        gap = self.frame_id - self._last_frame - 1  # frames missed before this one
+        pool = np.flatnonzero(self._confirmed & (gap <= cfg.max_time_lost))
 
         # a. confirmed tracks x high detections: IoU + appearance + direction.
-        pool_left, high_left = self._match_first(pool, high, boxes, conf, embs, det_track)
+        self._match_first(pool, high, boxes, conf, embs, det_track, matched)
+        high_left = high[det_track[high] < 0]
         # b. tracked (not lost) leftovers x low detections: IoU only.
-        tracked_left = [i for i in pool_left if self.tracks[i].state == TRACKED]
-        rest = set(
-            self._match_iou(
-                tracked_left, low, boxes, cfg.low_match_thresh, det_track, predicted=True
-            )
+        left = pool[~matched[pool]]
+        tracked_left = left[self._state[left] == TRACKED]
+        self._match_iou(
+            tracked_left, low, boxes, cfg.low_match_thresh, det_track, matched, predicted=True
         )
-        tried = set(tracked_left)
-        pool_left = [i for i in pool_left if i not in tried or i in rest]
         # c. OC-SORT observation recovery: last observed boxes x high leftovers.
-        if cfg.observation_recovery and len(pool_left) and len(high_left):
-            pool_left = self._match_iou(
-                pool_left, high_left, boxes, cfg.recovery_match_thresh, det_track, predicted=False
+        if cfg.observation_recovery:
+            left = pool[~matched[pool]]
+            self._match_iou(
+                left,
+                high_left,
+                boxes,
+                cfg.recovery_match_thresh,
+                det_track,
+                matched,
+                predicted=False,
             )
             high_left = high_left[det_track[high_left] < 0]
         # d. tentative tracks x high leftovers.
-        tentative = [i for i, t in enumerate(self.tracks) if not t.confirmed]
-        if tentative and len(high_left):
-            self._match_tentative(tentative, high_left, boxes, embs, det_track)
+        tentative = np.flatnonzero(~self._confirmed)
+        if len(tentative) and len(high_left):
+            self._match_tentative(tentative, high_left, boxes, embs, det_track, matched)
             high_left = high_left[det_track[high_left] < 0]
         # e. re-identification of lost tracks by appearance.
         if embs is not None and len(high_left):
-            self._match_reid(high_left, embs, det_track)
+            self._match_reid(high_left, embs, det_track, matched)
             high_left = high_left[det_track[high_left] < 0]
 
         self._apply_matches(det_track, boxes, conf, feats)
-        self._mark_unmatched(det_track)
-        births = high_left[conf[high_left] >= cfg.new_track_thresh]
-        self._birth(births, boxes, conf, feats, det_track)
+        self._mark_unmatched(det_track, matched)
+        self._birth(
+            high_left[conf[high_left] >= cfg.new_track_thresh], boxes, conf, feats, det_track
+        )
         self._confirm(det_track)
         self._refresh_embeddings()
 
         out_idx = np.flatnonzero(det_track >= 0)
-        out_idx = (
-            out_idx[[self.tracks[det_track[j]].confirmed for j in out_idx]]
-            if len(out_idx)
-            else out_idx
-        )
-        result = dets[out_idx] if len(out_idx) else dets[np.zeros(0, dtype=np.int64)]
-        result.tracker_id = np.array(
-            [self.tracks[det_track[j]].track_id for j in out_idx], dtype=np.int64
-        )
+        out_idx = out_idx[self._confirmed[det_track[out_idx]]]
+        result = dets[out_idx]
+        result.tracker_id = self._ids[det_track[out_idx]].astype(np.int64)
         return result
 
     @property
-    def active_tracks(self) -> list[Track]:
+    def tracks(self) -> list[TrackInfo]:
+        """Snapshots of every track the tracker holds (tentative, tracked and lost)."""
+        return [
+            TrackInfo(
+                track_id=int(self._ids[i]),
+                state=_STATE_NAMES[int(self._state[i])],
+                box=self._last_box[i].copy(),
+                velocity=self._mean[i, 4:].copy(),
+                hits=int(self._hits[i]),
+                start_frame=int(self._start[i]),
+                last_frame=int(self._last_frame[i]),
+                has_embedding=self._embedding[i] is not None,
+            )
+            for i in range(len(self._ids))
+        ]
+
+    @property
+    def active_tracks(self) -> list[TrackInfo]:
         """Confirmed tracks matched in the latest frame."""
         return [
             t
             for t in self.tracks
-            if t.confirmed and t.state == TRACKED and t.last_frame == self.frame_id
+            if t.state == "tracked" and t.track_id and t.last_frame == self.frame_id
         ]
+
+    @property
+    def lost_tracks(self) -> list[TrackInfo]:
+        return [t for t in self.tracks if t.state == "lost"]
 
     @property
     def ids_assigned(self) -> int:
         """How many distinct ids this tracker has handed out since the last reset."""
         return self._next_id - 1
 
-    @property
-    def lost_tracks(self) -> list[Track]:
-        return [t for t in self.tracks if t.state == LOST]
+    # ------------------------------------------------------------------ bookkeeping
 
-    # ------------------------------------------------------------------ steps
+    def _keep(self, mask: np.ndarray, det_track: np.ndarray | None = None) -> None:
+        """Keep only the track rows in ``mask``; renumber ``det_track`` in place to match."""
+        if mask.all():
+            return
+        if det_track is not None:
+            new_row = np.cumsum(mask) - 1
+            hit = det_track >= 0
+            det_track[hit] = new_row[det_track[hit]]
+        for name in _ARRAYS:
+            setattr(self, f"_{name}", getattr(self, f"_{name}")[mask])
+        keep = mask.tolist()
+        for name in _LISTS:
+            setattr(
+                self,
+                f"_{name}",
+                [x for x, k in zip(getattr(self, f"_{name}"), keep, strict=True) if k],
+            )
 
     @staticmethod
     def _confidence(detections: sv.Detections) -> np.ndarray:
@@ -248,54 +268,45 @@ class Tracker:
 
     def _compensate_camera(self, frame: np.ndarray, boxes: np.ndarray) -> None:
         affine = self._cmc.estimate(frame, boxes)
-        if not self.tracks or np.allclose(affine, np.eye(2, 3)):
+        if not len(self._ids) or np.allclose(affine, np.eye(2, 3)):
             return
-        means, covs = self.kalman.warp(
-            np.stack([t.mean for t in self.tracks]), np.stack([t.cov for t in self.tracks]), affine
-        )
-        saved_means, saved_covs = self.kalman.warp(
-            np.stack([t.saved[0] for t in self.tracks]),
-            np.stack([t.saved[1] for t in self.tracks]),
-            affine,
+        self._mean, self._cov = self.kalman.warp(self._mean, self._cov, affine)
+        self._saved_mean, self._saved_cov = self.kalman.warp(
+            self._saved_mean, self._saved_cov, affine
         )
         lin, shift = affine[:, :2], affine[:, 2]
-        for t, m, c, sm, sc in zip(self.tracks, means, covs, saved_means, saved_covs, strict=True):
-            t.mean, t.cov, t.saved = m, c, (sm, sc)
-            centre = lin @ ((t.last_box[:2] + t.last_box[2:]) / 2) + shift
-            size = (t.last_box[2:] - t.last_box[:2]) * np.sqrt(abs(np.linalg.det(lin)))
-            t.last_box = cxcywh_to_xyxy(np.concatenate([centre, size]))[0]
-            t.history = deque(
-                ((f, tuple(lin @ np.asarray(c) + shift)) for f, c in t.history),
-                maxlen=t.history.maxlen,
+        z = xyxy_to_cxcywh(self._last_box)
+        z[:, :2] = z[:, :2] @ lin.T + shift
+        z[:, 2:] *= math.sqrt(abs(np.linalg.det(lin)))
+        self._last_box = cxcywh_to_xyxy(z)
+        self._direction = self._direction @ lin.T
+        norm = np.linalg.norm(self._direction, axis=1, keepdims=True)
+        self._direction = np.where(norm > 0, self._direction / np.maximum(norm, 1e-12), 0.0)
+        self._history = [
+            deque(
+                ((f, *(lin @ (cx, cy) + shift).tolist()) for f, cx, cy in hist), maxlen=hist.maxlen
             )
+            for hist in self._history
+        ]
 
     def _drop_expired(self) -> None:
+        if not len(self._ids):
+            return
         cfg = self.config
-        keep = []
-        for t in self.tracks:
-            gap = self.frame_id - t.last_frame - 1
-            limit = (
-                max(cfg.max_time_lost, cfg.reid_buffer)
-                if t.embedding is not None
-                else cfg.max_time_lost
-            )
-            if t.state != LOST or gap <= limit:
-                keep.append(t)
-        self.tracks = keep
+        gap = self.frame_id - self._last_frame - 1
+        has_emb = np.array([e is not None for e in self._embedding], dtype=bool)
+        limit = np.where(has_emb, max(cfg.max_time_lost, cfg.reid_buffer), cfg.max_time_lost)
+        self._keep((self._state != LOST) | (gap <= limit))
 
     def _predict(self) -> None:
-        """Batched Kalman predict; caches the predicted boxes ``(len(tracks), 4)`` for matching."""
-        if not self.tracks:
-            self._pred_xyxy = np.zeros((0, 4))
-            return
-        means = np.stack([t.mean for t in self.tracks])
-        covs = np.stack([t.cov for t in self.tracks])
-        lost = np.array([t.state == LOST for t in self.tracks])
-        means[lost, 7] = 0.0  # a lost box keeps drifting but stops growing or shrinking
-        means, covs = self.kalman.predict(means, covs)
-        for t, m, c in zip(self.tracks, means, covs, strict=True):
-            t.mean, t.cov = m, c
-        self._pred_xyxy = state_to_xyxy(means)
+        """Batched Kalman predict; caches the predicted boxes ``(n_tracks, 4)`` for matching."""
+        mean = self._mean
+        lost = self._state == LOST
+        if lost.any():  # a lost box keeps drifting but stops growing or shrinking
+            mean = mean.copy()
+            mean[lost, 7] = 0.0
+        self._mean, self._cov = self.kalman.predict(mean, self._cov)
+        self._pred_xyxy = state_to_xyxy(self._mean)
 
     def _appearance(
         self, dets: sv.Detections, frame: np.ndarray | None, boxes: np.ndarray
@@ -311,206 +322,176 @@ class Tracker:
         ff = self.embedder.embed_frame(frame, boxes)
         return ff.features, ff.embeddings
 
-    def _track_embeddings(self, idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """``(K, E)`` embeddings of tracks ``idx`` and a ``(K,)`` mask of those that have one."""
-        has = np.array([self.tracks[i].embedding is not None for i in idx], dtype=bool)
+    # ------------------------------------------------------------------ matching stages
+
+    def _track_embeddings(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(K, E)`` embeddings of track ``rows`` and a ``(K,)`` mask of those that have one."""
+        embs = [self._embedding[i] for i in rows]
+        has = np.array([e is not None for e in embs], dtype=bool)
         if not has.any():
-            return np.zeros((len(idx), 0), np.float32), has
-        dim = next(
-            self.tracks[i].embedding for i in idx if self.tracks[i].embedding is not None
-        ).shape[0]
-        out = np.zeros((len(idx), dim), np.float32)
-        for k, i in enumerate(idx):
-            if has[k]:
-                out[k] = self.tracks[i].embedding
+            return np.zeros((len(rows), 0), np.float32), has
+        dim = next(e for e in embs if e is not None).shape[0]
+        out = np.zeros((len(rows), dim), np.float32)
+        for k, e in enumerate(embs):
+            if e is not None:
+                out[k] = e
         return out, has
 
     def _appearance_cost(
-        self, idx: list[int], det_idx: np.ndarray, embs: np.ndarray | None
+        self, rows: np.ndarray, det_idx: np.ndarray, embs: np.ndarray | None
     ) -> np.ndarray | None:
         """Cosine distances ``(K, M)``; NaN rows for tracks without an embedding yet."""
         if embs is None or self.config.appearance_weight == 0:
             return None
-        temb, has = self._track_embeddings(idx)
+        temb, has = self._track_embeddings(rows)
         if not has.any() or temb.shape[1] != embs.shape[1]:
             return None
         dist = cosine_distance(temb, embs[det_idx])
         dist[~has] = np.nan  # no appearance evidence: fuse_cost falls back to motion alone
         return dist
 
-    def _match_first(
-        self,
-        pool: list[int],
-        high: np.ndarray,
-        boxes: np.ndarray,
-        conf: np.ndarray,
-        embs: np.ndarray | None,
+    @staticmethod
+    def _assign(
+        rows: np.ndarray,
+        cols: np.ndarray,
+        matches: np.ndarray,
         det_track: np.ndarray,
-    ) -> tuple[list[int], np.ndarray]:
+        matched: np.ndarray,
+    ) -> None:
+        if len(matches):
+            det_track[cols[matches[:, 1]]] = rows[matches[:, 0]]
+            matched[rows[matches[:, 0]]] = True
+
+    def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:
         cfg = self.config
-        if not pool or not len(high):
-            return pool, high
-        pred = self._pred_xyxy[pool]
-        iou = box_iou(pred, boxes[high])
+        if not len(pool) or not len(high):
+            return
         cost = fuse_cost(
-            iou,
+            box_iou(self._pred_xyxy[pool], boxes[high]),
             self._appearance_cost(pool, high, embs),
             appearance_weight=cfg.appearance_weight,
             min_iou=cfg.min_iou,
             appearance_gate=cfg.appearance_gate,
         )
         if cfg.direction_weight > 0:
-            dirs = np.stack([self.tracks[i].direction for i in pool])
-            last = np.stack(
-                [(self.tracks[i].last_box[:2] + self.tracks[i].last_box[2:]) / 2 for i in pool]
-            )
+            last = (self._last_box[pool, :2] + self._last_box[pool, 2:]) / 2
             centres = (boxes[high, :2] + boxes[high, 2:]) / 2
             cost = (
                 cost
-                + cfg.direction_weight * direction_cost(dirs, last, centres) * conf[high][None, :]
+                + cfg.direction_weight
+                * direction_cost(self._direction[pool], last, centres)
+                * conf[high]
             )
-        matches, um_rows, _ = linear_assignment(cost, cfg.match_thresh)
-        for r, c in matches:
-            det_track[high[c]] = pool[r]
-        return [pool[r] for r in um_rows], high[det_track[high] < 0]
+        matches, _, _ = linear_assignment(cost, cfg.match_thresh)
+        self._assign(pool, high, matches, det_track, matched)
 
     def _match_iou(
-        self,
-        tracks: list[int],
-        det_idx: np.ndarray,
-        boxes: np.ndarray,
-        max_cost: float,
-        det_track: np.ndarray,
-        *,
-        predicted: bool,
-    ) -> list[int]:
-        """IoU-only matching against predicted or last observed boxes; returns unmatched tracks."""
-        if not tracks or not len(det_idx):
-            return tracks
-        if predicted:
-            tboxes = self._pred_xyxy[tracks]
-        else:
-            tboxes = np.stack([self.tracks[i].last_box for i in tracks])
-        iou = box_iou(tboxes, boxes[det_idx])
-        cost = np.where(iou < self.config.min_iou, np.inf, 1.0 - iou)
-        matches, um_rows, _ = linear_assignment(cost, max_cost)
-        for r, c in matches:
-            det_track[det_idx[c]] = tracks[r]
-        return [tracks[r] for r in um_rows]
-
-    def _match_tentative(
-        self,
-        tentative: list[int],
-        det_idx: np.ndarray,
-        boxes: np.ndarray,
-        embs: np.ndarray | None,
-        det_track: np.ndarray,
+        self, rows, det_idx, boxes, max_cost, det_track, matched, *, predicted: bool
     ) -> None:
+        """IoU-only matching against predicted or last observed boxes."""
+        if not len(rows) or not len(det_idx):
+            return
+        tboxes = self._pred_xyxy[rows] if predicted else self._last_box[rows]
+        iou = box_iou(tboxes, boxes[det_idx])
+        matches, _, _ = linear_assignment(
+            np.where(iou < self.config.min_iou, np.inf, 1.0 - iou), max_cost
+        )
+        self._assign(rows, det_idx, matches, det_track, matched)
+
+    def _match_tentative(self, rows, det_idx, boxes, embs, det_track, matched) -> None:
         cfg = self.config
-        pred = self._pred_xyxy[tentative]
         cost = fuse_cost(
-            box_iou(pred, boxes[det_idx]),
-            self._appearance_cost(tentative, det_idx, embs),
+            box_iou(self._pred_xyxy[rows], boxes[det_idx]),
+            self._appearance_cost(rows, det_idx, embs),
             appearance_weight=cfg.appearance_weight,
             min_iou=cfg.min_iou,
             appearance_gate=cfg.appearance_gate,
         )
         matches, _, _ = linear_assignment(cost, cfg.tentative_match_thresh)
-        for r, c in matches:
-            det_track[det_idx[c]] = tentative[r]
+        self._assign(rows, det_idx, matches, det_track, matched)
 
-    def _match_reid(self, det_idx: np.ndarray, embs: np.ndarray, det_track: np.ndarray) -> None:
-        matched = set(det_track[det_track >= 0].tolist())
-        lost = [
-            i
-            for i, t in enumerate(self.tracks)
-            if t.confirmed and t.state == LOST and t.embedding is not None and i not in matched
-        ]
-        if not lost:
+    def _match_reid(self, det_idx, embs, det_track, matched) -> None:
+        has = np.array([e is not None for e in self._embedding], dtype=bool)
+        lost = np.flatnonzero(self._confirmed & (self._state == LOST) & has & ~matched)
+        if not len(lost):
             return
         temb, _ = self._track_embeddings(lost)
         if temb.shape[1] != embs.shape[1]:
             return
-        cost = cosine_distance(temb, embs[det_idx])
-        matches, _, _ = linear_assignment(cost, self.config.reid_thresh)
-        for r, c in matches:
-            det_track[det_idx[c]] = lost[r]
+        matches, _, _ = linear_assignment(
+            cosine_distance(temb, embs[det_idx]), self.config.reid_thresh
+        )
+        self._assign(lost, det_idx, matches, det_track, matched)
 
-    def _apply_matches(
-        self, det_track: np.ndarray, boxes: np.ndarray, conf: np.ndarray, feats: np.ndarray | None
-    ) -> None:
+    # ------------------------------------------------------------------ state changes
+
+    def _apply_matches(self, det_track, boxes, conf, feats) -> None:
         cfg = self.config
-        det_idx = np.flatnonzero(det_track >= 0)
-        if not len(det_idx):
+        dj = np.flatnonzero(det_track >= 0)
+        if not len(dj):
             return
-        gap_free, after_gap = [], []
-        for j in det_idx:
-            t = self.tracks[det_track[j]]
-            gap = self.frame_id - t.last_frame
-            if t.state == LOST and gap - 1 > cfg.max_time_lost:
-                # Re-identified after the motion buffer: the old velocity means nothing now.
-                t.mean, t.cov = (a[0] for a in self.kalman.initiate(boxes[j][None]))
-            elif gap > 1 and cfg.reupdate_after_gap:
-                after_gap.append(j)
-            else:
-                gap_free.append(j)
-        if gap_free:
-            tr = [self.tracks[det_track[j]] for j in gap_free]
-            means, covs = self.kalman.update(
-                np.stack([t.mean for t in tr]), np.stack([t.cov for t in tr]), boxes[gap_free]
+        ti = det_track[dj]  # unique: every stage only offers unmatched tracks
+        gap = self.frame_id - self._last_frame[ti]
+        long_lost = (self._state[ti] == LOST) & (gap - 1 > cfg.max_time_lost)
+        oru = ~long_lost & (gap > 1) & cfg.reupdate_after_gap
+        plain = ~long_lost & ~oru
+        if plain.any():
+            t = ti[plain]
+            self._mean[t], self._cov[t] = self.kalman.update(
+                self._mean[t], self._cov[t], boxes[dj[plain]]
             )
-            for t, m, c in zip(tr, means, covs, strict=True):
-                t.mean, t.cov = m, c
-        if after_gap:
-            self._reupdate([self.tracks[det_track[j]] for j in after_gap], boxes[after_gap])
-        overlap = self._max_overlap(boxes) if feats is not None else None
-        for j in det_idx:
-            t = self.tracks[det_track[j]]
-            t.state = TRACKED
-            t.hits += 1
-            t.last_frame = self.frame_id
-            t.last_box = boxes[j]
-            t.score = float(conf[j])
-            t.saved = (t.mean, t.cov)  # filter arrays are never modified in place
-            self._observe_direction(t, boxes[j])
-            if feats is not None and overlap[j] <= cfg.embed_max_overlap:
-                t.window.append(feats[j])
-                t.window_changed = True
+        if long_lost.any():  # re-identified after the motion buffer: the old velocity means nothing
+            t = ti[long_lost]
+            self._mean[t], self._cov[t] = self.kalman.initiate(boxes[dj[long_lost]])
+        if oru.any():
+            self._reupdate(ti[oru], boxes[dj[oru]])
+        if cfg.direction_weight > 0:
+            self._observe_direction(ti, boxes[dj])
+        self._state[ti] = TRACKED
+        self._hits[ti] += 1
+        self._last_frame[ti] = self.frame_id
+        self._last_box[ti] = boxes[dj]
+        self._score[ti] = conf[dj]
+        self._saved_mean[ti] = self._mean[ti]
+        self._saved_cov[ti] = self._cov[ti]
+        if feats is not None:
+            clean = self._max_overlap(boxes)[dj] <= cfg.embed_max_overlap
+            for j, t in zip(dj[clean].tolist(), ti[clean].tolist(), strict=True):
+                self._window[t].append(feats[j])
+            self._window_changed[ti[clean]] = True
 
-    def _reupdate(self, tracks: list[Track], boxes: np.ndarray) -> None:
+    def _reupdate(self, rows: np.ndarray, boxes: np.ndarray) -> None:
         """OC-SORT ORU: from the state saved at each track's last observation, step along a
         straight virtual path to its new observation ``boxes (K, 4)``, updating with the
         interpolated boxes. Batched: step k advances every track whose gap is at least k."""
-        gaps = np.array([self.frame_id - t.last_frame for t in tracks])
-        mean = np.stack([t.saved[0] for t in tracks])
-        cov = np.stack([t.saved[1] for t in tracks])
-        start = xyxy_to_cxcywh(np.stack([t.last_box for t in tracks]))
-        end = xyxy_to_cxcywh(boxes)
+        gaps = self.frame_id - self._last_frame[rows]
+        mean, cov = self._saved_mean[rows], self._saved_cov[rows]
+        start, end = xyxy_to_cxcywh(self._last_box[rows]), xyxy_to_cxcywh(boxes)
         for k in range(1, int(gaps.max()) + 1):
             on = gaps >= k
             m, c = self.kalman.predict(mean[on], cov[on])
             virtual = start[on] + (end[on] - start[on]) * (k / gaps[on])[:, None]
             mean[on], cov[on] = self.kalman.update(m, c, cxcywh_to_xyxy(virtual))
-        for t, m, c in zip(tracks, mean, cov, strict=True):
-            t.mean, t.cov = m, c
+        self._mean[rows], self._cov[rows] = mean, cov
 
-    def _observe_direction(self, t: Track, box: np.ndarray) -> None:
-        x1, y1, x2, y2 = box.tolist()
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    def _observe_direction(self, rows: np.ndarray, boxes: np.ndarray) -> None:
+        """Append the new centres to each track's history and refresh its motion direction from
+        the oldest kept observation at most ``direction_delta`` frames back (OC-SORT)."""
         target = self.frame_id - self.config.direction_delta
-        # The oldest kept observation at or after `target` (OC-SORT's k-previous observation).
-        past = None
-        for f, c in t.history:
-            if f >= target:
-                past = c
-                break
-        t.history.append((self.frame_id, (cx, cy)))
-        if past is None:
-            return
-        dx, dy = cx - past[0], cy - past[1]
-        norm = math.hypot(dx, dy)
-        if norm > 1e-6:
-            t.direction = np.array([dx / norm, dy / norm])
+        centres = ((boxes[:, :2] + boxes[:, 2:]) / 2).tolist()
+        for t, (cx, cy) in zip(rows.tolist(), centres, strict=True):
+            hist = self._history[t]
+            past = None
+            for f, px, py in hist:
+                if f >= target:
+                    past = (px, py)
+                    break
+            hist.append((self.frame_id, cx, cy))
+            if past is not None:
+                dx, dy = cx - past[0], cy - past[1]
+                norm = math.hypot(dx, dy)
+                if norm > 1e-6:
+                    self._direction[t] = (dx / norm, dy / norm)
 
     @staticmethod
     def _max_overlap(boxes: np.ndarray) -> np.ndarray:
@@ -521,104 +502,101 @@ class Tracker:
         np.fill_diagonal(iou, 0.0)
         return iou.max(axis=1)
 
-    def _mark_unmatched(self, det_track: np.ndarray) -> None:
-        matched = set(det_track[det_track >= 0].tolist())
-        keep = []
-        for i, t in enumerate(self.tracks):
-            if i in matched:
-                keep.append(t)
-            elif t.confirmed:
-                t.state = LOST
-                keep.append(t)
-            # an unmatched tentative track is dropped
-        if len(keep) != len(self.tracks):
-            remap = {id(t): k for k, t in enumerate(keep)}
-            old = self.tracks
-            for j in np.flatnonzero(det_track >= 0):
-                det_track[j] = remap[id(old[det_track[j]])]
-            self.tracks = keep
+    def _mark_unmatched(self, det_track: np.ndarray, matched: np.ndarray) -> None:
+        """Unmatched confirmed tracks become lost; unmatched tentative tracks are dropped."""
+        self._state[~matched & self._confirmed] = LOST
+        self._keep(matched | self._confirmed, det_track)
 
-    def _birth(
-        self,
-        births: np.ndarray,
-        boxes: np.ndarray,
-        conf: np.ndarray,
-        feats: np.ndarray | None,
-        det_track: np.ndarray,
-    ) -> None:
+    def _birth(self, births, boxes, conf, feats, det_track) -> None:
         if not len(births):
             return
-        means, covs = self.kalman.initiate(boxes[births])
-        overlap = self._max_overlap(boxes) if feats is not None else None
-        for k, j in enumerate(births):
-            t = Track(
-                means[k],
-                covs[k],
-                boxes[j],
-                float(conf[j]),
-                self.frame_id,
-                self.config.embedding_window,
-            )
-            if feats is not None and overlap[j] <= self.config.embed_max_overlap:
-                t.window.append(feats[j])
-                t.window_changed = True
-            det_track[j] = len(self.tracks)
-            self.tracks.append(t)
+        n, k = len(self._ids), len(births)
+        mean, cov = self.kalman.initiate(boxes[births])
+        new = {
+            "ids": np.zeros(k, np.int64),
+            "state": np.full(k, TENTATIVE, np.int8),
+            "confirmed": np.zeros(k, bool),
+            "hits": np.ones(k, np.int64),
+            "start": np.full(k, self.frame_id, np.int64),
+            "last_frame": np.full(k, self.frame_id, np.int64),
+            "score": conf[births],
+            "mean": mean,
+            "cov": cov,
+            "saved_mean": mean,
+            "saved_cov": cov,
+            "last_box": boxes[births],
+            "direction": np.zeros((k, 2)),
+            "window_changed": np.zeros(k, bool),
+        }
+        for name, arr in new.items():
+            setattr(self, f"_{name}", np.concatenate([getattr(self, f"_{name}"), arr]))
+        clean = (
+            self._max_overlap(boxes)[births] <= self.config.embed_max_overlap
+            if feats is not None
+            else None
+        )
+        for r, j in enumerate(births.tolist()):
+            x1, y1, x2, y2 = boxes[j].tolist()
+            self._history.append(deque([(self.frame_id, (x1 + x2) / 2, (y1 + y2) / 2)], maxlen=8))
+            window: deque[np.ndarray] = deque(maxlen=self.config.embedding_window)
+            if clean is not None and clean[r]:
+                window.append(feats[j])
+                self._window_changed[n + r] = True
+            self._window.append(window)
+            self._embedding.append(None)
+        det_track[births] = n + np.arange(k)
 
     def _confirm(self, det_track: np.ndarray) -> None:
-        """Confirm tentative tracks with enough hits (at once on the first frame)."""
-        cfg = self.config
-        for j in np.flatnonzero(det_track >= 0):
-            t = self.tracks[det_track[j]]
-            if t.confirmed or (t.hits < cfg.min_hits and self.frame_id > 1):
-                continue
-            t.confirmed = True
-            t.state = TRACKED
-            revived = self._late_reid(t, det_track)
-            if revived is None:
-                t.track_id = self._next_id
+        """Confirm tentative tracks with enough hits (at once on the first frame); a confirmed
+        track whose tracklet embedding matches a lost track takes over that identity."""
+        rows = det_track[det_track >= 0]
+        ready = ~self._confirmed[rows] & (
+            (self._hits[rows] >= self.config.min_hits) | (self.frame_id == 1)
+        )
+        gone = np.zeros(len(self._ids), dtype=bool)
+        for t in rows[ready].tolist():
+            self._confirmed[t] = True
+            self._state[t] = TRACKED
+            old = self._late_reid(t, gone)
+            if old is None:
+                self._ids[t] = self._next_id
                 self._next_id += 1
+            else:
+                gone[old] = True
+        self._keep(~gone, det_track)
 
-    def _late_reid(self, t: Track, det_track: np.ndarray) -> Track | None:
-        """At confirmation, compare the new track's tracklet embedding with the lost tracks';
-        on a match the new track takes over the lost identity (one id per person)."""
-        if not t.window:
+    def _late_reid(self, t: int, gone: np.ndarray) -> int | None:
+        """Row of the lost track whose identity track ``t`` takes over, or ``None``."""
+        if not self._window[t]:
             return None
-        lost = [
-            u for u in self.tracks if u.confirmed and u.state == LOST and u.embedding is not None
-        ]
-        if not lost:
+        has = np.array([e is not None for e in self._embedding], dtype=bool)
+        lost = np.flatnonzero(self._confirmed & (self._state == LOST) & has & ~gone)
+        if not len(lost):
             return None
         emb = self._tracklet_embeddings([t])[0]
-        dist = cosine_distance(np.stack([u.embedding for u in lost]), emb[None])[:, 0]
+        dist = cosine_distance(np.stack([self._embedding[i] for i in lost]), emb[None])[:, 0]
         best = int(np.argmin(dist))
         if dist[best] > self.config.reid_thresh:
             return None
-        old = lost[best]
-        t.track_id = old.track_id
-        t.start_frame = old.start_frame
-        merged = (
-            list(old.window)[-(t.window.maxlen - len(t.window)) :]
-            if len(t.window) < t.window.maxlen
-            else []
-        )
-        t.window = deque(merged + list(t.window), maxlen=t.window.maxlen)
-        t.window_changed = True
-        old_index = self.tracks.index(old)
-        self.tracks.pop(old_index)
-        det_track[det_track > old_index] -= 1
+        old = int(lost[best])
+        self._ids[t], self._start[t] = self._ids[old], self._start[old]
+        window = self._window[t]
+        room = window.maxlen - len(window)
+        earlier = list(self._window[old])[-room:] if room else []
+        self._window[t] = deque(earlier + list(window), maxlen=window.maxlen)
+        self._window_changed[t] = True
         return old
 
-    def _tracklet_embeddings(self, tracks: list[Track]) -> np.ndarray:
-        windows = [np.stack(list(t.window)) for t in tracks]
+    def _tracklet_embeddings(self, rows: list[int]) -> np.ndarray:
+        windows = [np.stack(list(self._window[i])) for i in rows]
         if self.embedder is not None:
             return self.embedder.embed_tracklets(windows)
         return self._pool.embed_tracklets(windows)
 
     def _refresh_embeddings(self) -> None:
-        changed = [t for t in self.tracks if t.window_changed and t.window]
-        if not changed:
+        rows = [i for i in np.flatnonzero(self._window_changed).tolist() if self._window[i]]
+        if not rows:
             return
-        for t, e in zip(changed, self._tracklet_embeddings(changed), strict=True):
-            t.embedding = e
-            t.window_changed = False
+        for i, e in zip(rows, self._tracklet_embeddings(rows), strict=True):
+            self._embedding[i] = e
+        self._window_changed[rows] = False

@@ -62,7 +62,7 @@ def test_occlusion_then_reappearance_keeps_id_and_velocity():
         ids.extend(out.tracker_id.tolist())
     assert set(ids) == {1} and len(ids) == 50 - 12
     # OC-SORT re-update after the gap keeps the learnt velocity (4 px/frame), not a jump.
-    assert abs(tracker.active_tracks[0].mean[4] - 4.0) < 0.5
+    assert abs(tracker.active_tracks[0].velocity[0] - 4.0) < 0.5
 
 
 def _exit_reentry(use_embeddings: bool) -> list[tuple[int, str, int]]:
