@@ -105,7 +105,7 @@ def person_from_row(pid: int, row: dict[str, str]) -> Person:
     g = val("gender").lower()
     gender = "man" if g in _MALE else "woman" if g in _FEMALE else ""
     details = [d.strip() for d in re.split(r"[;,]", val("others")) if d.strip()]
-    for col, raw in row.items():
+    for col in row:
         v = val(col)
         if col in CORE_COLUMNS or col in SKIP_COLUMNS or not v or _is_number(v):
             continue
