@@ -29,7 +29,16 @@ from cgclip.errors import UserError
 
 ACTIVITY_COLUMNS = ("sport", "sports", "scene", "activity")
 CORE_COLUMNS = {"id", "gender", "uniform", "number", "others", *ACTIVITY_COLUMNS}
-SKIP_COLUMNS = {"sequence", "sequences", "seq", "split", "track_id", "global_id", "team_id"}
+SKIP_COLUMNS = {
+    "sequence",
+    "sequences",
+    "seq",
+    "split",
+    "track_id",
+    "global_id",
+    "team_id",
+    "group",
+}
 EMPTY = {"", "-", "none", "n/a", "na", "null", "unknown"}
 
 _MALE = {"man", "male", "m", "boy", "men"}
@@ -40,6 +49,7 @@ _WEAR_WORDS = {
     "earrings", "shorts", "pants", "skirt", "jacket", "top", "shirt", "tights", "leggings",
     "knee", "pads", "tape", "watch", "mask",
 }  # fmt: skip
+_BE_WORDS = {"short", "tall", "slim", "thin", "stocky", "heavy", "small", "big", "young", "old"}
 _COUNTABLE = {
     "ponytail", "bun", "braid", "beard", "mustache", "moustache", "tattoo", "headband",
     "wristband", "cap", "hat", "bag", "bracelet", "necklace", "jacket", "watch", "mask",
@@ -107,21 +117,15 @@ def person_from_row(pid: int, row: dict[str, str]) -> Person:
     details = [d.strip() for d in re.split(r"[;,]", val("others")) if d.strip()]
     for col in row:
         v = val(col)
-        if col in CORE_COLUMNS or col in SKIP_COLUMNS or not v or _is_number(v):
-            continue
+        if col in CORE_COLUMNS or col in SKIP_COLUMNS or not v or re.search(r"\d", v):
+            continue  # identifiers and measurements do not read as appearance
+        if any(v.lower() in d.lower() for d in details):
+            continue  # already said in "others" (e.g. shoes=red next to "red shoes")
         noun = col.replace("_", " ")
         details.append(v if noun.split()[-1] in v.lower() else f"{v} {noun}")
     number = val("number")
     number = number[:-2] if re.fullmatch(r"\d+\.0", number) else number
     return Person(pid, activity, gender, val("uniform"), number, tuple(details))
-
-
-def _is_number(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True
 
 
 def _role(activity: str) -> str:
@@ -146,15 +150,30 @@ def _with_article(phrase: str) -> str:
     return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
 
 
-def _detail_clause(detail: str, third_person: bool) -> str:
-    """'red shoes' -> 'wears red shoes', 'bun hair' -> 'has bun hair' (verb agrees)."""
-    words = set(re.split(r"[\s-]+", detail.lower()))
-    wear = bool(words & _WEAR_WORDS)
-    verb = ("wears" if wear else "has") if third_person else ("wear" if wear else "have")
-    return f"{verb} {_with_article(detail)}"
+def _detail_clauses(details: tuple[str, ...], third_person: bool) -> str:
+    """'red shoes', 'white socks', 'bun hair' -> 'wears red shoes and white socks and has bun hair'.
+
+    The verb agrees with the subject; neighbouring details that take the same verb share it.
+    """
+    groups: list[tuple[str, list[str]]] = []
+    for detail in details:
+        words = set(re.split(r"[\s-]+", detail.lower()))
+        if detail.lower() in _BE_WORDS:
+            verb = "is" if third_person else "are"
+        elif words & _WEAR_WORDS:
+            verb = "wears" if third_person else "wear"
+        else:
+            verb = "has" if third_person else "have"
+        if groups and groups[-1][0] == verb:
+            groups[-1][1].append(_with_article(detail))
+        else:
+            groups.append((verb, [_with_article(detail)]))
+    return _join([f"{verb} {_join(items)}" for verb, items in groups])
 
 
 def _join(items: list[str]) -> str:
+    if not items:
+        return ""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -217,21 +236,21 @@ class _Grammar:
     def sentence(self, choice: tuple[int, ...]) -> str:
         s_i, subj_i, dress_i, out_i, num_i = choice
         structure, subject = self.structures[s_i], self.subjects[subj_i]
-        details = [_detail_clause(d, True) for d in self.p.details]
-        details_pron = [_detail_clause(d, self.third) for d in self.p.details]
+        details = _detail_clauses(self.p.details, True)
+        details_pron = _detail_clauses(self.p.details, self.third)
         if not self.outfits:  # nothing to wear: subject + details
             if not details:
                 return f"{subject}."
-            return f"{subject} {_join(details)}."
+            return f"{subject} {details}."
         outfit = self.outfits[out_i] + self.numbers[num_i]
         if structure == "comma":  # "A man soccer player, in a white uniform ..., also has ..."
-            return f"{subject}, in {outfit}, also {_join(details)}."
+            return f"{subject}, in {outfit}, also {details}."
         first = f"{subject} {self.dress[dress_i]} {outfit}"
         if not details:
             return f"{first}."
         if structure == "also":
-            return f"{first}, and {self.pron.lower()} also {_join(details_pron)}."
-        return f"{first}. {self.pron} {_join(details_pron)}."
+            return f"{first}, and {self.pron.lower()} also {details_pron}."
+        return f"{first}. {self.pron} {details_pron}."
 
 
 def captions_for_person(p: Person, per_id: int = 10, seed: int = 0) -> list[str]:
