@@ -68,8 +68,9 @@ def load_mat_array(path: Path, key: str, hint: str) -> np.ndarray:
         data = scipy.io.loadmat(str(path))
     except NotImplementedError:  # MATLAB v7.3: an HDF5 file
         return _load_mat73(path, key, hint)
-    except (ValueError, OSError, TypeError) as err:
-        raise UserError(f"{path}: not a readable .mat file ({err}); {hint}") from None
+    except Exception as err:  # scipy raises MatReadError, ValueError, IndexError... on bad bytes
+        reason = str(err) or type(err).__name__
+        raise UserError(f"{path}: not a readable .mat file ({reason}); {hint}") from None
     if key not in data:
         found = sorted(k for k in data if not k.startswith("__"))
         raise UserError(f"{path}: no variable {key!r} (found {found}); {hint}")
