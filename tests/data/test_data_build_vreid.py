@@ -39,7 +39,13 @@ def frames_of_track(track: int, n_frames: int) -> list[int]:
     return list(range(1, n_frames + 1))
 
 
-BOXES = {1: (10, 10, 20, 60), 2: (100, 10, 20, 20), 3: (12, 5, 20, 60), 4: (150, 20, 24, 70), 7: (60, 30, 20, 50)}
+BOXES = {
+    1: (10, 10, 20, 60),
+    2: (100, 10, 20, 20),
+    3: (12, 5, 20, 60),
+    4: (150, 20, 24, 70),
+    7: (60, 30, 20, 50),
+}
 
 
 def write_sequence(seq_dir: Path, n_frames: int, tracks: list[int]) -> None:
@@ -128,7 +134,13 @@ def test_id_map_links_videos_and_sets_the_protocol(mot_root: Path, tmp_path: Pat
     index = index_of(out)
     pids = {(t["seq"], t["track"]): t["pid"] for t in index["tracklets"]}
     # unmapped tracks get fresh ids after the largest global id, in (split, seq, track) order
-    assert pids == {("seqA", 1): 100, ("seqA", 4): 201, ("seqB", 1): 202, ("seqB", 7): 200, ("seqC", 7): 200}
+    assert pids == {
+        ("seqA", 1): 100,
+        ("seqA", 4): 201,
+        ("seqB", 1): 202,
+        ("seqB", 7): 200,
+        ("seqC", 7): 200,
+    }
     assert index["unmapped_tracks"] == 2
     ds = load_dataset("dancevreid", out)
     assert ds.num_train_pids == 2
@@ -139,7 +151,9 @@ def test_id_map_links_videos_and_sets_the_protocol(mot_root: Path, tmp_path: Pat
     assert mask.tolist() == [[False, True, False], [False, False, True]]
 
 
-def test_resume_after_interrupted_build(mot_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_after_interrupted_build(
+    mot_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clean = tmp_path / "clean"
     build_vreid(mot_root, clean, progress=False)
     out = tmp_path / "resumed"
@@ -157,19 +171,25 @@ def test_resume_after_interrupted_build(mot_root: Path, tmp_path: Path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         build_vreid(mot_root, out, progress=False)
     assert (out / "train" / "seqA" / "tracklets.json").is_file()
-    assert (out / "val" / "seqB" / "00001").is_dir() and not (out / "val" / "seqB" / "tracklets.json").exists()
+    assert (out / "val" / "seqB" / "00001").is_dir() and not (
+        out / "val" / "seqB" / "tracklets.json"
+    ).exists()
     assert not (out / "index.json").exists()
     stamp = (out / "train" / "seqA" / "00001" / "000001.jpg").stat().st_mtime_ns
 
     calls.clear()
-    monkeypatch.setattr(build_mod, "build_sequence", lambda d, *a, **k: calls.append(d.name) or real(d, *a, **k))
+    monkeypatch.setattr(
+        build_mod, "build_sequence", lambda d, *a, **k: calls.append(d.name) or real(d, *a, **k)
+    )
     build_vreid(mot_root, out, progress=False)
     assert calls == ["seqB", "seqC"]  # seqA was finished and is not redone
     assert (out / "train" / "seqA" / "00001" / "000001.jpg").stat().st_mtime_ns == stamp
     assert index_of(out)["tracklets"] == index_of(clean)["tracklets"]
 
     calls.clear()  # a new id map only relabels; nothing is cropped again
-    build_vreid(mot_root, out, id_map=write_map(tmp_path / "m.csv", [("seqA", 1, 5)]), progress=False)
+    build_vreid(
+        mot_root, out, id_map=write_map(tmp_path / "m.csv", [("seqA", 1, 5)]), progress=False
+    )
     assert calls == []
     calls.clear()  # changed cutting options redo every sequence
     build_vreid(mot_root, out, options=CropOptions(max_len=30), progress=False)
@@ -177,14 +197,33 @@ def test_resume_after_interrupted_build(mot_root: Path, tmp_path: Path, monkeypa
     assert max(len(t["frames"]) for t in index_of(out)["tracklets"]) == 30
 
 
-def test_cli_builds_and_reports_bad_input_in_one_line(mot_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_builds_and_reports_bad_input_in_one_line(
+    mot_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cli"
-    assert main(["--mot-root", str(mot_root), "--split", "train", "--out", str(out), "--quiet", "--max-len", "20"]) == 0
+    assert (
+        main(
+            [
+                "--mot-root",
+                str(mot_root),
+                "--split",
+                "train",
+                "--out",
+                str(out),
+                "--quiet",
+                "--max-len",
+                "20",
+            ]
+        )
+        == 0
+    )
     assert {len(t["frames"]) for t in index_of(out)["tracklets"] if t["track"] == 1} == {20}
     capsys.readouterr()
     assert main(["--mot-root", str(mot_root), "--split", "test", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "mot/test: split folder not found" in err and "\n" not in err
+    assert (
+        err.startswith("error: ") and "mot/test: split folder not found" in err and "\n" not in err
+    )
     assert main(["--mot-root", str(mot_root), "--out", str(out), "--min-visibility", "2"]) == 2
     assert "min_visibility must be in [0, 1]" in capsys.readouterr().err
 
@@ -193,17 +232,37 @@ def test_cli_builds_and_reports_bad_input_in_one_line(mot_root: Path, tmp_path: 
     "damage, message",
     [
         (lambda s: (s / "gt" / "gt.txt").unlink(), r"seqB/gt/gt\.txt: ground truth not found"),
-        (lambda s: (s / "gt" / "gt.txt").write_text(""), r"seqB/gt/gt\.txt: no boxes; an empty sequence"),
+        (
+            lambda s: (s / "gt" / "gt.txt").write_text(""),
+            r"seqB/gt/gt\.txt: no boxes; an empty sequence",
+        ),
         (
             lambda s: (s / "gt" / "gt.txt").write_text("1,1,10,10,20,60,1,1,1\n2,1,10,ten,20,60\n"),
             r"seqB/gt/gt\.txt:2: 'ten' is not a number",
         ),
-        (lambda s: (s / "gt" / "gt.txt").write_text("1,1,10,10\n"), r"seqB/gt/gt\.txt:1: expected at least 6"),
-        (lambda s: (s / "img1" / "000007.jpg").unlink(), r"seqB/gt/gt\.txt: frame 7 has boxes but .*img1 has no image"),
-        (lambda s: (s / "img1" / "000003.jpg").write_bytes(b"xx"), r"000003\.jpg: cannot decode image"),
+        (
+            lambda s: (s / "gt" / "gt.txt").write_text("1,1,10,10\n"),
+            r"seqB/gt/gt\.txt:1: expected at least 6",
+        ),
+        (
+            lambda s: (s / "img1" / "000007.jpg").unlink(),
+            r"seqB/gt/gt\.txt: frame 7 has boxes but .*img1 has no image",
+        ),
+        (
+            lambda s: (s / "img1" / "000003.jpg").write_bytes(b"xx"),
+            r"000003\.jpg: cannot decode image",
+        ),
         (lambda s: shutil.rmtree(s / "img1"), r"seqB/img1: image folder of the sequence not found"),
     ],
-    ids=["missing-gt", "empty-gt", "non-number", "short-row", "missing-frame", "corrupt-frame", "no-img1"],
+    ids=[
+        "missing-gt",
+        "empty-gt",
+        "non-number",
+        "short-row",
+        "missing-frame",
+        "corrupt-frame",
+        "no-img1",
+    ],
 )
 def test_bad_sequences_name_the_file(mot_root: Path, tmp_path: Path, damage, message: str) -> None:
     damage(mot_root / "val" / "seqB")
@@ -214,9 +273,18 @@ def test_bad_sequences_name_the_file(mot_root: Path, tmp_path: Path, damage, mes
 def test_bad_id_maps(mot_root: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     cases = [
-        ("seq,track,id\nseqA,1,1\n", r"bad\.csv: header must name the columns sequence,track_id,global_id"),
-        ("sequence,track_id,global_id\nseqA,one,1\n", r"bad\.csv:2: track_id and global_id must be integers"),
-        ("sequence,track_id,global_id\nseqA,1,3\nseqA,1,4\n", r"bad\.csv:3: seqA track 1 mapped to both 3 and 4"),
+        (
+            "seq,track,id\nseqA,1,1\n",
+            r"bad\.csv: header must name the columns sequence,track_id,global_id",
+        ),
+        (
+            "sequence,track_id,global_id\nseqA,one,1\n",
+            r"bad\.csv:2: track_id and global_id must be integers",
+        ),
+        (
+            "sequence,track_id,global_id\nseqA,1,3\nseqA,1,4\n",
+            r"bad\.csv:3: seqA track 1 mapped to both 3 and 4",
+        ),
         ("sequence,track_id,global_id\nseqA,1,0\n", r"bad\.csv:2: global_id must be >= 1"),
     ]
     for text, message in cases:
@@ -228,7 +296,9 @@ def test_bad_id_maps(mot_root: Path, tmp_path: Path) -> None:
 
 
 def test_reader_rejects_mot_roots_and_broken_indexes(mot_root: Path, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"this is a MOT dataset root, not a built sportsvreid folder"):
+    with pytest.raises(
+        UserError, match=r"this is a MOT dataset root, not a built sportsvreid folder"
+    ):
         load_dataset("sportsvreid", mot_root)
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -237,7 +307,9 @@ def test_reader_rejects_mot_roots_and_broken_indexes(mot_root: Path, tmp_path: P
     (empty / "index.json").write_text("{not json")
     with pytest.raises(UserError, match=r"index\.json: not valid JSON"):
         load_dataset("dancevreid", empty)
-    (empty / "index.json").write_text('{"format": "cgclip-vreid", "version": 1, "tracklets": [{"split": "train"}]}')
+    (empty / "index.json").write_text(
+        '{"format": "cgclip-vreid", "version": 1, "tracklets": [{"split": "train"}]}'
+    )
     with pytest.raises(UserError, match=r"tracklet entry 0 is malformed \(KeyError"):
         load_dataset("dancevreid", empty)
 
@@ -248,7 +320,10 @@ def test_synthetic_sequences_end_to_end(synthetic_root: Path, tmp_path: Path) ->
     shutil.copytree(synthetic_root, root, ignore=shutil.ignore_patterns("*.mp4"))
     ds = load_dataset("synthetic", root)  # builds ROOT/vreid from the generated MOT set
     index = index_of(root / "vreid")
-    id_map = {(r.split(",")[0], int(r.split(",")[1])): int(r.split(",")[2]) for r in (root / "id_map.csv").read_text().split()[1:]}
+    id_map = {
+        (r.split(",")[0], int(r.split(",")[1])): int(r.split(",")[2])
+        for r in (root / "id_map.csv").read_text().split()[1:]
+    }
     for t in index["tracklets"]:
         assert t["pid"] == id_map[(t["seq"], t["track"])]  # every track is mapped
         assert 4 <= len(t["frames"]) <= 50

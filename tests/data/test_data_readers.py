@@ -86,7 +86,9 @@ def test_mars_missing_and_malformed_files(mars_root: Path, tmp_path: Path) -> No
     with pytest.raises(UserError, match=r"query_IDX\.mat: file not found; get MARS"):
         load_dataset("mars", mars_root)
     scipy.io.savemat(mars_root / "info" / "query_IDX.mat", {"query_idx": np.array([[1]])})
-    with pytest.raises(UserError, match=r"query_IDX\.mat: no variable 'query_IDX' \(found \['query_idx'\]\)"):
+    with pytest.raises(
+        UserError, match=r"query_IDX\.mat: no variable 'query_IDX' \(found \['query_idx'\]\)"
+    ):
         load_dataset("mars", mars_root)
     scipy.io.savemat(mars_root / "info" / "query_IDX.mat", {"query_IDX": np.array([[99]])})
     with pytest.raises(UserError, match=r"1-based rows of track_test_info \(1\.\.6\)"):
@@ -95,7 +97,9 @@ def test_mars_missing_and_malformed_files(mars_root: Path, tmp_path: Path) -> No
     scipy.io.savemat(
         mars_root / "info" / "tracks_train_info.mat", {"track_train_info": np.ones((3, 3))}
     )
-    with pytest.raises(UserError, match=r"tracks_train_info\.mat: variable 'track_train_info' has shape \(3, 3\)"):
+    with pytest.raises(
+        UserError, match=r"tracks_train_info\.mat: variable 'track_train_info' has shape \(3, 3\)"
+    ):
         load_dataset("mars", mars_root)
     (mars_root / "info" / "tracks_train_info.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(UserError, match=r"tracks_train_info\.mat"):
@@ -106,7 +110,10 @@ def test_mars_names_not_matching_info(mars_root: Path) -> None:
     names, info = mars_names(MARS_TRAIN)
     info[0, 2] = 3  # claims pid 3 for images named 0001...
     scipy.io.savemat(mars_root / "info" / "tracks_train_info.mat", {"track_train_info": info})
-    with pytest.raises(UserError, match=r"train_name\.txt: images 1\.\.3 \(track row 1\) do not all belong to pid 3"):
+    with pytest.raises(
+        UserError,
+        match=r"train_name\.txt: images 1\.\.3 \(track row 1\) do not all belong to pid 3",
+    ):
         load_dataset("mars", mars_root)
 
 
@@ -121,7 +128,12 @@ def ilids_root(tmp_path: Path) -> Path:
         for k, person in enumerate(ILIDS_PEOPLE):
             for f in range(2 + k % 2):
                 write_image(
-                    root / "i-LIDS-VID" / "sequences" / f"cam{cam}" / person / f"cam{cam}_{person}_{f:05d}.png"
+                    root
+                    / "i-LIDS-VID"
+                    / "sequences"
+                    / f"cam{cam}"
+                    / person
+                    / f"cam{cam}_{person}_{f:05d}.png"
                 )
     ls_set = np.array([[3, 1, 4, 2]] + [[1, 2, 3, 4]] * 9, dtype=np.float64)  # (10, 2 * half)
     split_dir = root / "train-test people splits"
@@ -157,13 +169,18 @@ def test_ilidsvid_bad_inputs(ilids_root: Path) -> None:
     for p in (ilids_root / "i-LIDS-VID/sequences/cam2/person007").iterdir():
         p.unlink()
     (ilids_root / "i-LIDS-VID/sequences/cam2/person007").rmdir()
-    with pytest.raises(UserError, match=r"cam1 and cam2 hold different people \(e\.g\. \['person007'\]\)"):
+    with pytest.raises(
+        UserError, match=r"cam1 and cam2 hold different people \(e\.g\. \['person007'\]\)"
+    ):
         load_dataset("ilidsvid", ilids_root)
 
 
 # ------------------------------------------------------------------------------------- LS-VID
 # (list prefix, pid, camera, frames)
-LSVID_TRAIN = [("tracklet_train/0001/0001_t01_", 1, 1, 3), ("tracklet_train/0001/0001_t02_", 1, 4, 2)]
+LSVID_TRAIN = [
+    ("tracklet_train/0001/0001_t01_", 1, 1, 3),
+    ("tracklet_train/0001/0001_t02_", 1, 4, 2),
+]
 LSVID_TEST = [
     ("tracklet_test/0002/0002_t01_", 2, 2, 2),
     ("tracklet_test/0002/0002_t02_", 2, 2, 3),  # same camera as the query: ignored
@@ -219,10 +236,14 @@ def test_lsvid_tracklets_and_query(tmp_path: Path, hdf5: bool) -> None:
 def test_lsvid_bad_inputs(tmp_path: Path) -> None:
     root = tmp_path / "LS-VID"
     write_lsvid(root, info_key="gallery", hdf5=True)
-    with pytest.raises(UserError, match=r"info_test\.mat: no variable 'query' \(found \['gallery'\]\)"):
+    with pytest.raises(
+        UserError, match=r"info_test\.mat: no variable 'query' \(found \['gallery'\]\)"
+    ):
         load_dataset("lsvid", root)
     (root / "test" / "data" / "info_test.mat").unlink()
-    with pytest.raises(UserError, match=r"LS-VID info_test\.mat not found \(looked for .*test/data/info_test\.mat"):
+    with pytest.raises(
+        UserError, match=r"LS-VID info_test\.mat not found \(looked for .*test/data/info_test\.mat"
+    ):
         load_dataset("lsvid", root)
     lst = root / "list_sequence" / "list_seq_train.txt"
     lst.write_text("tracklet_train/0001/0001_t01_ 1\ntracklet_train/9999/nothing_ 5\n")
@@ -235,7 +256,14 @@ def test_lsvid_bad_inputs(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------------- registry
 def test_registry_names_options_and_missing_roots(tmp_path: Path, mars_root: Path) -> None:
-    assert list_datasets() == ["dancevreid", "ilidsvid", "lsvid", "mars", "sportsvreid", "synthetic"]
+    assert list_datasets() == [
+        "dancevreid",
+        "ilidsvid",
+        "lsvid",
+        "mars",
+        "sportsvreid",
+        "synthetic",
+    ]
     with pytest.raises(UserError, match=r"unknown dataset 'market'; choose one of dancevreid"):
         load_dataset("market", tmp_path)
     for name, where in [
