@@ -63,9 +63,11 @@ def clean_caption(text: str) -> str:
     Returns "" when nothing word-like is left (the caller drops it).
     """
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = re.sub(r"^[-*•\d.)\s]+", "", line)
-    line = _PREFIX.sub("", line).strip().strip("\"'`").strip()
-    line = _ID_SENTENCE.sub("", line)
+    line = _ID_SENTENCE.sub("", line).strip()
+    previous = None
+    while line != previous:  # "ASSISTANT: - 1. text" -> "text"
+        previous = line
+        line = _PREFIX.sub("", re.sub(r"^[-*•\d.)\s]+", "", line)).strip().strip("\"'`").strip()
     line = " ".join(line.split())
     if not re.search(r"[A-Za-z]{2,}", line):
         return ""
