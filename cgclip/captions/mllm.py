@@ -2,9 +2,10 @@
 
 The paper captioned MARS and iLIDS-VID with Phi-4-multimodal, one caption per image, prompting
 with the instruction below and few-shot output examples (first written by GPT-4o). Any chat
-model that ``AutoModelForImageTextToText`` loads works here (LLaVA, Idefics3, SmolVLM, Qwen2-VL,
-Phi-4-multimodal...): the instruction, the examples and the image go through the model's own chat
-template, generation is greedy, and the answer is cleaned to one caption.
+model that ``AutoModelForImageTextToText`` loads works here (LLaVA, Idefics3, SmolVLM,
+Qwen2-VL...; transformers files Phi-4-multimodal under another auto class): the instruction, the
+examples and the image go through the model's own chat template, generation is greedy, and the
+answer is cleaned to one caption.
 
 :func:`caption_tracklets` captions a dataset per tracklet (a few evenly spaced frames each) or per
 image, appending each answer to a JSONL log as it goes, so an interrupted run resumes without
@@ -78,7 +79,7 @@ def clean_caption(text: str) -> str:
 class MllmCaptioner:
     """Caption person crops with an image-text-to-text model from the Hugging Face hub or a folder.
 
-    ``model_id``: a hub id (e.g. ``"microsoft/Phi-4-multimodal-instruct"``) or a local folder with
+    ``model_id``: a hub id (e.g. ``"HuggingFaceTB/SmolVLM-256M-Instruct"``) or a local folder with
     the model and its processor. ``dtype``: ``"auto"``, ``"float32"``, ``"bfloat16"``...
     """
 
