@@ -15,6 +15,7 @@ used instead, capped by the in-image fraction.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -197,7 +198,12 @@ def image_size(seq_dir: Path, images: dict[int, Path]) -> tuple[int, int]:
 
 
 def build_sequence(
-    seq_dir: Path, out_root: Path, split: str, opts: CropOptions, progress: bool = True
+    seq_dir: Path,
+    out_root: Path,
+    split: str,
+    opts: CropOptions,
+    progress: bool = True,
+    workers: int = 1,
 ) -> SequenceResult:
     """Filter, cut and crop one sequence into ``out_root/<split>/<seq>/<track>/<frame>.jpg``."""
     gt_path = seq_dir / "gt" / "gt.txt"
@@ -233,8 +239,8 @@ def build_sequence(
     for track in {t["track"] for t in tracklets}:
         crop_dir(out_root, split, seq_dir.name, track).mkdir(parents=True, exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, opts.jpeg_quality]
-    bar = tqdm(sorted(wanted), desc=seq_dir.name, unit="frame", leave=False, disable=not progress)
-    for f in bar:
+
+    def crop_frame(f: int) -> None:
         if f not in images:
             raise UserError(f"{gt_path}: frame {f} has boxes but {folder} has no image for it")
         img = cv2.imread(str(images[f]))
@@ -248,4 +254,14 @@ def build_sequence(
             path = crop_dir(out_root, split, seq_dir.name, track) / crop_name(f)
             if not cv2.imwrite(str(path), img[y1:y2, x1:x2], params):
                 raise UserError(f"{path}: could not write crop (disk full or no permission?)")
+
+    # JPEG decode/encode release the GIL, so threads overlap them (the build is I/O bound)
+    frames = sorted(wanted)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        bar = tqdm(
+            total=len(frames), desc=seq_dir.name, unit="frame", leave=False, disable=not progress
+        )
+        for _ in pool.map(crop_frame, frames):
+            bar.update(1)
+        bar.close()
     return SequenceResult(tracklets=tracklets, stats=stats)

@@ -349,3 +349,15 @@ def test_synthetic_sequences_end_to_end(synthetic_root: Path, tmp_path: Path) ->
             assert all(f"number {attributes[pid]['number']}" in c for c in caps)
     again = load_dataset("synthetic", root)  # built once: the second call only reads
     assert [t.frames for t in again.train] == [t.frames for t in ds.train]
+
+
+def test_threaded_crop_writing_gives_the_same_set(mot_root: Path, tmp_path: Path) -> None:
+    build_vreid(mot_root, tmp_path / "one", progress=False, workers=1)
+    build_vreid(mot_root, tmp_path / "two", progress=False, workers=3)
+    assert index_of(tmp_path / "one")["tracklets"] == index_of(tmp_path / "two")["tracklets"]
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.jpg"))
+    assert files == sorted(
+        p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.jpg")
+    )
+    for rel in files[::25]:
+        assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
