@@ -31,6 +31,7 @@ Evaluation protocol for these single-camera sets (also in the README):
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,8 +134,9 @@ def _item(root: Path, rec: Any, i: int) -> _Item:
     try:
         split, seq, track = str(rec["split"]), str(rec["seq"]), int(rec["track"])
         frames = [int(f) for f in rec["frames"]]
+        base = f"{crop_dir(root, split, seq, track)}{os.sep}"  # strings: pathlib is slow per frame
         tracklet = Tracklet(
-            frames=tuple(str(crop_dir(root, split, seq, track) / crop_name(f)) for f in frames),
+            frames=tuple(base + crop_name(f) for f in frames),
             pid=int(rec["pid"]),
             camid=int(rec["camid"]),
             seq=seq,
