@@ -14,7 +14,9 @@ from cgclip.errors import cli
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m cgclip.data.synthetic", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("generate", help="MOTChallenge-layout train/val sequences of both scene kinds")
+    g = sub.add_parser(
+        "generate", help="MOTChallenge-layout train/val sequences of both scene kinds"
+    )
     g.add_argument("--out", required=True, help="dataset root to write")
     g.add_argument("--preset", choices=sorted(PRESETS), default="test")
     g.add_argument("--seed", type=int, default=None)
@@ -22,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--kinds", default=None, help="comma list of scene kinds (dance,sports)")
     g.add_argument("--no-video", action="store_true", help="skip the per-sequence MP4")
     g.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    s = sub.add_parser("sample", help="one short clip with det.txt and gt.txt (for make run / the demo)")
+    s = sub.add_parser(
+        "sample", help="one short clip with det.txt and gt.txt (for make run / the demo)"
+    )
     s.add_argument("--out", required=True)
     s.add_argument("--kind", choices=["dance", "sports"], default="dance")
     s.add_argument("--frames", type=int, default=250)
@@ -51,7 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = generate_dataset(args.out, cfg, progress=not args.quiet, force=args.force)
         print(f"wrote synthetic dataset to {root}")
     else:
-        out = generate_sample(args.out, kind=args.kind, frames=args.frames, seed=args.seed, progress=not args.quiet, force=args.force)
+        out = generate_sample(
+            args.out,
+            kind=args.kind,
+            frames=args.frames,
+            seed=args.seed,
+            progress=not args.quiet,
+            force=args.force,
+        )
         print(f"wrote sample clip to {out / 'sample.mp4'}")
     return 0
 

@@ -31,9 +31,38 @@ from cgclip.io.video import VideoWriter
 
 KINDS = ("dance", "sports")
 # Troupe costumes (top, pants) and team kits (shirt, shorts), picked in order per split.
-COSTUMES = [("white", "black"), ("red", "red"), ("black", "black"), ("sky blue", "white"), ("purple", "black")]
-KITS = [("yellow", "navy"), ("blue", "blue"), ("white", "gray"), ("red", "black"), ("green", "white"), ("orange", "black"), ("maroon", "white"), ("teal", "navy")]
-ATTRIBUTE_COLUMNS = ["id", "scene", "gender", "uniform", "number", "others", "group", "hair_style", "hair_color", "skin", "shoes", "socks", "height"]
+COSTUMES = [
+    ("white", "black"),
+    ("red", "red"),
+    ("black", "black"),
+    ("sky blue", "white"),
+    ("purple", "black"),
+]
+KITS = [
+    ("yellow", "navy"),
+    ("blue", "blue"),
+    ("white", "gray"),
+    ("red", "black"),
+    ("green", "white"),
+    ("orange", "black"),
+    ("maroon", "white"),
+    ("teal", "navy"),
+]
+ATTRIBUTE_COLUMNS = [
+    "id",
+    "scene",
+    "gender",
+    "uniform",
+    "number",
+    "others",
+    "group",
+    "hair_style",
+    "hair_color",
+    "skin",
+    "shoes",
+    "socks",
+    "height",
+]
 
 
 @dataclass(frozen=True)
@@ -63,7 +92,9 @@ class SyntheticConfig:
         if self.frames < 2 or self.width < 64 or self.height < 64:
             raise UserError("synthetic sequences need at least 2 frames and 64x64 pixels")
         if self.seqs_per_split < 1 or self.teams_per_split < 2 or self.troupes_per_split < 1:
-            raise UserError("need seqs_per_split >= 1, teams_per_split >= 2, troupes_per_split >= 1")
+            raise UserError(
+                "need seqs_per_split >= 1, teams_per_split >= 2, troupes_per_split >= 1"
+            )
 
 
 PRESETS: dict[str, SyntheticConfig] = {
@@ -95,13 +126,29 @@ def plan_dataset(cfg: SyntheticConfig) -> tuple[list[Identity], list[SequenceSpe
         troupes, teams = [], []
         for g in range(cfg.troupes_per_split):
             top, pants = COSTUMES[(s * cfg.troupes_per_split + g) % len(COSTUMES)]
-            group = make_group(rng, first_gid=next_gid, size=cfg.dancers, scene="dance", group=f"troupe-{split}-{g}", uniform=top, pants=pants)
+            group = make_group(
+                rng,
+                first_gid=next_gid,
+                size=cfg.dancers,
+                scene="dance",
+                group=f"troupe-{split}-{g}",
+                uniform=top,
+                pants=pants,
+            )
             next_gid += len(group)
             troupes.append(group)
         sport = SPORTS[s % len(SPORTS)]
         for g in range(cfg.teams_per_split):
             shirt, shorts = KITS[(s * cfg.teams_per_split + g) % len(KITS)]
-            group = make_group(rng, first_gid=next_gid, size=cfg.team_size, scene=sport, group=f"team-{split}-{g}", uniform=shirt, pants=shorts)
+            group = make_group(
+                rng,
+                first_gid=next_gid,
+                size=cfg.team_size,
+                scene=sport,
+                group=f"team-{split}-{g}",
+                uniform=shirt,
+                pants=shorts,
+            )
             next_gid += len(group)
             teams.append(group)
         identities += [p for grp in troupes + teams for p in grp]
@@ -114,7 +161,9 @@ def plan_dataset(cfg: SyntheticConfig) -> tuple[list[Identity], list[SequenceSpe
                 else:  # teams rotate so every team meets several opponents
                     a, b = i % len(teams), (i + 1) % len(teams)
                     people, look = teams[a] + teams[b], sport
-                specs.append(SequenceSpec(f"{kind}-{idx:02d}", split, kind, look, tuple(people), len(specs)))
+                specs.append(
+                    SequenceSpec(f"{kind}-{idx:02d}", split, kind, look, tuple(people), len(specs))
+                )
     return identities, specs
 
 
@@ -126,7 +175,14 @@ class SequenceResult:
     local_ids: dict[int, int]  # global id -> local track id
 
 
-def render_sequence(spec: SequenceSpec, cfg: SyntheticConfig, seq_dir: Path | None, *, video_path: Path | None = None, progress: tqdm | None = None) -> SequenceResult:
+def render_sequence(
+    spec: SequenceSpec,
+    cfg: SyntheticConfig,
+    seq_dir: Path | None,
+    *,
+    video_path: Path | None = None,
+    progress: tqdm | None = None,
+) -> SequenceResult:
     """Render one sequence; write frames to ``seq_dir/img1`` and/or an MP4 when given."""
     rng = np.random.default_rng([cfg.seed, 1000 + spec.index])
     camera = Camera(cfg.width, cfg.height)
@@ -140,12 +196,21 @@ def render_sequence(spec: SequenceSpec, cfg: SyntheticConfig, seq_dir: Path | No
     img_dir = seq_dir / "img1" if seq_dir is not None else None
     if img_dir is not None:
         img_dir.mkdir(parents=True, exist_ok=True)
-    writer = VideoWriter(video_path, cfg.fps, (cfg.width, cfg.height)) if video_path is not None else None
+    writer = (
+        VideoWriter(video_path, cfg.fps, (cfg.width, cfg.height))
+        if video_path is not None
+        else None
+    )
     det_rng = np.random.default_rng([cfg.seed, 2000 + spec.index])
     try:
         if writer is not None:
             writer.__enter__()
-        for t, (frame, truths) in enumerate(render_frames(list(spec.people), track, camera, spec.look, rng, field_halfwidth=halfwidth), start=1):
+        for t, (frame, truths) in enumerate(
+            render_frames(
+                list(spec.people), track, camera, spec.look, rng, field_halfwidth=halfwidth
+            ),
+            start=1,
+        ):
             if img_dir is not None:
                 ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
                 assert ok
@@ -156,7 +221,11 @@ def render_sequence(spec: SequenceSpec, cfg: SyntheticConfig, seq_dir: Path | No
             vis = np.array([tr.visibility for tr in truths])
             for tr in truths:
                 gt_rows.append((t, int(local[tr.person]), *tr.box, 1, 1, round(tr.visibility, 3)))
-            det_rows.append(noisy_detections(t, boxes, vis, width=cfg.width, height=cfg.height, rng=det_rng, noise=cfg.noise))
+            det_rows.append(
+                noisy_detections(
+                    t, boxes, vis, width=cfg.width, height=cfg.height, rng=det_rng, noise=cfg.noise
+                )
+            )
             if progress is not None:
                 progress.update(1)
     except BaseException as err:
@@ -167,14 +236,24 @@ def render_sequence(spec: SequenceSpec, cfg: SyntheticConfig, seq_dir: Path | No
         writer.__exit__(None, None, None)
     gt = np.asarray(gt_rows, dtype=np.float64).reshape(-1, 9)
     det = np.concatenate(det_rows) if det_rows else np.zeros((0, 10))
-    return SequenceResult(spec.name, gt, det, {p.gid: int(local[i]) for i, p in enumerate(spec.people)})
+    return SequenceResult(
+        spec.name, gt, det, {p.gid: int(local[i]) for i, p in enumerate(spec.people)}
+    )
 
 
 def _config_digest(cfg: SyntheticConfig) -> str:
-    return hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(
+        json.dumps(asdict(cfg), sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
 
 
-def generate_dataset(root: str | Path, cfg: SyntheticConfig = PRESETS["test"], *, progress: bool = True, force: bool = False) -> Path:
+def generate_dataset(
+    root: str | Path,
+    cfg: SyntheticConfig = PRESETS["test"],
+    *,
+    progress: bool = True,
+    force: bool = False,
+) -> Path:
     """Generate every sequence of ``cfg`` under ``root``; returns ``root``.
 
     A finished dataset is stamped with its config digest; calling again with the same config is a
@@ -195,12 +274,25 @@ def generate_dataset(root: str | Path, cfg: SyntheticConfig = PRESETS["test"], *
             res = render_sequence(spec, cfg, seq_dir, video_path=video, progress=bar)
             write_mot(seq_dir / "gt" / "gt.txt", _pad_gt(res.gt))
             write_mot(seq_dir / "det" / "det.txt", res.det)
-            write_seqinfo(seq_dir / "seqinfo.ini", SeqInfo(spec.name, cfg.fps, cfg.frames, cfg.width, cfg.height))
-            id_map += [(spec.name, lid, gid) for gid, lid in sorted(res.local_ids.items(), key=lambda kv: kv[1])]
+            write_seqinfo(
+                seq_dir / "seqinfo.ini",
+                SeqInfo(spec.name, cfg.fps, cfg.frames, cfg.width, cfg.height),
+            )
+            id_map += [
+                (spec.name, lid, gid)
+                for gid, lid in sorted(res.local_ids.items(), key=lambda kv: kv[1])
+            ]
     for split in cfg.splits:
         write_seqmap(root / "seqmaps" / f"{split}.txt", [s.name for s in specs if s.split == split])
     _write_csv(root / "identities.csv", ATTRIBUTE_COLUMNS, [p.attribute_row() for p in identities])
-    _write_csv(root / "id_map.csv", ["sequence", "track_id", "global_id"], [dict(zip(["sequence", "track_id", "global_id"], map(str, row), strict=True)) for row in id_map])
+    _write_csv(
+        root / "id_map.csv",
+        ["sequence", "track_id", "global_id"],
+        [
+            dict(zip(["sequence", "track_id", "global_id"], map(str, row), strict=True))
+            for row in id_map
+        ],
+    )
     splits = {split: [s.name for s in specs if s.split == split] for split in cfg.splits}
     atomic_write_json(stamp, {"digest": digest, "config": asdict(cfg), "splits": splits})
     return root
@@ -219,13 +311,34 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> No
     atomic_write_text(path, buf.getvalue())
 
 
-def generate_sample(out_dir: str | Path, *, kind: str = "dance", frames: int = 250, seed: int = 0, progress: bool = True, force: bool = False) -> Path:
+def generate_sample(
+    out_dir: str | Path,
+    *,
+    kind: str = "dance",
+    frames: int = 250,
+    seed: int = 0,
+    progress: bool = True,
+    force: bool = False,
+) -> Path:
     """One clip for demos and ``make run``: ``sample.mp4`` with ``det.txt``, ``gt.txt``, ``identities.csv``."""
     out = Path(out_dir)
-    cfg = replace(PRESETS["test"], frames=frames, kinds=(kind,), splits=("sample",), seqs_per_split=1, dancers=8, seed=seed)
+    cfg = replace(
+        PRESETS["test"],
+        frames=frames,
+        kinds=(kind,),
+        splits=("sample",),
+        seqs_per_split=1,
+        dancers=8,
+        seed=seed,
+    )
     stamp = out / ".sample.json"
     digest = _config_digest(cfg)
-    if not force and stamp.is_file() and json.loads(stamp.read_text()).get("digest") == digest and (out / "sample.mp4").is_file():
+    if (
+        not force
+        and stamp.is_file()
+        and json.loads(stamp.read_text()).get("digest") == digest
+        and (out / "sample.mp4").is_file()
+    ):
         return out
     identities, specs = plan_dataset(cfg)
     spec = specs[0]
@@ -239,4 +352,13 @@ def generate_sample(out_dir: str | Path, *, kind: str = "dance", frames: int = 2
     return out
 
 
-__all__ = ["COLORS", "PRESETS", "SequenceSpec", "SyntheticConfig", "generate_dataset", "generate_sample", "plan_dataset", "render_sequence"]
+__all__ = [
+    "COLORS",
+    "PRESETS",
+    "SequenceSpec",
+    "SyntheticConfig",
+    "generate_dataset",
+    "generate_sample",
+    "plan_dataset",
+    "render_sequence",
+]

@@ -122,7 +122,9 @@ def dance_motion(n: int, frames: int, rng: np.random.Generator, *, fps: float = 
     return _finish(xz, present, arms_up, cam_x)
 
 
-def sports_motion(n_per_team: int, frames: int, rng: np.random.Generator, *, fps: float = 25.0) -> Track:
+def sports_motion(
+    n_per_team: int, frames: int, rng: np.random.Generator, *, fps: float = 25.0
+) -> Track:
     """Two teams pursuing a ball with sudden turns; the camera pans over a field 2 views wide."""
     n = 2 * n_per_team
     half_field = 1.0
@@ -132,7 +134,10 @@ def sports_motion(n_per_team: int, frames: int, rng: np.random.Generator, *, fps
     vel = np.zeros((n, 2))
     # Formation spot of each player relative to the ball; team 0 to its left, team 1 right.
     team = np.repeat([0, 1], n_per_team)
-    spots = np.stack([rng.uniform(0.05, 0.6, n) * np.where(team == 0, -1, 1), rng.uniform(-0.35, 0.35, n)], axis=1)
+    spots = np.stack(
+        [rng.uniform(0.05, 0.6, n) * np.where(team == 0, -1, 1), rng.uniform(-0.35, 0.35, n)],
+        axis=1,
+    )
     vmax = rng.uniform(0.011, 0.017, n)  # per frame at 25 fps
     amax = vmax * 0.18
     xz = np.zeros((frames, n, 2))
@@ -187,4 +192,11 @@ def _finish(xz: np.ndarray, present: np.ndarray, arms_up: np.ndarray, cam_x: np.
     for t in range(1, len(facing)):
         still = np.abs(step[t, :, 0]) < 1e-4
         facing[t, still] = facing[t - 1, still]
-    return Track(xz=xz, speed=speed, facing=facing, present=present, arms_up=arms_up, cam_x=np.asarray(cam_x, dtype=np.float64))
+    return Track(
+        xz=xz,
+        speed=speed,
+        facing=facing,
+        present=present,
+        arms_up=arms_up,
+        cam_x=np.asarray(cam_x, dtype=np.float64),
+    )

@@ -74,7 +74,11 @@ class Identity:
     def attribute_row(self) -> dict[str, str]:
         """Identity as a row shaped like Table S.1 (ID, Sports, Gender, Uniform, Number, Others)."""
         uniform = self.uniform if self.pants == self.uniform else f"{self.uniform}, {self.pants}"
-        others = [f"{self.hair_color} {self.hair_style} hair", f"{self.shoes} shoes", f"{self.socks} socks"]
+        others = [
+            f"{self.hair_color} {self.hair_style} hair",
+            f"{self.shoes} shoes",
+            f"{self.socks} socks",
+        ]
         if self.height >= 1.05:
             others.append("tall")
         elif self.height <= 0.93:
@@ -107,11 +111,19 @@ def make_group(
     pants: str,
 ) -> list[Identity]:
     """A team or troupe of ``size`` look-alikes sharing one uniform."""
-    numbers = rng.choice(np.arange(1, 40), size=size, replace=False) if scene != "dance" else [None] * size
+    numbers = (
+        rng.choice(np.arange(1, 40), size=size, replace=False)
+        if scene != "dance"
+        else [None] * size
+    )
     people = []
     for i in range(size):
         gender = str(rng.choice(["woman", "man"]))
-        styles = ("long", "bun", "ponytail", "short") if gender == "woman" else ("short", "buzz", "short", "long")
+        styles = (
+            ("long", "bun", "ponytail", "short")
+            if gender == "woman"
+            else ("short", "buzz", "short", "long")
+        )
         people.append(
             Identity(
                 gid=first_gid + i,
@@ -191,11 +203,21 @@ def figure_primitives(person: Identity, pose: Pose) -> list[Primitive]:
         prims.append(("line", ankle, toe, max(2, leg_t - 1), shoes))
     # Torso: a trapezoid jersey from shoulders to hips, shorts band below.
     torso = np.array(
-        [neck + [-sh_w, 0.02 * h], neck + [sh_w, 0.02 * h], pelvis + [hip_w, 0.0], pelvis + [-hip_w, 0.0]]
+        [
+            neck + [-sh_w, 0.02 * h],
+            neck + [sh_w, 0.02 * h],
+            pelvis + [hip_w, 0.0],
+            pelvis + [-hip_w, 0.0],
+        ]
     )
     prims.append(("poly", torso, top))
     shorts = np.array(
-        [pelvis + [-hip_w, -0.05 * h], pelvis + [hip_w, -0.05 * h], pelvis + [hip_w * 1.1, 0.09 * h], pelvis + [-hip_w * 1.1, 0.09 * h]]
+        [
+            pelvis + [-hip_w, -0.05 * h],
+            pelvis + [hip_w, -0.05 * h],
+            pelvis + [hip_w * 1.1, 0.09 * h],
+            pelvis + [-hip_w * 1.1, 0.09 * h],
+        ]
     )
     prims.append(("poly", shorts, pants))
     if person.number is not None:
@@ -220,11 +242,28 @@ def figure_primitives(person: Identity, pose: Pose) -> list[Primitive]:
     hair = HAIR_COLORS[person.hair_color]
     style = person.hair_style
     if style == "long":
-        prims.append(("poly", np.array([head + [-head_r * 1.1, -head_r * 0.2], head + [head_r * 1.1, -head_r * 0.2], neck + [head_r * 1.2, head_r * 1.4], neck + [-head_r * 1.2, head_r * 1.4]]), hair))
+        prims.append(
+            (
+                "poly",
+                np.array(
+                    [
+                        head + [-head_r * 1.1, -head_r * 0.2],
+                        head + [head_r * 1.1, -head_r * 0.2],
+                        neck + [head_r * 1.2, head_r * 1.4],
+                        neck + [-head_r * 1.2, head_r * 1.4],
+                    ]
+                ),
+                hair,
+            )
+        )
     if style != "buzz":
-        prims.append(("ellipse", head + [0.0, -head_r * 0.35], (head_r * 1.08, head_r * 0.75), 0.0, hair))
+        prims.append(
+            ("ellipse", head + [0.0, -head_r * 0.35], (head_r * 1.08, head_r * 0.75), 0.0, hair)
+        )
     else:
-        prims.append(("ellipse", head + [0.0, -head_r * 0.55], (head_r * 0.95, head_r * 0.45), 0.0, hair))
+        prims.append(
+            ("ellipse", head + [0.0, -head_r * 0.55], (head_r * 0.95, head_r * 0.45), 0.0, hair)
+        )
     if style == "bun":
         prims.append(("circle", head + [0.0, -head_r * 1.25], head_r * 0.5, hair))
     elif style == "ponytail":
@@ -250,7 +289,14 @@ def draw_primitives(
         kind = prim[0]
         col = color if color is not None else prim[-1]
         if kind == "line":
-            cv2.line(canvas, _pt(prim[1], off), _pt(prim[2], off), col, int(prim[3]), cv2.LINE_AA if color is None else cv2.LINE_8)
+            cv2.line(
+                canvas,
+                _pt(prim[1], off),
+                _pt(prim[2], off),
+                col,
+                int(prim[3]),
+                cv2.LINE_AA if color is None else cv2.LINE_8,
+            )
         elif kind == "circle":
             cv2.circle(canvas, _pt(prim[1], off), max(1, int(round(prim[2]))), col, -1)
         elif kind == "poly":
@@ -261,7 +307,16 @@ def draw_primitives(
             cv2.ellipse(canvas, _pt(prim[1], off), axes, prim[3], 0, 360, col, -1)
         elif kind == "text" and color is None:
             # Numbers are printed on the jersey: they change pixels, not the silhouette.
-            cv2.putText(canvas, prim[1], _pt(prim[2], off), cv2.FONT_HERSHEY_SIMPLEX, prim[3], col, prim[4], cv2.LINE_AA)
+            cv2.putText(
+                canvas,
+                prim[1],
+                _pt(prim[2], off),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                prim[3],
+                col,
+                prim[4],
+                cv2.LINE_AA,
+            )
 
 
 def primitives_extent(prims: list[Primitive]) -> np.ndarray:

@@ -15,7 +15,13 @@ import cv2
 import numpy as np
 
 from cgclip.data.synthetic.motion import Camera, Track
-from cgclip.data.synthetic.people import Identity, Pose, draw_primitives, figure_primitives, primitives_extent
+from cgclip.data.synthetic.people import (
+    Identity,
+    Pose,
+    draw_primitives,
+    figure_primitives,
+    primitives_extent,
+)
 
 # Stage/court/field looks: (floor near, floor far, line colour, backdrop).
 SCENE_LOOKS = {
@@ -35,7 +41,9 @@ class FrameTruth:
     visibility: float
 
 
-def make_panorama(look: str, camera: Camera, field_halfwidth: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+def make_panorama(
+    look: str, camera: Camera, field_halfwidth: float, rng: np.random.Generator
+) -> tuple[np.ndarray, float]:
     """A background wider than the view, panned by slicing. Returns (image, world x at column 0)."""
     floor_near, floor_far, line, backdrop = SCENE_LOOKS[look]
     w, h = camera.width, camera.height
@@ -49,7 +57,9 @@ def make_panorama(look: str, camera: Camera, field_halfwidth: float, rng: np.ran
     # Texture that moves with the camera, so optical flow sees the pan: stripes and markings.
     if look == "soccer":
         for x0 in range(0, pano_w, w // 4):
-            img[top:, x0 : x0 + w // 8] = np.clip(img[top:, x0 : x0 + w // 8].astype(np.int16) + 12, 0, 255).astype(np.uint8)
+            img[top:, x0 : x0 + w // 8] = np.clip(
+                img[top:, x0 : x0 + w // 8].astype(np.int16) + 12, 0, 255
+            ).astype(np.uint8)
     for x0 in range(0, pano_w, w // 2):
         cv2.line(img, (x0, top), (x0, h - 1), line, 2)
     cv2.line(img, (0, top + 2), (pano_w - 1, top + 2), line, 2)
@@ -134,4 +144,8 @@ def _truth_of(i: int, prims: list, label: np.ndarray, w: int, h: int) -> FrameTr
     visible = int(np.count_nonzero(label[cy0:cy1, cx0:cx1] == i + 1))
     if visible == 0:
         return None
-    return FrameTruth(person=i, box=(float(cx0), float(cy0), float(cx1 - cx0), float(cy1 - cy0)), visibility=visible / total)
+    return FrameTruth(
+        person=i,
+        box=(float(cx0), float(cy0), float(cx1 - cx0), float(cy1 - cy0)),
+        visibility=visible / total,
+    )
