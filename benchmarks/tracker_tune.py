@@ -2,7 +2,8 @@
 
     python -m benchmarks.tracker_tune --data data/synth-full --trials 60
 
-Random search over the association knobs (same seed, same budget for every kind), scored by
+Random search over the association knobs, then hill-climbing from the best (same seed, same
+budget for every kind), scored by
 ``(HOTA + IDF1) / 2`` over that kind's training sequences with their public detections. The
 validation split is never read here. The winners are written to
 ``benchmarks/results/tracker_tune.json``; copy them into ``configs/tracker/<kind>.yaml``.
@@ -40,6 +41,7 @@ SPACE: dict[str, list[Any]] = {
     "low_match_thresh": [0.5, 0.7],
     "reupdate_after_gap": [True, False],
     "observation_recovery": [True, False],
+    "output_box": ["detection", "kalman"],
 }
 KIND_SPACE: dict[str, dict[str, list[Any]]] = {"sports": {"cmc": [True, False]}, "dance": {}}
 
@@ -60,7 +62,9 @@ def _trial(job: tuple[str, list[str], dict[str, Any]]) -> dict[str, Any]:
     return {"params": params, "score": score(report), "combined": report["combined"]}
 
 
-def tune(data: Path, kind: str, trials: int, seed: int, workers: int) -> dict[str, Any]:
+def tune(
+    data: Path, kind: str, trials: int, seed: int, workers: int, refine_rounds: int = 0
+) -> dict[str, Any]:
     split_dir = data / "train"
     seq_names = [s.name for s in sequences(split_dir) if s.name.startswith(kind)]
     space = {**SPACE, **KIND_SPACE.get(kind, {})}
@@ -74,6 +78,21 @@ def tune(data: Path, kind: str, trials: int, seed: int, workers: int) -> dict[st
     jobs = [(str(split_dir), seq_names, c) for c in candidates]
     with Pool(workers) as pool:
         results = pool.map(_trial, jobs)
+        best = max(results, key=lambda r: r["score"])
+        # Refinement: hill-climb from the best, changing one or two knobs per proposal.
+        for _ in range(refine_rounds):
+            proposals = []
+            for _ in range(2 * workers):
+                p = dict(best["params"])
+                for key in rng.choice(sorted(space), size=int(rng.integers(1, 3)), replace=False):
+                    v = space[str(key)][int(rng.integers(len(space[str(key)])))]
+                    p[str(key)] = v.item() if hasattr(v, "item") else v
+                proposals.append(p)
+            batch = pool.map(_trial, [(str(split_dir), seq_names, p) for p in proposals])
+            results.extend(batch)
+            top = max(batch, key=lambda r: r["score"])
+            if top["score"] > best["score"]:
+                best = top
     results.sort(key=lambda r: -r["score"])
     return {
         "kind": kind,
@@ -91,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--refine", type=int, default=12, help="hill-climbing rounds after the search")
     p.add_argument("--kinds", default="dance,sports")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "tracker_tune.json")
     args = p.parse_args(argv)
@@ -103,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "kinds": {},
     }
     for kind in args.kinds.split(","):
-        res = tune(args.data, kind, args.trials, args.seed, args.workers)
+        res = tune(args.data, kind, args.trials, args.seed, args.workers, args.refine)
         out["kinds"][kind] = res
         b = res["best"]
         print(

@@ -54,6 +54,8 @@ class TrackerConfig:
     # Camera-motion compensation by sparse optical flow (needs frames).
     cmc: bool = False
     cmc_downscale: int = 2  # work on frames downscaled by this factor
+    # Output: "detection" reports the detector's box, "kalman" the filtered box (less jitter).
+    output_box: str = "detection"
 
     def __post_init__(self) -> None:
         _check(
@@ -74,6 +76,10 @@ class TrackerConfig:
             _check(int(getattr(self, name)) >= 1, f"{name} must be a whole number >= 1")
         _check(self.max_time_lost >= 0 and self.reid_buffer >= 0, "buffers must be >= 0")
         _check(self.std_position > 0 and self.std_velocity > 0, "Kalman noise must be > 0")
+
+        _check(
+            self.output_box in ("detection", "kalman"), "output_box must be 'detection' or 'kalman'"
+        )
 
     def replace(self, **changes: Any) -> TrackerConfig:
         return dataclasses.replace(self, **check_keys(changes, "tracker config"))
@@ -99,7 +105,9 @@ def check_keys(values: dict[str, Any], where: str) -> dict[str, Any]:
     out = {}
     for key, value in values.items():
         default = getattr(TrackerConfig, key)
-        if isinstance(default, bool):
+        if isinstance(default, str):
+            ok = isinstance(value, str)
+        elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):
             ok = isinstance(value, int) and not isinstance(value, bool)

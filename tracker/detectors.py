@@ -12,7 +12,6 @@ detector says how many frames it wants per call (``batch_size``) so the pipeline
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -212,8 +211,6 @@ def make_detector(
 ) -> Detector:
     """The detector the CLI's ``--detector`` / ``--detections`` options ask for."""
     if detections is not None:
-        if detector not in (None, "yolo11n.pt"):
-            warnings.warn("--detections given: replaying it and ignoring --detector", stacklevel=2)
         return ReplayDetector(detections)
     if str(detector).lower() == "hog":
         return HogDetector()

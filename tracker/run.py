@@ -11,6 +11,7 @@ to the writers, so memory stays flat for any video length.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -240,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_video = None if args.no_video else (args.out_video or defaults["video"])
     out_mot = args.out_mot or defaults["mot"]
     out_json = args.out_json or defaults["json"]
+    if args.detections and args.detector != "yolo11n.pt":
+        print(
+            f"note: replaying {args.detections}; --detector {args.detector} is not used",
+            file=sys.stderr,
+        )
     detector = make_detector(
         args.detector,
         detections=args.detections,

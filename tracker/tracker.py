@@ -136,7 +136,8 @@ class Tracker:
         """Associate one frame's detections; returns the tracked ones with ``tracker_id`` set.
 
         Only confirmed tracks matched in this frame are returned, in input order, carrying the
-        input boxes, confidences, class ids and data.
+        input boxes (or the filtered ones with ``output_box="kalman"``), confidences, class ids
+        and data.
         """
         cfg = self.config
         self.frame_id += 1
@@ -202,7 +203,10 @@ class Tracker:
         out_idx = np.flatnonzero(det_track >= 0)
         out_idx = out_idx[self._confirmed[det_track[out_idx]]]
         result = dets[out_idx]
-        result.tracker_id = self._ids[det_track[out_idx]].astype(np.int64)
+        rows = det_track[out_idx]
+        result.tracker_id = self._ids[rows].astype(np.int64)
+        if cfg.output_box == "kalman" and len(rows):
+            result.xyxy = state_to_xyxy(self._mean[rows]).astype(result.xyxy.dtype)
         return result
 
     @property
