@@ -160,6 +160,10 @@ def test_presets_and_reid_options():
         Tracker.from_preset("hockey")
     with pytest.raises(UserError, match="unknown tracker setting"):
         Tracker.from_preset("default", min_hitz=2)
+    with pytest.raises(UserError, match="output_box must be"):
+        Tracker.from_preset("default", output_box="smooth")
+    with pytest.raises(UserError, match="low_thresh <= high_thresh"):
+        TrackerConfig(low_thresh=0.6, high_thresh=0.5)
 
 
 def test_camera_pan_is_compensated():
@@ -182,3 +186,20 @@ def test_camera_pan_is_compensated():
         results[cmc] = ids
     assert set(results[True]) == {1}
     assert set(results[False]) == {1, 2}  # without CMC the prediction runs off and a new id starts
+
+
+def test_kalman_output_boxes_are_smoother_than_jittered_detections():
+    rng = np.random.default_rng(5)
+    errors = {}
+    for mode in ("detection", "kalman"):
+        tracker = Tracker(TrackerConfig(min_hits=1, output_box=mode))
+        err = []
+        for f in range(60):
+            true = np.array(person(50 + 3 * f))
+            noisy = true + rng.normal(0, 3, 4)
+            out = tracker.update(dets([noisy.tolist()]))
+            assert out.tracker_id.tolist() == [1]
+            if f >= 20:  # after the filter has settled
+                err.append(np.abs(out.xyxy[0] - true).mean())
+        errors[mode] = float(np.mean(err))
+    assert errors["kalman"] < 0.8 * errors["detection"]
