@@ -33,9 +33,10 @@ def create_model(
         if tag_cfg is not None:  # OpenAI weights were trained with QuickGELU, LAION ones not
             overrides["quick_gelu"] = bool(tag_cfg.get("quick_gelu", False))
     config = get_model_config(name, **overrides)
+    weights = resolve_pretrained(name, pretrained, cache_dir=cache_dir) if pretrained else None
     clip = build_open_clip(config)
-    if pretrained:
-        load_pretrained_into(clip, resolve_pretrained(name, pretrained, cache_dir=cache_dir))
+    if weights is not None:
+        load_pretrained_into(clip, weights)
     model = CGCLIP(config, clip, name=name)
     model.pretrained = pretrained
     return model.to(device).eval()
