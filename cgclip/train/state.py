@@ -67,8 +67,13 @@ def load_train_state(stem: str | Path, optimizer: torch.optim.Optimizer) -> dict
         state.setdefault(int(pid), {})[name] = value
     for pid, values in meta["scalars"].items():
         state.setdefault(int(pid), {}).update(values)
+    groups = meta["param_groups"]
+    for group in groups:  # JSON turned tuples (Adam's betas) into lists
+        for key, value in group.items():
+            if isinstance(value, list) and key != "params":
+                group[key] = tuple(value)
     try:
-        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError) as err:
         raise UserError(f"training state in {json_path} does not fit this model ({err})") from None
     return meta["info"]

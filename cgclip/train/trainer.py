@@ -97,6 +97,11 @@ class _Trainer:
             seed=config.run.seed,
         )
         self.pids = sorted({t.pid for t in self.train_set})
+        if len(self.pids) < config.sampler.ids_per_batch:
+            raise UserError(
+                f"{len(self.pids)} training identities (after holding out validation ones) are "
+                f"fewer than sampler.ids_per_batch={config.sampler.ids_per_batch}"
+            )
         self.label_of = {pid: i for i, pid in enumerate(self.pids)}
         self.captions = captions
         self.amp_dtype, self.scaler = self._amp()
