@@ -50,6 +50,7 @@ class TrainResult:
     best_epoch: int
     best_metrics: dict[str, Any] | None
     history: list[dict[str, Any]] = field(default_factory=list)
+    model: CGCLIP | None = None  # the model after the last epoch (on every rank)
 
 
 def train(
@@ -413,7 +414,9 @@ class _Trainer:
                 },
             )
         barrier(self.info)
-        return TrainResult(self.out, best, last, self.best_epoch, self.best_metrics, self.history)
+        return TrainResult(
+            self.out, best, last, self.best_epoch, self.best_metrics, self.history, model
+        )
 
 
 def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
