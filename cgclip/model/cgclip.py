@@ -127,7 +127,7 @@ class CGCLIP(nn.Module):
         returns the per-frame attention (B, T): TFE attention mass per frame averaged over queries
         and heads (uniform over valid frames for ``pooling="mean"``); each row sums to 1.
         """
-        frame_mask = _to(frame_mask, x.device)
+        frame_mask = _to(frame_mask, self.device)
         if x.ndim == 5:
             b, t = x.shape[:2]
             cams = None if camids is None else camids.to(self.device).repeat_interleave(t)

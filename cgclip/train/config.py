@@ -109,7 +109,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        return _build(cls, data, "")
+        return _build(cls, data)
 
 
 def _validate(cfg: TrainConfig) -> None:
@@ -139,7 +139,7 @@ def _validate(cfg: TrainConfig) -> None:
     get_model_config(cfg.model.name, **cfg.model.overrides)  # unknown keys / values fail here
 
 
-def _build(cls: type, data: Any, prefix: str) -> Any:
+def _build(cls: type, data: Any) -> Any:
     """TrainConfig from a nested dict: unknown sections/keys are errors, values are coerced."""
     if not isinstance(data, dict):
         raise UserError(f"the config must be a mapping of sections, got {data!r}")
