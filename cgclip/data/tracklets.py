@@ -78,5 +78,9 @@ class ReidDataset:
             ids = Counter(t.pid for t in items)
             return f"{name}: {len(items)} tracklets / {len(ids)} ids"
 
-        parts = [part("train", self.train), part("query", self.query), part("gallery", self.gallery)]
+        parts = [
+            part("train", self.train),
+            part("query", self.query),
+            part("gallery", self.gallery),
+        ]
         return f"{self.name} | " + " | ".join(parts)

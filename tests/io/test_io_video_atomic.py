@@ -1,0 +1,99 @@
+"""cgclip.io.video and cgclip.io.atomic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cgclip.errors import UserError
+from cgclip.io.atomic import atomic_path, atomic_write_json, atomic_write_text
+from cgclip.io.video import VideoWriter, open_video
+
+
+def _frames(n: int, w: int = 96, h: int = 64) -> list[np.ndarray]:
+    return [np.full((h, w, 3), 20 * i, dtype=np.uint8) for i in range(n)]
+
+
+def test_write_then_read_video(tmp_path):
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, fps=12.5, size=(96, 64)) as writer:
+        for frame in _frames(6):
+            writer.write(frame)
+    assert writer.frames_written == 6
+    reader = open_video(path)
+    assert (reader.info.width, reader.info.height) == (96, 64)
+    assert reader.info.fps == pytest.approx(12.5)
+    frames = list(reader)
+    assert len(frames) == 6
+    # Lossy codec, but flat grey levels survive closely.
+    assert abs(float(frames[3].mean()) - 60) < 4
+
+
+def test_failed_write_keeps_previous_file(tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"previous")
+    with pytest.raises(RuntimeError), VideoWriter(path, fps=10, size=(32, 32)) as writer:
+        writer.write(np.zeros((32, 32, 3), np.uint8))
+        raise RuntimeError("boom")
+    assert path.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def test_image_folder_reads_fps_from_seqinfo(tmp_path):
+    import cv2
+
+    (tmp_path / "img1").mkdir()
+    for i, frame in enumerate(_frames(3), start=1):
+        cv2.imwrite(str(tmp_path / "img1" / f"{i:06d}.jpg"), frame)
+    (tmp_path / "seqinfo.ini").write_text(
+        "[Sequence]\nname=s\nimDir=img1\nframeRate=7\nseqLength=3\nimWidth=96\nimHeight=64\nimExt=.jpg\n"
+    )
+    reader = open_video(tmp_path)
+    assert reader.info.fps == 7 and reader.info.frame_count == 3
+    assert len(list(reader)) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "no such video"),
+        (b"", "file is empty"),
+        (b"this is not a video at all" * 50, "cannot open as a video"),
+    ],
+)
+def test_bad_videos_give_one_line_errors(tmp_path, content, needle):
+    path = tmp_path / "clip.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=needle) as err:
+        open_video(path)
+    assert "\n" not in str(err.value)
+
+
+def test_truncated_video_is_reported(tmp_path):
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, fps=10, size=(96, 64)) as writer:
+        for frame in _frames(5):
+            writer.write(frame)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 8])  # header without most of the payload
+    with pytest.raises(UserError):
+        list(open_video(path))
+
+
+def test_empty_image_folder(tmp_path):
+    with pytest.raises(UserError, match="holds no images"):
+        open_video(tmp_path)
+
+
+def test_atomic_write_replaces_and_cleans_up(tmp_path):
+    target = tmp_path / "out" / "a.json"
+    atomic_write_json(target, {"x": 1})
+    assert target.read_text() == '{\n  "x": 1\n}\n'
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+    with pytest.raises(ValueError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise ValueError
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.json"]
