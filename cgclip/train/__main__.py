@@ -13,14 +13,12 @@ from cgclip.errors import UserError, cli
 
 
 def load_captions_for(path: str | Path) -> dict[int, list[str]]:
-    if not Path(path).is_file():
-        raise UserError(f"captions file not found: {path} (set data.captions, or null for none)")
     try:
         from cgclip.captions import load_captions
     except ImportError:
         raise UserError(
             "caption support (cgclip.captions.load_captions) is not available in this "
-            "installation; set data.captions=null to train with ID texts only"
+            "installation; set data.text=idtext to train with ID texts only"
         ) from None
     return load_captions(path)
 

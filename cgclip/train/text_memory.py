@@ -14,11 +14,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from cgclip.captions import id_text, with_id_text
 from cgclip.model.cgclip import CGCLIP
-
-
-def id_text(pid: int) -> str:
-    return f"The person's ID is {pid}."
 
 
 def identity_texts(
@@ -41,7 +38,7 @@ def identity_texts(
             missing.append(pid)
             texts = [id_text(pid)]
         elif source == "both":
-            texts = [f"{c.rstrip()} {id_text(pid)}" for c in caps]
+            texts = [with_id_text(c, pid) for c in caps]
         else:
             texts = caps
         out.append(texts)

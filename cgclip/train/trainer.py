@@ -105,6 +105,8 @@ class _Trainer:
             )
         self.label_of = {pid: i for i, pid in enumerate(self.pids)}
         self.captions = captions
+        captioned = sum(1 for pid in self.pids if (captions or {}).get(pid))
+        self.text_info = {"source": config.data.text, "ids_with_captions": captioned}
         self.amp_dtype, self.scaler = self._amp()
         self.history: list[dict[str, Any]] = []
         self.best_score, self.best_epoch, self.best_metrics = -math.inf, -1, None
@@ -322,6 +324,7 @@ class _Trainer:
             "dataset": self.dataset.name,
             "val": metrics,
             "train_pids": self.pids,
+            "text_memory": self.text_info,
             "train_config": self.cfg.to_dict(),
         }
 

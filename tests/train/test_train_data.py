@@ -8,12 +8,13 @@ import torch
 import torch.nn.functional as F
 
 import cgclip
+from cgclip.captions import id_text
 from cgclip.data import Tracklet
 from cgclip.train.config import AugmentSection, OptimSection
 from cgclip.train.data import TrainClips, carve_validation, random_erase
 from cgclip.train.optim import build_optimizer, lr_at_epoch
 from cgclip.train.state import load_train_state, save_train_state
-from cgclip.train.text_memory import build_text_memory, id_text, identity_texts
+from cgclip.train.text_memory import build_text_memory, identity_texts
 
 NO_AUG = AugmentSection(flip_prob=0.0, erase_prob=0.0)
 
@@ -87,10 +88,10 @@ def test_too_few_identities_trains_without_validation():
 
 
 def test_identity_texts_sources_and_fallback():
-    caps = {1: ["A man in red.", "A tall man."], 2: []}
+    caps = {1: ["A man in red.", "A tall man"], 2: []}
     both = identity_texts([1], caps, "both")
     assert both[0] == [f"A man in red. {id_text(1)}", f"A tall man. {id_text(1)}"]
-    assert identity_texts([1], caps, "caption") == [["A man in red.", "A tall man."]]
+    assert identity_texts([1], caps, "caption") == [["A man in red.", "A tall man"]]
     assert identity_texts([1, 2], caps, "idtext") == [[id_text(1)], [id_text(2)]]
     assert identity_texts([1], caps, "caption", max_per_id=1) == [["A man in red."]]
     with pytest.warns(UserWarning, match="1 of 2 training identities have no caption"):
