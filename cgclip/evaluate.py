@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 ILIDS_SPLITS = 10
 
 
-class TestClips(torch.utils.data.Dataset):
+class EvalClips(torch.utils.data.Dataset):
     """Deterministic RRS clips of tracklets: item -> ((T, 3, H, W) float, camid)."""
 
     def __init__(self, tracklets: Sequence[Tracklet], preprocess: Preprocess) -> None:
@@ -68,7 +68,7 @@ def extract_features(
     was_training = model.training
     model.eval()
     loader = torch.utils.data.DataLoader(
-        TestClips(tracklets, model.preprocess),
+        EvalClips(tracklets, model.preprocess),
         batch_size=batch_size,
         num_workers=num_workers,
         shuffle=False,

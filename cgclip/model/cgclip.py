@@ -48,6 +48,7 @@ class CGCLIP(nn.Module):
         self.config = config
         self.name = name
         self.pretrained: str | None = None
+        self.checkpoint_meta: dict = {}  # the sidecar's "meta" when loaded from a checkpoint
         clip = clip if clip is not None else build_open_clip(config)
         d, e, k = config.vision.width, config.embed_dim, config.num_classes
         self.image_encoder = ImageEncoder(clip.visual, config.num_cameras, config.sie_coef)

@@ -28,16 +28,17 @@ from cgclip.data import ReidDataset
 from cgclip.errors import UserError
 from cgclip.evaluate import evaluate_model
 from cgclip.io.atomic import atomic_write_json, atomic_write_text
-from cgclip.model import CGCLIP, create_model, read_sidecar, save_checkpoint
+from cgclip.model import CGCLIP, create_model, save_checkpoint
 from cgclip.train.config import TrainConfig
 from cgclip.train.data import TrainClips, carve_validation
 from cgclip.train.dist import DistInfo, barrier, cleanup, init_distributed, resolve_device
 from cgclip.train.losses import CGCLIPLoss
 from cgclip.train.optim import build_optimizer, lr_at_epoch, set_lr
 from cgclip.train.sampler import PKBatchSampler
-from cgclip.train.state import load_train_state, save_train_state
+from cgclip.train.state import load_train_state, read_train_info, save_train_state
 from cgclip.train.text_memory import build_text_memory, identity_texts
 
+STATE_NAME = "last.train.safetensors"
 # Config keys that may change when a run is resumed (they do not change what is being trained).
 RESUMABLE_CHANGES = {"run", "data.num_workers", "optim.epochs"}
 
@@ -329,9 +330,10 @@ class _Trainer:
         }
 
     def _save_last(self, model: CGCLIP, optimizer: torch.optim.Optimizer, epoch: int) -> None:
-        save_checkpoint(model, self.out / "last.safetensors", self._meta(epoch))
+        # The resumable state first (one atomic file), then the deployable last checkpoint.
         save_train_state(
-            self.out / "last",
+            self.out / STATE_NAME,
+            model,
             optimizer,
             {
                 "epoch": epoch + 1,
@@ -340,20 +342,19 @@ class _Trainer:
                 "best_metrics": self.best_metrics,
                 "history": self.history,
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "train_config": self.cfg.to_dict(),
             },
         )
+        save_checkpoint(model, self.out / "last.safetensors", self._meta(epoch))
 
     def _maybe_resume(self, model: CGCLIP, optimizer: torch.optim.Optimizer) -> int:
-        last = self.out / "last.safetensors"
-        if not self.cfg.run.resume or not last.is_file():
+        path = self.out / STATE_NAME
+        if not self.cfg.run.resume or not path.is_file():
             return 0
-        from safetensors.torch import load_file
-
-        saved = read_sidecar(last)["meta"].get("train_config", {})
-        changed = _diff(saved, self.cfg.to_dict())
+        saved = read_train_info(path)  # check the config before loading anything
         changed = [
             k
-            for k in changed
+            for k in _diff(saved.get("train_config", {}), self.cfg.to_dict())
             if not any(k == r or k.startswith(r + ".") for r in RESUMABLE_CHANGES)
         ]
         if changed:
@@ -361,8 +362,7 @@ class _Trainer:
                 f"{self.out} holds a run with a different config ({', '.join(changed[:5])}); "
                 "use another run.output_dir, or run.resume=false to start over there"
             )
-        model.load_state_dict(load_file(str(last), device=str(self.device)))
-        state = load_train_state(self.out / "last", optimizer)
+        state = load_train_state(path, model, optimizer)
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.history = list(state["history"])

@@ -101,6 +101,13 @@ def test_tfe_cost_is_linear_in_t(model, keys):
     assert f8 - f4 > 0
 
 
+def test_image_encoder_matches_open_clip(model):
+    x = crops(3)
+    tokens, projected = model.image_encoder(x)
+    torch.testing.assert_close(projected, model.image_encoder.visual(x))  # open_clip's forward
+    assert tokens.shape == (3, 9, 64)
+
+
 def test_v_is_the_clip_image_embedding_averaged_over_frames(model):
     x = crops(3)
     tokens, projected = model.image_encoder(x)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import cgclip
 from cgclip.captions import id_text
 from cgclip.data import Tracklet
+from cgclip.errors import UserError
 from cgclip.train.config import AugmentSection, OptimSection
 from cgclip.train.data import TrainClips, carve_validation, random_erase
 from cgclip.train.optim import build_optimizer, lr_at_epoch
@@ -134,12 +135,23 @@ def test_training_state_round_trip(tmp_path):
     opt = build_optimizer(model, OptimSection(lr=1e-3))
     model.image_encoder.visual.conv1.weight.sum().backward()
     opt.step()
-    save_train_state(tmp_path / "last", opt, {"epoch": 4, "history": [{"loss": 1.0}]})
-    fresh = build_optimizer(model, OptimSection(lr=1e-3))
-    info = load_train_state(tmp_path / "last", fresh)
-    assert info == {"epoch": 4, "history": [{"loss": 1.0}]}
+    path = save_train_state(tmp_path / "last.train.safetensors", model, opt, {"epoch": 4})
+    assert [p.name for p in tmp_path.iterdir()] == ["last.train.safetensors"]  # one file
+    torch.manual_seed(1)
+    fresh_model = cgclip.create_model("test-tiny", num_classes=3)
+    fresh = build_optimizer(fresh_model, OptimSection(lr=1e-3))
+    assert load_train_state(path, fresh_model, fresh) == {"epoch": 4}
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(fresh_model.state_dict()[k], v)
     a, b = opt.state_dict(), fresh.state_dict()
     assert a["param_groups"] == b["param_groups"]
     for pid, state in a["state"].items():
         for k, v in state.items():
             torch.testing.assert_close(b["state"][pid][k], v)
+
+
+def test_a_model_checkpoint_is_not_a_training_state(tmp_path):
+    model = cgclip.create_model("test-tiny", num_classes=3)
+    path = cgclip.save_checkpoint(model, tmp_path / "m.safetensors")
+    with pytest.raises(UserError, match="not a cgclip training state"):
+        load_train_state(path, model, build_optimizer(model, OptimSection()))

@@ -52,7 +52,7 @@ def test_training_writes_logs_checkpoints_and_learns(reid_fixture, tmp_path):
         )
     names = {p.name for p in out.iterdir()}
     assert {"best.safetensors", "best.json", "last.safetensors", "last.json"} <= names
-    assert {"last.train.safetensors", "last.train.json", "metrics.csv", "metrics.json"} <= names
+    assert {"last.train.safetensors", "metrics.csv", "metrics.json"} <= names
     assert "summary.json" in names and not [n for n in names if n.startswith(".")]
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
@@ -88,6 +88,15 @@ def test_resume_after_a_kill_continues_exactly(reid_fixture, tmp_path):
     for k in a:
         torch.testing.assert_close(b[k], a[k], msg=k)
     assert "cmr.memory" in a  # the momentum-updated memory is part of the resumed state
+
+
+def test_a_corrupt_training_state_is_a_clear_error(reid_fixture, tmp_path):
+    out = tmp_path / "run"
+    train(reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False)
+    state = out / "last.train.safetensors"
+    state.write_bytes(state.read_bytes()[:1000])
+    with pytest.raises(UserError, match="cannot resume from"):
+        train(reid_fixture, tiny_config(out, "optim.epochs=2", "data.text=idtext"), progress=False)
 
 
 def test_resume_refuses_a_different_config(reid_fixture, tmp_path):
