@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import sys
 
 import pytest
 import torch
@@ -152,9 +153,23 @@ def test_fewer_identities_than_a_batch_needs(reid_fixture, tmp_path):
         train(reid_fixture, cfg, progress=False)
 
 
-def test_tensorboard_missing_is_a_clear_error(reid_fixture, tmp_path):
-    if importlib.util.find_spec("tensorboard") is not None:
-        pytest.skip("tensorboard is installed: the missing-package error cannot happen")
+def test_tensorboard_logging(reid_fixture, tmp_path):
+    if importlib.util.find_spec("tensorboard") is None:
+        pytest.skip("tensorboard is not installed (pip install '.[train]')")
+    cfg = tiny_config(
+        tmp_path / "run",
+        "run.tensorboard=true",
+        "data.text=idtext",
+        "optim.epochs=1",
+        "data.val_fraction=0",
+    )
+    train(reid_fixture, cfg, progress=False)
+    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0
+
+
+def test_tensorboard_missing_is_a_clear_error(reid_fixture, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
     cfg = tiny_config(tmp_path / "run", "run.tensorboard=true", "data.text=idtext")
     with pytest.raises(UserError, match="pip install tensorboard"):
         train(reid_fixture, cfg, progress=False)
