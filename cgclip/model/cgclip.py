@@ -163,13 +163,14 @@ class CGCLIP(nn.Module):
     def forward(
         self,
         images: torch.Tensor,
-        labels: torch.Tensor | None = None,
         camids: torch.Tensor | None = None,
         frame_mask: torch.Tensor | None = None,
     ) -> ReidOutput:
-        """images (B, T, 3, H, W); labels (B,) class indices (needed for nothing but CMR's memory
-        update, done by the caller); camids (B,) for SIE. Returns features, ID logits (when the model
-        has classes) and CMR logits (in training mode, when CMR is on)."""
+        """images (B, T, 3, H, W), camids (B,) for SIE, frame_mask (B, T) -> features, ID logits
+        (when the model has classes) and CMR logits + refined memory (in training mode, with CMR).
+
+        The CMR memory update needs the labels and happens after the optimizer step, in the
+        trainer: ``model.cmr.update_memory(labels, out.v, out.refined)``."""
         b, t = images.shape[:2]
         cams = None if camids is None else camids.repeat_interleave(t)
         tokens, _ = self.image_encoder(images.flatten(0, 1), cams)  # (B*T, 1+P, D)

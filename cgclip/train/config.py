@@ -133,6 +133,10 @@ def _validate(cfg: TrainConfig) -> None:
         raise UserError("sampler.ids_per_batch must be >= 2 (the triplet loss needs negatives)")
     if cfg.optim.epochs < 1:
         raise UserError("optim.epochs must be >= 1")
+    if cfg.run.eval_every < 1:
+        raise UserError("run.eval_every must be >= 1")
+    if cfg.optim.warmup_epochs < 0 or cfg.run.max_steps_per_epoch < 0:
+        raise UserError("optim.warmup_epochs and run.max_steps_per_epoch must be >= 0")
     reserved = {"num_classes", "num_cameras"} & set(cfg.model.overrides)
     if reserved:
         raise UserError(f"model.overrides {sorted(reserved)} are set from the dataset; remove them")

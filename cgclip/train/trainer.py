@@ -255,7 +255,7 @@ class _Trainer:
                 else contextlib.nullcontext()
             )
             with autocast:
-                out = net(x, labels=labels, camids=cams)
+                out = net(x, camids=cams)
             loss, parts = criterion(out, labels)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"loss is {loss.item()} at epoch {epoch + 1} step {step + 1}")
@@ -306,6 +306,7 @@ class _Trainer:
             self.val.gallery,
             self.val.ignore,
             batch_size=self.cfg.run.eval_batch_size,
+            num_workers=self.cfg.data.num_workers,
             amp_dtype=self.amp_dtype,
             progress=self.progress,
         ).to_dict()
