@@ -1,0 +1,101 @@
+"""Resolve and load pretrained CLIP weights through open_clip (lazily, into the user cache).
+
+``pretrained`` is either an open_clip tag for the variant's architecture (``"openai"`` for
+ViT-B-16: open_clip downloads it from the Hugging Face Hub into the HF cache, or ``cache_dir``), or
+a local file (``.safetensors``, or ``.bin``/``.pt``/``.pth`` read with ``weights_only=True``; never
+unpickled). Nothing downloads at import time. When the download fails (offline), the error names
+the file and how to provide it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from cgclip.errors import UserError
+from cgclip.model.config import OPEN_CLIP_ARCH
+
+
+def pretrained_tag_config(name: str, pretrained: str) -> dict[str, Any] | None:
+    """open_clip's config for tag ``pretrained`` of variant ``name``; None if it is not a tag."""
+    arch = OPEN_CLIP_ARCH.get(name)
+    if arch is None or os.path.isfile(pretrained):
+        return None
+    from open_clip.pretrained import get_pretrained_cfg
+
+    return get_pretrained_cfg(arch, pretrained) or None
+
+
+def resolve_pretrained(name: str, pretrained: str, cache_dir: str | None = None) -> Path:
+    """A local path to the weights for ``pretrained`` (a tag or a file), downloading if needed."""
+    if os.path.isfile(pretrained):
+        return Path(pretrained)
+    tag_cfg = pretrained_tag_config(name, pretrained)
+    if tag_cfg is None:
+        arch = OPEN_CLIP_ARCH.get(name)
+        if arch is None:
+            raise UserError(
+                f"model {name!r} has no downloadable pretrained weights; pass pretrained=None "
+                f"(random init) or a path to an open_clip state dict (pretrained={pretrained!r} "
+                "is not a file)"
+            )
+        from open_clip import list_pretrained_tags_by_model
+
+        raise UserError(
+            f"pretrained={pretrained!r} is neither a file nor a known tag for {name}; "
+            f"tags: {list_pretrained_tags_by_model(arch)}"
+        )
+    from open_clip.pretrained import download_pretrained
+
+    try:
+        path = download_pretrained(tag_cfg, cache_dir=cache_dir)
+    except Exception as err:  # network errors come in many types; all mean "not available"
+        raise UserError(_download_hint(name, pretrained, tag_cfg, err)) from None
+    if not path:
+        raise UserError(_download_hint(name, pretrained, tag_cfg, "no download source"))
+    return Path(path)
+
+
+def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object) -> str:
+    if cfg.get("hf_hub"):
+        repo, fname = os.path.split(cfg["hf_hub"])  # open_clip's "org/model/[file]" convention
+        fname = fname or "open_clip_pytorch_model.bin"
+        where = f"{fname} from https://huggingface.co/{repo}"
+    else:
+        fname = Path(cfg.get("url", "weights.pt")).name
+        where = cfg.get("url", "?")
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return (
+        f"could not download CLIP weights {name}/{tag} ({where}): {reason}. Download that file on a "
+        f"machine with internet and pass pretrained='/path/to/{fname}', "
+        "or place it in the Hugging Face cache (HF_HOME) and set HF_HUB_OFFLINE=1"
+    )
+
+
+def load_pretrained_into(clip: nn.Module, path: Path) -> None:
+    """Load an open_clip state dict into ``clip`` (strict), resizing the positional grid.
+
+    open_clip's loader converts legacy layouts and interpolates the (square) pretrained
+    positional table to this model's grid, e.g. 14x14 -> 16x8 for 256x128 crops.
+    """
+    import open_clip
+
+    try:
+        open_clip.load_checkpoint(clip, str(path), strict=True, weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"pretrained weights not found: {path}") from None
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(
+            f"weights in {path} do not fit this CLIP architecture ({first}); pass the state dict "
+            "of the matching open_clip model"
+        ) from None
+    except Exception as err:  # unpickling refused, corrupt zip, wrong format
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"cannot read pretrained weights {path} as a plain state dict ({first}); use an "
+            "open_clip .safetensors/.bin state dict (TorchScript and pickled objects are refused)"
+        ) from None

@@ -1,0 +1,92 @@
+"""Crops for the tracker, preprocessing, and restricted random sampling."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import cgclip
+from cgclip.errors import UserError
+from cgclip.model import Preprocess, crop_boxes, read_rgb
+from cgclip.model.preprocess import rrs_indices
+
+PRE = Preprocess(size=(64, 32), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+
+
+def unnormalise(x: torch.Tensor) -> torch.Tensor:
+    return x * 0.25 + 0.5
+
+
+def test_crop_boxes_cuts_the_right_region_in_rgb():
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[10:50, 20:40] = (255, 0, 0)  # BGR blue
+    frame[60:100, 150:170] = (0, 0, 255)  # BGR red
+    boxes = np.array([[20, 10, 40, 50], [150, 60, 170, 100]], np.float32)
+    x = crop_boxes(frame, boxes, PRE)
+    assert x.shape == (2, 3, 64, 32) and x.dtype == torch.float32
+    rgb = unnormalise(x).mean(dim=(2, 3))
+    torch.testing.assert_close(rgb[0], torch.tensor([0.0, 0.0, 1.0]))  # blue in RGB order
+    torch.testing.assert_close(rgb[1], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_boxes_past_the_frame_are_clipped():
+    frame = np.full((50, 50, 3), 255, np.uint8)
+    frame[:, :10] = 0
+    x = crop_boxes(frame, np.array([[-30, -5, 10, 60], [60, 60, 80, 90]]), PRE)
+    assert x.shape == (2, 3, 64, 32)
+    torch.testing.assert_close(unnormalise(x[0]).max(), torch.tensor(0.0))  # only the black strip
+    torch.testing.assert_close(unnormalise(x[1]).min(), torch.tensor(1.0))  # nearest corner pixel
+
+
+def test_no_boxes_gives_an_empty_batch():
+    assert crop_boxes(np.zeros((10, 10, 3), np.uint8), np.zeros((0, 4)), PRE).shape == (
+        0,
+        3,
+        64,
+        32,
+    )
+
+
+def test_crop_boxes_matches_the_model_preprocess():
+    model = cgclip.create_model("test-tiny")
+    frame = np.random.default_rng(0).integers(0, 255, (120, 80, 3), dtype=np.uint8)
+    x = crop_boxes(frame, np.array([[10, 10, 42, 74]]), model.preprocess)
+    manual = cv2.cvtColor(frame[10:74, 10:42], cv2.COLOR_BGR2RGB)
+    torch.testing.assert_close(x, model.preprocess([manual]))
+    assert model.encode_frames(x).shape == (1, 9, 64)
+
+
+def test_normalisation_values():
+    x = PRE.to_tensor(np.full((1, 64, 32, 3), 255, np.uint8))
+    torch.testing.assert_close(x, torch.full((1, 3, 64, 32), 2.0))
+
+
+def test_rrs_test_takes_the_first_frame_of_each_chunk():
+    np.testing.assert_array_equal(rrs_indices(16, 8, train=False), [0, 2, 4, 6, 8, 10, 12, 14])
+    np.testing.assert_array_equal(rrs_indices(20, 4, train=False), [0, 5, 10, 15])
+
+
+def test_rrs_train_takes_one_frame_inside_each_chunk():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        idx = rrs_indices(20, 4, train=True, rng=rng)
+        assert all(5 * c <= i < 5 * (c + 1) for c, i in enumerate(idx))
+    draws = {tuple(rrs_indices(20, 4, train=True, rng=rng)) for _ in range(50)}
+    assert len(draws) > 1
+
+
+def test_rrs_repeats_frames_of_short_tracklets():
+    np.testing.assert_array_equal(rrs_indices(1, 8, train=True), [0] * 8)
+    idx = rrs_indices(3, 8, train=False)
+    assert len(idx) == 8 and set(idx) == {0, 1, 2} and list(idx) == sorted(idx)
+
+
+def test_read_rgb_errors(tmp_path):
+    with pytest.raises(UserError, match="image not found"):
+        read_rgb(tmp_path / "missing.jpg")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(UserError, match="cannot decode"):
+        read_rgb(bad)

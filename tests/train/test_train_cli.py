@@ -1,0 +1,189 @@
+"""Command lines: python -m cgclip.train and python -m cgclip.evaluate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cgclip.data
+from cgclip.errors import UserError
+from cgclip.evaluate import load_reid_dataset, parse_splits
+from cgclip.evaluate import main as evaluate_main
+from cgclip.train.__main__ import main as train_main
+
+REPO = Path(__file__).resolve().parents[2]
+
+TINY = [
+    "model.name=test-tiny",
+    "model.pretrained=null",
+    "model.overrides.clip_len=2",
+    "sampler.ids_per_batch=3",
+    "sampler.tracklets_per_id=2",
+    "optim.epochs=1",
+    "optim.warmup_epochs=0",
+    "data.num_workers=0",
+    "data.val_fraction=0",
+    "data.text=idtext",
+    "run.max_steps_per_epoch=2",
+]
+
+
+def overrides(*items):
+    return [arg for item in [*TINY, *items] for arg in ("--override", item)]
+
+
+@pytest.fixture
+def fake_readers(monkeypatch, reid_fixture):
+    """Stand-in for cgclip.data.load_dataset (the readers live on another branch)."""
+    calls = []
+
+    def load_dataset(name, root, **options):
+        calls.append((name, str(root), options))
+        return reid_fixture
+
+    monkeypatch.setattr(cgclip.data, "load_dataset", load_dataset, raising=False)
+    return calls
+
+
+def test_train_cli_end_to_end_then_evaluate(fake_readers, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = train_main(
+        [
+            "--config",
+            str(REPO / "configs/train/synthetic.yaml"),
+            "--no-progress",
+            *overrides(f"run.output_dir={out}", f"data.root={tmp_path}"),
+        ]
+    )
+    assert code == 0
+    assert fake_readers[0][:2] == ("synthetic", str(tmp_path))
+    assert (out / "best.safetensors").is_file()
+    assert "best checkpoint" in capsys.readouterr().out
+
+    results = tmp_path / "results.json"
+    code = evaluate_main(
+        [
+            "--checkpoint",
+            str(out / "best.safetensors"),
+            "--dataset",
+            "sportsvreid",
+            "--root",
+            str(tmp_path),
+            "--num-workers",
+            "0",
+            "--output",
+            str(results),
+        ]
+    )
+    assert code == 0
+    data = json.loads(results.read_text())
+    assert set(data["mean"]) >= {"mAP", "R1", "R5", "R10", "R20"}
+    assert 0 <= data["mean"]["mAP"] <= 1
+
+
+def test_ilidsvid_evaluates_every_split_and_reports_the_mean(fake_readers, tmp_path):
+    out = tmp_path / "run"
+    assert (
+        train_main(["--no-progress", *overrides(f"run.output_dir={out}", f"data.root={tmp_path}")])
+        == 0
+    )
+    for split in (0, 1):  # one model per split
+        (tmp_path / f"split{split}").mkdir()
+        for suffix in (".safetensors", ".json"):
+            (tmp_path / f"split{split}" / f"best{suffix}").write_bytes(
+                (out / f"best{suffix}").read_bytes()
+            )
+    results = tmp_path / "ilids.json"
+    pattern = str(tmp_path / "split{split}" / "best.safetensors")
+    code = evaluate_main(
+        [
+            "--checkpoint",
+            pattern,
+            "--dataset",
+            "ilidsvid",
+            "--root",
+            str(tmp_path),
+            "--splits",
+            "0-1",
+            "--num-workers",
+            "0",
+            "--output",
+            str(results),
+        ]
+    )
+    assert code == 0
+    data = json.loads(results.read_text())
+    assert set(data["splits"]) == {"0", "1"}
+    assert [c[2] for c in fake_readers[1:]] == [{"split": 0}, {"split": 1}]
+    assert data["mean"]["mAP"] == pytest.approx(data["splits"]["0"]["mAP"])  # same model twice
+
+
+def test_ilidsvid_needs_one_checkpoint_per_split(fake_readers, tmp_path, capsys):
+    code = evaluate_main(
+        ["--checkpoint", "x.safetensors", "--dataset", "ilidsvid", "--root", str(tmp_path)]
+    )
+    assert code == 2
+    assert "{split} placeholder" in capsys.readouterr().err
+
+
+def test_missing_dataset_root_is_one_line(tmp_path, capsys):
+    code = train_main(["--override", f"data.root={tmp_path / 'MARS'}", *overrides()])
+    err = capsys.readouterr().err
+    assert code == 2 and "dataset root not found" in err and err.count("\n") == 1
+
+
+def test_missing_readers_are_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delattr(cgclip.data, "load_dataset", raising=False)
+    with pytest.raises(UserError, match="cgclip.data.load_dataset"):
+        load_reid_dataset("mars", tmp_path)
+
+
+def test_bad_config_key_exits_2_without_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cgclip.train", "--override", "optim.lrr=1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: unknown config key(s) ['optim.lrr']")
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_checkpoint_for_evaluate(fake_readers, tmp_path, capsys):
+    code = evaluate_main(
+        [
+            "--checkpoint",
+            str(tmp_path / "x.safetensors"),
+            "--dataset",
+            "mars",
+            "--root",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2 and "checkpoint not found" in capsys.readouterr().err
+
+
+def test_missing_captions_file(fake_readers, tmp_path, capsys):
+    code = train_main(
+        [
+            *overrides(
+                f"data.root={tmp_path}", "data.text=both", f"data.captions={tmp_path / 'caps.json'}"
+            )
+        ]
+    )
+    assert code == 2 and "caption file not found" in capsys.readouterr().err
+
+
+def test_parse_splits():
+    assert parse_splits("3") == [3]
+    assert parse_splits("0-2,5") == [0, 1, 2, 5]
+    with pytest.raises(UserError):
+        parse_splits("a-b")
