@@ -131,3 +131,23 @@ def test_tracker_reidentifies_by_appearance_from_frames():
     assert blue == {1} and red == {2}
     blue, red = _red_and_blue(None)  # motion only: the returning player is a new id
     assert blue == {1} and red == {2, 3}
+
+
+def test_cgclip_embedder_drops_in_with_the_real_tiny_model():
+    """The adapter on cgclip's own ``test-tiny`` model and ``crop_boxes`` (random weights)."""
+    import cgclip
+
+    model = cgclip.create_model("test-tiny")
+    emb = CgclipEmbedder(model)  # default crop function: cgclip.model.crop_boxes
+    frame = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    ff = emb.embed_frame(frame, np.array([[10, 10, 50, 120], [100, 20, 140, 150]], np.float32))
+    assert ff.features.shape[0] == 2 and ff.embeddings.shape == (2, model.embedding_dim)
+    tracks = emb.embed_tracklets([ff.features[:1], np.concatenate([ff.features, ff.features])])
+    assert tracks.shape == (2, model.embedding_dim)
+    assert np.allclose(np.linalg.norm(tracks, axis=1), 1, atol=1e-5)
+    tracker = Tracker(TrackerConfig(min_hits=1), embedder=emb)
+    d = sv.Detections(
+        xyxy=np.array([[10, 10, 50, 120]], np.float32), confidence=np.array([0.9], np.float32)
+    )
+    assert tracker.update(d, frame).tracker_id.tolist() == [1]
+    assert tracker.tracks[0].has_embedding
