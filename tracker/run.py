@@ -11,6 +11,7 @@ to the writers, so memory stays flat for any video length.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -114,19 +115,18 @@ def track_video(
     if max_frames:
         total = min(total or max_frames, max_frames)
     bar = tqdm(total=total, unit="frame", desc=Path(video).name, disable=not progress, leave=False)
-    entered = []
-    try:
-        for w in writers:
-            w.__enter__()
-            entered.append(w)
+    with contextlib.ExitStack() as stack:
+        stack.callback(reader.close)
+        stack.callback(bar.close)
+        for w in writers:  # an error below discards every partial output
+            stack.enter_context(w)
         frames_iter = iter(reader)
-        frame_id = 0
         done = False
         while not done:
             batch: list[np.ndarray] = []
             t0 = time.perf_counter()
             while len(batch) < detector.batch_size:
-                if max_frames and frame_id + len(batch) >= max_frames:
+                if max_frames and summary.frames + len(batch) >= max_frames:
                     done = True
                     break
                 frame = next(frames_iter, None)
@@ -137,7 +137,7 @@ def track_video(
             sec["decode"] += time.perf_counter() - t0
             if not batch:
                 break
-            ids = list(range(frame_id + 1, frame_id + 1 + len(batch)))
+            ids = list(range(summary.frames + 1, summary.frames + 1 + len(batch)))
             t0 = time.perf_counter()
             dets = detector.detect(batch, ids)
             sec["detect"] += time.perf_counter() - t0
@@ -159,20 +159,10 @@ def track_video(
                     js.write(fid, tracked, image_size=info.size)
                 sec["write"] += time.perf_counter() - t0
                 bar.update(1)
-            frame_id += len(batch)
-        summary.frames = frame_id
+            summary.frames += len(batch)
         summary.ids = tracker.ids_assigned
-    except BaseException as err:
-        for w in reversed(entered):
-            w.__exit__(type(err), err, err.__traceback__)
-        raise
-    finally:
-        bar.close()
-        reader.close()
-    t0 = time.perf_counter()
-    for w in reversed(entered):
-        w.__exit__(None, None, None)
-    sec["write"] += time.perf_counter() - t0
+        t_close = time.perf_counter()
+    sec["write"] += time.perf_counter() - t_close  # finishing and publishing the files
     for name, path in (("mot", out_mot), ("json", out_json), ("video", out_video)):
         if path:
             summary.outputs[name] = str(path)

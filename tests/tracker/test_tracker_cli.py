@@ -237,3 +237,17 @@ def test_bad_inputs_give_one_line_errors(sample_clip, tmp_path, capsys, monkeypa
         assert len(err) == 1 and err[0].startswith("error: "), (name, err)
         assert needle in err[0], (name, err[0])
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_failure_mid_video_leaves_no_partial_outputs(tmp_path, capsys):
+    frames = tmp_path / "seq" / "img1"
+    frames.mkdir(parents=True)
+    for i in range(1, 4):
+        cv2.imwrite(str(frames / f"{i:06d}.jpg"), np.full((120, 160, 3), 60 * i, np.uint8))
+    (frames / "000004.jpg").write_bytes(b"not a jpeg")
+    det = tmp_path / "det.txt"
+    det.write_text("".join(f"{i},-1,10,10,30,60,0.9\n" for i in range(1, 5)))
+    out = tmp_path / "out"
+    assert main([str(frames), "--detections", str(det), "--output-dir", str(out), "--quiet"]) == 2
+    assert "000004.jpg: cannot decode image" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
