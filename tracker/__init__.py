@@ -13,7 +13,8 @@ from tracker.embedding import (
     MeanPoolEmbedder,
     build_embedder,
 )
-from tracker.tracker import Tracker, TrackInfo
+from tracker.tracker import Tracker
+from tracker.tracks import TrackInfo, TrackTable
 
 __all__ = [
     "CgclipEmbedder",
@@ -21,6 +22,7 @@ __all__ = [
     "FrameFeatures",
     "MeanPoolEmbedder",
     "TrackInfo",
+    "TrackTable",
     "Tracker",
     "TrackerConfig",
     "build_embedder",

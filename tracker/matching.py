@@ -105,3 +105,12 @@ def fuse_cost(
         cost = np.where(known, fused, cost)
         cost = np.where(known & (np.nan_to_num(appearance) > appearance_gate), np.inf, cost)
     return np.where(iou < min_iou, np.inf, cost)
+
+
+def max_overlap(boxes: np.ndarray) -> np.ndarray:
+    """``(N,)`` each box's largest IoU with another box of the same frame (0 for a lone box)."""
+    if len(boxes) < 2:
+        return np.zeros(len(boxes))
+    iou = box_iou(boxes, boxes)
+    np.fill_diagonal(iou, 0.0)
+    return iou.max(axis=1)

@@ -21,17 +21,14 @@ Per frame (``Tracker.update``):
    compared to the lost tracks once more (a late re-identification);
 6. tracklet embeddings of tracks whose window changed are recomputed in one batched call.
 
-Track state is kept as a structure of arrays (one row per track: Kalman state, last box, ids,
-counters) plus three per-track Python lists (motion history, feature window, embedding), so every
-step is a few numpy operations over all tracks. All state lives on the instance: ids start at 1
+Track state is a structure of arrays (:class:`tracker.tracks.TrackTable`: one row per track),
+so every step is a few numpy operations over all tracks. All state lives on the instance: ids start at 1
 per tracker and ``reset()`` starts over.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,42 +45,9 @@ from tracker.matching import (
     fuse_cost,
     l2_normalize,
     linear_assignment,
+    max_overlap,
 )
-
-TENTATIVE, TRACKED, LOST = 0, 1, 2
-_STATE_NAMES = ("tentative", "tracked", "lost")
-# Per-track arrays: name -> (trailing shape, dtype). Rows line up with the per-track lists.
-_ARRAYS: dict[str, tuple[tuple[int, ...], Any]] = {
-    "ids": ((), np.int64),  # 0 until confirmed
-    "state": ((), np.int8),
-    "confirmed": ((), bool),
-    "hits": ((), np.int64),
-    "start": ((), np.int64),
-    "last_frame": ((), np.int64),
-    "score": ((), np.float64),
-    "mean": ((8,), np.float64),
-    "cov": ((3, 4), np.float64),
-    "saved_mean": ((8,), np.float64),  # filter state right after the last observation (ORU)
-    "saved_cov": ((3, 4), np.float64),
-    "last_box": ((4,), np.float64),
-    "direction": ((2,), np.float64),  # unit motion direction from past observations (OCM)
-    "window_changed": ((), bool),
-}
-_LISTS = ("history", "window", "embedding")
-
-
-@dataclass(frozen=True)
-class TrackInfo:
-    """A read-only snapshot of one track (see :attr:`Tracker.tracks`)."""
-
-    track_id: int  # 0 while tentative
-    state: str  # "tentative", "tracked" or "lost"
-    box: np.ndarray  # (4,) last observed box, xyxy
-    velocity: np.ndarray  # (4,) Kalman velocity of (cx, cy, w, h) per frame
-    hits: int
-    start_frame: int
-    last_frame: int
-    has_embedding: bool
+from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
 
 
 class Tracker:
@@ -123,10 +87,7 @@ class Tracker:
         """Forget every track and restart ids at 1 (use between videos)."""
         self.frame_id = 0
         self._next_id = 1
-        for name, (shape, dtype) in _ARRAYS.items():
-            setattr(self, f"_{name}", np.zeros((0, *shape), dtype=dtype))
-        for name in _LISTS:
-            setattr(self, f"_{name}", [])
+        self.table = TrackTable(window=self.config.embedding_window)
         self._pred_xyxy = np.zeros((0, 4))
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
 
@@ -156,16 +117,16 @@ class Tracker:
         high = np.flatnonzero(conf >= cfg.high_thresh)
         low = np.flatnonzero(conf < cfg.high_thresh)
         det_track = np.full(len(dets), -1, dtype=np.int64)  # track row per detection
-        matched = np.zeros(len(self._ids), dtype=bool)  # per track row
-        gap = self.frame_id - self._last_frame - 1  # frames missed before this one
-        pool = np.flatnonzero(self._confirmed & (gap <= cfg.max_time_lost))
+        matched = np.zeros(len(self.table), dtype=bool)  # per track row
+        gap = self.frame_id - self.table.last_frame - 1  # frames missed before this one
+        pool = np.flatnonzero(self.table.confirmed & (gap <= cfg.max_time_lost))
 
         # a. confirmed tracks x high detections: IoU + appearance + direction.
         self._match_first(pool, high, boxes, conf, embs, det_track, matched)
         high_left = high[det_track[high] < 0]
         # b. tracked (not lost) leftovers x low detections: IoU only.
         left = pool[~matched[pool]]
-        tracked_left = left[self._state[left] == TRACKED]
+        tracked_left = left[self.table.state[left] == TRACKED]
         self._match_iou(
             tracked_left, low, boxes, cfg.low_match_thresh, det_track, matched, predicted=True
         )
@@ -183,7 +144,7 @@ class Tracker:
             )
             high_left = high_left[det_track[high_left] < 0]
         # d. tentative tracks x high leftovers.
-        tentative = np.flatnonzero(~self._confirmed)
+        tentative = np.flatnonzero(~self.table.confirmed)
         if len(tentative) and len(high_left):
             self._match_tentative(tentative, high_left, boxes, embs, det_track, matched)
             high_left = high_left[det_track[high_left] < 0]
@@ -201,30 +162,18 @@ class Tracker:
         self._refresh_embeddings()
 
         out_idx = np.flatnonzero(det_track >= 0)
-        out_idx = out_idx[self._confirmed[det_track[out_idx]]]
+        out_idx = out_idx[self.table.confirmed[det_track[out_idx]]]
         result = dets[out_idx]
         rows = det_track[out_idx]
-        result.tracker_id = self._ids[rows].astype(np.int64)
+        result.tracker_id = self.table.ids[rows].astype(np.int64)
         if cfg.output_box == "kalman" and len(rows):
-            result.xyxy = state_to_xyxy(self._mean[rows]).astype(result.xyxy.dtype)
+            result.xyxy = state_to_xyxy(self.table.mean[rows]).astype(result.xyxy.dtype)
         return result
 
     @property
     def tracks(self) -> list[TrackInfo]:
         """Snapshots of every track the tracker holds (tentative, tracked and lost)."""
-        return [
-            TrackInfo(
-                track_id=int(self._ids[i]),
-                state=_STATE_NAMES[int(self._state[i])],
-                box=self._last_box[i].copy(),
-                velocity=self._mean[i, 4:].copy(),
-                hits=int(self._hits[i]),
-                start_frame=int(self._start[i]),
-                last_frame=int(self._last_frame[i]),
-                has_embedding=self._embedding[i] is not None,
-            )
-            for i in range(len(self._ids))
-        ]
+        return self.table.snapshot()
 
     @property
     def active_tracks(self) -> list[TrackInfo]:
@@ -246,24 +195,6 @@ class Tracker:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _keep(self, mask: np.ndarray, det_track: np.ndarray | None = None) -> None:
-        """Keep only the track rows in ``mask``; renumber ``det_track`` in place to match."""
-        if mask.all():
-            return
-        if det_track is not None:
-            new_row = np.cumsum(mask) - 1
-            hit = det_track >= 0
-            det_track[hit] = new_row[det_track[hit]]
-        for name in _ARRAYS:
-            setattr(self, f"_{name}", getattr(self, f"_{name}")[mask])
-        keep = mask.tolist()
-        for name in _LISTS:
-            setattr(
-                self,
-                f"_{name}",
-                [x for x, k in zip(getattr(self, f"_{name}"), keep, strict=True) if k],
-            )
-
     @staticmethod
     def _confidence(detections: sv.Detections) -> np.ndarray:
         if detections.confidence is None:
@@ -272,45 +203,28 @@ class Tracker:
 
     def _compensate_camera(self, frame: np.ndarray, boxes: np.ndarray) -> None:
         affine = self._cmc.estimate(frame, boxes)
-        if not len(self._ids) or np.allclose(affine, np.eye(2, 3)):
-            return
-        self._mean, self._cov = self.kalman.warp(self._mean, self._cov, affine)
-        self._saved_mean, self._saved_cov = self.kalman.warp(
-            self._saved_mean, self._saved_cov, affine
-        )
-        lin, shift = affine[:, :2], affine[:, 2]
-        z = xyxy_to_cxcywh(self._last_box)
-        z[:, :2] = z[:, :2] @ lin.T + shift
-        z[:, 2:] *= math.sqrt(abs(np.linalg.det(lin)))
-        self._last_box = cxcywh_to_xyxy(z)
-        self._direction = self._direction @ lin.T
-        norm = np.linalg.norm(self._direction, axis=1, keepdims=True)
-        self._direction = np.where(norm > 0, self._direction / np.maximum(norm, 1e-12), 0.0)
-        self._history = [
-            deque(
-                ((f, *(lin @ (cx, cy) + shift).tolist()) for f, cx, cy in hist), maxlen=hist.maxlen
-            )
-            for hist in self._history
-        ]
+        if len(self.table) and not np.allclose(affine, np.eye(2, 3)):
+            self.table.warp(affine, self.kalman)
 
     def _drop_expired(self) -> None:
-        if not len(self._ids):
+        if not len(self.table):
             return
         cfg = self.config
-        gap = self.frame_id - self._last_frame - 1
-        has_emb = np.array([e is not None for e in self._embedding], dtype=bool)
-        limit = np.where(has_emb, max(cfg.max_time_lost, cfg.reid_buffer), cfg.max_time_lost)
-        self._keep((self._state != LOST) | (gap <= limit))
+        gap = self.frame_id - self.table.last_frame - 1
+        limit = np.where(
+            self.table.has_embedding(), max(cfg.max_time_lost, cfg.reid_buffer), cfg.max_time_lost
+        )
+        self.table.keep((self.table.state != LOST) | (gap <= limit))
 
     def _predict(self) -> None:
         """Batched Kalman predict; caches the predicted boxes ``(n_tracks, 4)`` for matching."""
-        mean = self._mean
-        lost = self._state == LOST
+        mean = self.table.mean
+        lost = self.table.state == LOST
         if lost.any():  # a lost box keeps drifting but stops growing or shrinking
             mean = mean.copy()
             mean[lost, 7] = 0.0
-        self._mean, self._cov = self.kalman.predict(mean, self._cov)
-        self._pred_xyxy = state_to_xyxy(self._mean)
+        self.table.mean, self.table.cov = self.kalman.predict(mean, self.table.cov)
+        self._pred_xyxy = state_to_xyxy(self.table.mean)
 
     def _appearance(
         self, dets: sv.Detections, frame: np.ndarray | None, boxes: np.ndarray
@@ -328,26 +242,13 @@ class Tracker:
 
     # ------------------------------------------------------------------ matching stages
 
-    def _track_embeddings(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(K, E)`` embeddings of track ``rows`` and a ``(K,)`` mask of those that have one."""
-        embs = [self._embedding[i] for i in rows]
-        has = np.array([e is not None for e in embs], dtype=bool)
-        if not has.any():
-            return np.zeros((len(rows), 0), np.float32), has
-        dim = next(e for e in embs if e is not None).shape[0]
-        out = np.zeros((len(rows), dim), np.float32)
-        for k, e in enumerate(embs):
-            if e is not None:
-                out[k] = e
-        return out, has
-
     def _appearance_cost(
         self, rows: np.ndarray, det_idx: np.ndarray, embs: np.ndarray | None
     ) -> np.ndarray | None:
         """Cosine distances ``(K, M)``; NaN rows for tracks without an embedding yet."""
         if embs is None or self.config.appearance_weight == 0:
             return None
-        temb, has = self._track_embeddings(rows)
+        temb, has = self.table.embeddings(rows)
         if not has.any() or temb.shape[1] != embs.shape[1]:
             return None
         dist = cosine_distance(temb, embs[det_idx])
@@ -378,12 +279,12 @@ class Tracker:
             appearance_gate=cfg.appearance_gate,
         )
         if cfg.direction_weight > 0:
-            last = (self._last_box[pool, :2] + self._last_box[pool, 2:]) / 2
+            last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
             centres = (boxes[high, :2] + boxes[high, 2:]) / 2
             cost = (
                 cost
                 + cfg.direction_weight
-                * direction_cost(self._direction[pool], last, centres)
+                * direction_cost(self.table.direction[pool], last, centres)
                 * conf[high]
             )
         matches, _, _ = linear_assignment(cost, cfg.match_thresh)
@@ -395,7 +296,7 @@ class Tracker:
         """IoU-only matching against predicted or last observed boxes."""
         if not len(rows) or not len(det_idx):
             return
-        tboxes = self._pred_xyxy[rows] if predicted else self._last_box[rows]
+        tboxes = self._pred_xyxy[rows] if predicted else self.table.last_box[rows]
         iou = box_iou(tboxes, boxes[det_idx])
         matches, _, _ = linear_assignment(
             np.where(iou < self.config.min_iou, np.inf, 1.0 - iou), max_cost
@@ -415,11 +316,11 @@ class Tracker:
         self._assign(rows, det_idx, matches, det_track, matched)
 
     def _match_reid(self, det_idx, embs, det_track, matched) -> None:
-        has = np.array([e is not None for e in self._embedding], dtype=bool)
-        lost = np.flatnonzero(self._confirmed & (self._state == LOST) & has & ~matched)
+        has = self.table.has_embedding()
+        lost = np.flatnonzero(self.table.confirmed & (self.table.state == LOST) & has & ~matched)
         if not len(lost):
             return
-        temb, _ = self._track_embeddings(lost)
+        temb, _ = self.table.embeddings(lost)
         if temb.shape[1] != embs.shape[1]:
             return
         matches, _, _ = linear_assignment(
@@ -435,172 +336,121 @@ class Tracker:
         if not len(dj):
             return
         ti = det_track[dj]  # unique: every stage only offers unmatched tracks
-        gap = self.frame_id - self._last_frame[ti]
-        long_lost = (self._state[ti] == LOST) & (gap - 1 > cfg.max_time_lost)
+        gap = self.frame_id - self.table.last_frame[ti]
+        long_lost = (self.table.state[ti] == LOST) & (gap - 1 > cfg.max_time_lost)
         oru = ~long_lost & (gap > 1) & cfg.reupdate_after_gap
         plain = ~long_lost & ~oru
         if plain.any():
             t = ti[plain]
-            self._mean[t], self._cov[t] = self.kalman.update(
-                self._mean[t], self._cov[t], boxes[dj[plain]]
+            self.table.mean[t], self.table.cov[t] = self.kalman.update(
+                self.table.mean[t], self.table.cov[t], boxes[dj[plain]]
             )
         if long_lost.any():  # re-identified after the motion buffer: the old velocity means nothing
             t = ti[long_lost]
-            self._mean[t], self._cov[t] = self.kalman.initiate(boxes[dj[long_lost]])
+            self.table.mean[t], self.table.cov[t] = self.kalman.initiate(boxes[dj[long_lost]])
         if oru.any():
             self._reupdate(ti[oru], boxes[dj[oru]])
         if cfg.direction_weight > 0:
-            self._observe_direction(ti, boxes[dj])
-        self._state[ti] = TRACKED
-        self._hits[ti] += 1
-        self._last_frame[ti] = self.frame_id
-        self._last_box[ti] = boxes[dj]
-        self._score[ti] = conf[dj]
-        self._saved_mean[ti] = self._mean[ti]
-        self._saved_cov[ti] = self._cov[ti]
+            self.table.observe_direction(ti, boxes[dj], self.frame_id, cfg.direction_delta)
+        self.table.state[ti] = TRACKED
+        self.table.hits[ti] += 1
+        self.table.last_frame[ti] = self.frame_id
+        self.table.last_box[ti] = boxes[dj]
+        self.table.score[ti] = conf[dj]
+        self.table.saved_mean[ti] = self.table.mean[ti]
+        self.table.saved_cov[ti] = self.table.cov[ti]
         if feats is not None:
-            clean = self._max_overlap(boxes)[dj] <= cfg.embed_max_overlap
+            clean = max_overlap(boxes)[dj] <= cfg.embed_max_overlap
             for j, t in zip(dj[clean].tolist(), ti[clean].tolist(), strict=True):
-                self._window[t].append(feats[j])
-            self._window_changed[ti[clean]] = True
+                self.table.window[t].append(feats[j])
+            self.table.window_changed[ti[clean]] = True
 
     def _reupdate(self, rows: np.ndarray, boxes: np.ndarray) -> None:
         """OC-SORT ORU: from the state saved at each track's last observation, step along a
         straight virtual path to its new observation ``boxes (K, 4)``, updating with the
         interpolated boxes. Batched: step k advances every track whose gap is at least k."""
-        gaps = self.frame_id - self._last_frame[rows]
-        mean, cov = self._saved_mean[rows], self._saved_cov[rows]
-        start, end = xyxy_to_cxcywh(self._last_box[rows]), xyxy_to_cxcywh(boxes)
+        gaps = self.frame_id - self.table.last_frame[rows]
+        mean, cov = self.table.saved_mean[rows], self.table.saved_cov[rows]
+        start, end = xyxy_to_cxcywh(self.table.last_box[rows]), xyxy_to_cxcywh(boxes)
         for k in range(1, int(gaps.max()) + 1):
             on = gaps >= k
             m, c = self.kalman.predict(mean[on], cov[on])
             virtual = start[on] + (end[on] - start[on]) * (k / gaps[on])[:, None]
             mean[on], cov[on] = self.kalman.update(m, c, cxcywh_to_xyxy(virtual))
-        self._mean[rows], self._cov[rows] = mean, cov
-
-    def _observe_direction(self, rows: np.ndarray, boxes: np.ndarray) -> None:
-        """Append the new centres to each track's history and refresh its motion direction from
-        the oldest kept observation at most ``direction_delta`` frames back (OC-SORT)."""
-        target = self.frame_id - self.config.direction_delta
-        centres = ((boxes[:, :2] + boxes[:, 2:]) / 2).tolist()
-        for t, (cx, cy) in zip(rows.tolist(), centres, strict=True):
-            hist = self._history[t]
-            past = None
-            for f, px, py in hist:
-                if f >= target:
-                    past = (px, py)
-                    break
-            hist.append((self.frame_id, cx, cy))
-            if past is not None:
-                dx, dy = cx - past[0], cy - past[1]
-                norm = math.hypot(dx, dy)
-                if norm > 1e-6:
-                    self._direction[t] = (dx / norm, dy / norm)
-
-    @staticmethod
-    def _max_overlap(boxes: np.ndarray) -> np.ndarray:
-        """``(N,)`` each box's largest IoU with another box of the frame (occluded crops are noisy)."""
-        if len(boxes) < 2:
-            return np.zeros(len(boxes))
-        iou = box_iou(boxes, boxes)
-        np.fill_diagonal(iou, 0.0)
-        return iou.max(axis=1)
+        self.table.mean[rows], self.table.cov[rows] = mean, cov
 
     def _mark_unmatched(self, det_track: np.ndarray, matched: np.ndarray) -> None:
         """Unmatched confirmed tracks become lost; unmatched tentative tracks are dropped."""
-        self._state[~matched & self._confirmed] = LOST
-        self._keep(matched | self._confirmed, det_track)
+        self.table.state[~matched & self.table.confirmed] = LOST
+        self.table.keep(matched | self.table.confirmed, det_track)
 
     def _birth(self, births, boxes, conf, feats, det_track) -> None:
         if not len(births):
             return
-        n, k = len(self._ids), len(births)
         mean, cov = self.kalman.initiate(boxes[births])
-        new = {
-            "ids": np.zeros(k, np.int64),
-            "state": np.full(k, TENTATIVE, np.int8),
-            "confirmed": np.zeros(k, bool),
-            "hits": np.ones(k, np.int64),
-            "start": np.full(k, self.frame_id, np.int64),
-            "last_frame": np.full(k, self.frame_id, np.int64),
-            "score": conf[births],
-            "mean": mean,
-            "cov": cov,
-            "saved_mean": mean,
-            "saved_cov": cov,
-            "last_box": boxes[births],
-            "direction": np.zeros((k, 2)),
-            "window_changed": np.zeros(k, bool),
-        }
-        for name, arr in new.items():
-            setattr(self, f"_{name}", np.concatenate([getattr(self, f"_{name}"), arr]))
-        clean = (
-            self._max_overlap(boxes)[births] <= self.config.embed_max_overlap
-            if feats is not None
-            else None
+        firsts = [None] * len(births)
+        if feats is not None:
+            clean = max_overlap(boxes)[births] <= self.config.embed_max_overlap
+            firsts = [
+                feats[j] if ok else None for j, ok in zip(births.tolist(), clean, strict=True)
+            ]
+        det_track[births] = self.table.append(
+            boxes[births], conf[births], self.frame_id, mean, cov, firsts
         )
-        for r, j in enumerate(births.tolist()):
-            x1, y1, x2, y2 = boxes[j].tolist()
-            self._history.append(deque([(self.frame_id, (x1 + x2) / 2, (y1 + y2) / 2)], maxlen=8))
-            window: deque[np.ndarray] = deque(maxlen=self.config.embedding_window)
-            if clean is not None and clean[r]:
-                window.append(feats[j])
-                self._window_changed[n + r] = True
-            self._window.append(window)
-            self._embedding.append(None)
-        det_track[births] = n + np.arange(k)
 
     def _confirm(self, det_track: np.ndarray) -> None:
         """Confirm tentative tracks with enough hits (at once on the first frame); a confirmed
         track whose tracklet embedding matches a lost track takes over that identity."""
         rows = det_track[det_track >= 0]
-        ready = ~self._confirmed[rows] & (
-            (self._hits[rows] >= self.config.min_hits) | (self.frame_id == 1)
+        ready = ~self.table.confirmed[rows] & (
+            (self.table.hits[rows] >= self.config.min_hits) | (self.frame_id == 1)
         )
-        gone = np.zeros(len(self._ids), dtype=bool)
+        gone = np.zeros(len(self.table), dtype=bool)
         for t in rows[ready].tolist():
-            self._confirmed[t] = True
-            self._state[t] = TRACKED
+            self.table.confirmed[t] = True
+            self.table.state[t] = TRACKED
             old = self._late_reid(t, gone)
             if old is None:
-                self._ids[t] = self._next_id
+                self.table.ids[t] = self._next_id
                 self._next_id += 1
             else:
                 gone[old] = True
-        self._keep(~gone, det_track)
+        self.table.keep(~gone, det_track)
 
     def _late_reid(self, t: int, gone: np.ndarray) -> int | None:
         """Row of the lost track whose identity track ``t`` takes over, or ``None``."""
-        if not self._window[t]:
+        if not self.table.window[t]:
             return None
-        has = np.array([e is not None for e in self._embedding], dtype=bool)
-        lost = np.flatnonzero(self._confirmed & (self._state == LOST) & has & ~gone)
+        has = self.table.has_embedding()
+        lost = np.flatnonzero(self.table.confirmed & (self.table.state == LOST) & has & ~gone)
         if not len(lost):
             return None
         emb = self._tracklet_embeddings([t])[0]
-        dist = cosine_distance(np.stack([self._embedding[i] for i in lost]), emb[None])[:, 0]
+        dist = cosine_distance(np.stack([self.table.embedding[i] for i in lost]), emb[None])[:, 0]
         best = int(np.argmin(dist))
         if dist[best] > self.config.reid_thresh:
             return None
         old = int(lost[best])
-        self._ids[t], self._start[t] = self._ids[old], self._start[old]
-        window = self._window[t]
+        self.table.ids[t], self.table.start[t] = self.table.ids[old], self.table.start[old]
+        window = self.table.window[t]
         room = window.maxlen - len(window)
-        earlier = list(self._window[old])[-room:] if room else []
-        self._window[t] = deque(earlier + list(window), maxlen=window.maxlen)
-        self._window_changed[t] = True
+        earlier = list(self.table.window[old])[-room:] if room else []
+        self.table.window[t] = deque(earlier + list(window), maxlen=window.maxlen)
+        self.table.window_changed[t] = True
         return old
 
     def _tracklet_embeddings(self, rows: list[int]) -> np.ndarray:
-        windows = [np.stack(list(self._window[i])) for i in rows]
+        windows = [np.stack(list(self.table.window[i])) for i in rows]
         if self.embedder is not None:
             return self.embedder.embed_tracklets(windows)
         return self._pool.embed_tracklets(windows)
 
     def _refresh_embeddings(self) -> None:
-        rows = [i for i in np.flatnonzero(self._window_changed).tolist() if self._window[i]]
+        rows = [
+            i for i in np.flatnonzero(self.table.window_changed).tolist() if self.table.window[i]
+        ]
         if not rows:
             return
         for i, e in zip(rows, self._tracklet_embeddings(rows), strict=True):
-            self._embedding[i] = e
-        self._window_changed[rows] = False
+            self.table.embedding[i] = e
+        self.table.window_changed[rows] = False
