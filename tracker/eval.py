@@ -174,7 +174,10 @@ def format_table(report: dict[str, Any]) -> str:
 
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tracker.eval", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m tracker.eval",
+        description="HOTA, DetA, AssA, MOTA, IDF1 and IDSW of MOTChallenge results, via TrackEval.",
+    )
     p.add_argument(
         "--gt",
         nargs="+",

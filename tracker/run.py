@@ -189,7 +189,10 @@ def default_outputs(video: Path, output_dir: Path | None) -> dict[str, Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tracker.run", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m tracker.run",
+        description="Detect people in a video, track them, and write an annotated MP4, a MOTChallenge txt and a JSON.",
+    )
     p.add_argument("video", help="video file (mp4, avi, mov, mkv) or a folder of frames (MOT img1)")
     p.add_argument(
         "--detector", default="yolo11n.pt", help="ultralytics weights (name or path) or 'hog'"

@@ -230,12 +230,14 @@ class Tracker:
         self, dets: sv.Detections, frame: np.ndarray | None, boxes: np.ndarray
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per-frame features ``(N, *F)`` for windows and embeddings ``(N, E)``, or ``(None, None)``."""
+        if len(dets) == 0:
+            return None, None
         if EMBEDDING_KEY in dets.data:
             embs = l2_normalize(
                 np.asarray(dets.data[EMBEDDING_KEY], dtype=np.float32).reshape(len(dets), -1)
             )
             return embs, embs
-        if self.embedder is None or frame is None or len(dets) == 0:
+        if self.embedder is None or frame is None:
             return None, None
         ff = self.embedder.embed_frame(frame, boxes)
         return ff.features, ff.embeddings

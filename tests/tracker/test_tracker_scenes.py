@@ -203,3 +203,14 @@ def test_kalman_output_boxes_are_smoother_than_jittered_detections():
                 err.append(np.abs(out.xyxy[0] - true).mean())
         errors[mode] = float(np.mean(err))
     assert errors["kalman"] < 0.8 * errors["detection"]
+
+
+def test_empty_frames_and_dropped_detections_keep_embeddings_aligned():
+    tracker = Tracker(TrackerConfig(min_hits=1))
+    look = np.eye(4, dtype=np.float32)
+    assert tracker.update(dets([person(10)], emb=look[:1])).tracker_id.tolist() == [1]
+    assert len(tracker.update(dets([], emb=np.zeros((0, 4), np.float32)))) == 0
+    # The dropped (too weak) detection must not shift the embeddings of the kept ones.
+    out = tracker.update(dets([person(300), person(12)], conf=[0.01, 0.9], emb=look[[1, 0]]))
+    assert out.tracker_id.tolist() == [1] and np.allclose(out.data["embedding"], look[:1])
+    assert tracker.tracks[0].has_embedding
