@@ -23,7 +23,7 @@ def dets(
         class_id=np.zeros(len(boxes), dtype=np.int64),
     )
     if emb is not None:
-        d.data["embedding"] = np.asarray(emb, dtype=np.float32).reshape(len(boxes), -1)
+        d.data["embedding"] = np.asarray(emb, dtype=np.float32)
     return d
 
 
