@@ -19,3 +19,15 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = cgclip.create_model("test-tiny")
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     return cgclip.save_checkpoint(model, path, meta={"note": "random init, tracker tests"})
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tracker tests run tiny models: one torch thread avoids OpenMP spinning on a shared CI
+    machine (measured 30x slower with 2 threads when another process holds a core)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
