@@ -88,13 +88,17 @@ def fuse_cost(
     appearance_weight: float,
     min_iou: float,
     appearance_gate: float,
+    max_motion_cost: float | None = None,
 ) -> np.ndarray:
     """One cost from motion and appearance, with gates, ``(N, M)``.
 
     ``cost = (1 - w) * (1 - IoU) + w * cosine_distance``. A pair is gated out (``inf``) when its
-    IoU is below ``min_iou`` or its appearance distance exceeds ``appearance_gate``. Without
-    appearance, or where a row of ``appearance`` is NaN (a track with no embedding yet), it is
-    plain ``1 - IoU``.
+    IoU is below ``min_iou``, its appearance distance exceeds ``appearance_gate``, or its motion
+    cost ``1 - IoU`` alone exceeds ``max_motion_cost`` (the stage's threshold: appearance re-ranks
+    motion-plausible pairs but never admits a pair that motion alone would reject, since a low
+    appearance distance would otherwise pull the fused cost under the threshold at any IoU).
+    Without appearance, or where a row of ``appearance`` is NaN (a track with no embedding yet),
+    it is plain ``1 - IoU``.
     """
     cost = 1.0 - iou
     if appearance is not None and appearance_weight > 0:
@@ -102,8 +106,10 @@ def fuse_cost(
         fused = (1.0 - appearance_weight) * cost + appearance_weight * np.where(
             known, appearance, 0.0
         )
-        cost = np.where(known, fused, cost)
-        cost = np.where(known & (np.nan_to_num(appearance) > appearance_gate), np.inf, cost)
+        gated = known & (np.nan_to_num(appearance) > appearance_gate)
+        if max_motion_cost is not None:
+            gated |= known & (cost > max_motion_cost)
+        cost = np.where(gated, np.inf, np.where(known, fused, cost))
     return np.where(iou < min_iou, np.inf, cost)
 
 

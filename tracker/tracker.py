@@ -279,6 +279,7 @@ class Tracker:
             appearance_weight=cfg.appearance_weight,
             min_iou=cfg.min_iou,
             appearance_gate=cfg.appearance_gate,
+            max_motion_cost=cfg.match_thresh,
         )
         if cfg.direction_weight > 0:
             last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
@@ -313,6 +314,7 @@ class Tracker:
             appearance_weight=cfg.appearance_weight,
             min_iou=cfg.min_iou,
             appearance_gate=cfg.appearance_gate,
+            max_motion_cost=cfg.tentative_match_thresh,
         )
         matches, _, _ = linear_assignment(cost, cfg.tentative_match_thresh)
         self._assign(rows, det_idx, matches, det_track, matched)
