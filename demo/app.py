@@ -50,12 +50,12 @@ class DemoSettings:
 
 def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | None = None):
     """The demo as a ``gr.Blocks`` (queued), ready for :func:`launch`."""
-    import gradio as gr
-
     settings = settings or DemoSettings()
     registry = registry or ReidRegistry(
         settings.checkpoints, device=settings.device, clip_weights=settings.clip_weights
     )
+    import gradio as gr
+
     sample_lock = threading.Lock()
     limits = settings.limits
 
@@ -145,6 +145,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 gallery = gr.Gallery(
                     label="Identities (best crop, presence timeline below)",
                     columns=6,
+                    height="auto",
                     object_fit="contain",
                     elem_id="identities",
                 )
@@ -164,7 +165,11 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     search_btn = gr.Button("Search", scale=1, elem_id="search")
                 search_status = gr.Markdown(elem_id="search-status")
                 search_out = gr.Gallery(
-                    label="Search results", columns=6, object_fit="contain", elem_id="matches"
+                    label="Search results",
+                    columns=6,
+                    height="auto",
+                    object_fit="contain",
+                    elem_id="matches",
                 )
         state = gr.State()
 

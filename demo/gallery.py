@@ -20,7 +20,7 @@ import numpy as np
 
 from tracker.outputs import crop_quality
 
-TILE_W, CROP_H, TIMELINE_H, BORDER = 112, 224, 14, 3
+TILE_W, CROP_H, TIMELINE_H, BORDER = 112, 224, 24, 3
 
 
 @dataclass
@@ -123,7 +123,7 @@ def render_tile(
     resized = cv2.resize(crop_rgb, (nw, nh), interpolation=cv2.INTER_AREA)
     y0, x0 = BORDER + (inner_h - nh) // 2, BORDER + (inner_w - nw) // 2
     tile[y0 : y0 + nh, x0 : x0 + nw] = resized
-    strip = tile[CROP_H + 2 : CROP_H + TIMELINE_H - 2]  # a 2-pixel gap above and below
+    strip = tile[CROP_H + 4 : CROP_H + TIMELINE_H - 2]  # a gap under the crop
     strip[:] = 70
     if len(present):
         edges = np.linspace(0, len(present), TILE_W + 1).round().astype(int)
@@ -135,5 +135,5 @@ def render_tile(
     return tile
 
 
-def caption(track_id: int, first: int, last: int, fps: float) -> str:
-    return f"#{track_id} · frames {first}–{last} · {(first - 1) / fps:.1f}–{(last - 1) / fps:.1f} s"
+def caption(track_id: int, first: int, last: int) -> str:
+    return f"#{track_id} · frames {first}–{last}"

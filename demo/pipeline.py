@@ -243,7 +243,6 @@ def collect_identities(
                 for (tid, _), vec in zip(wanted, cls, strict=True):
                     cls_sum[tid] = cls_sum.get(tid, 0.0) + vec
                     cls_count[tid] = cls_count.get(tid, 0) + 1
-    fps = float(result.get("fps") or 25.0)
     identities = []
     for tid_str, track in sorted(result.get("tracks", {}).items(), key=lambda kv: int(kv[0])):
         tid = int(tid_str)
@@ -252,7 +251,7 @@ def collect_identities(
         tile = render_tile(best[tid], present.get(tid, np.zeros(0, bool)), track_color(tid))
         first, last = int(track["first_frame"]), int(track["last_frame"])
         identities.append(
-            Identity(tid, first, last, int(track["frames"]), tile, caption(tid, first, last, fps))
+            Identity(tid, first, last, int(track["frames"]), tile, caption(tid, first, last))
         )
     if model is None:
         return identities, [i.track_id for i in identities], None
@@ -323,7 +322,7 @@ def prepare_sample(folder: str | os.PathLike[str], frames: int = 250) -> tuple[P
 
     folder = Path(folder)
     generate_sample(folder, frames=frames, progress=False)  # no-op when already there
-    video = folder / "sample.h264.mp4"
+    video = folder / "dance_sample.mp4"
     raw = folder / "sample.mp4"
     if not video.is_file() or video.stat().st_mtime < raw.stat().st_mtime:
         transcode_h264(raw, video)
