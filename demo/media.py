@@ -28,6 +28,8 @@ def transcode_h264(
     dst = Path(dst)
     try:
         with av.open(str(src)) as inp:
+            if not inp.streams.video:
+                raise UserError(f"{src}: has no video stream to re-encode")
             stream_in = inp.streams.video[0]
             rate = Fraction(stream_in.average_rate or stream_in.guessed_rate or 25)
             width = stream_in.codec_context.width // 2 * 2

@@ -89,13 +89,19 @@ class ReidRegistry:
         import cgclip
 
         if value == CLIP:  # DESIGN 4: untrained TFE replaced by mean pooling over CLS tokens
-            return cgclip.create_model(
-                "ViT-B-16",
-                pretrained=self.clip_weights or "openai",
-                pooling="mean",
-                tfe_keys="cls",
-                device=self.device,
-            )
+            try:
+                return cgclip.create_model(
+                    "ViT-B-16",
+                    pretrained=self.clip_weights or "openai",
+                    pooling="mean",
+                    tfe_keys="cls",
+                    device=self.device,
+                )
+            except UserError as err:
+                raise UserError(
+                    f"{err} (the demo's server takes that file as "
+                    "python -m demo --clip-weights /path/to/open_clip_pytorch_model.bin)"
+                ) from None
         path = self.checkpoints[value.removeprefix(CHECKPOINT_PREFIX)]
         return cgclip.load_model(path, device=self.device)
 

@@ -153,8 +153,12 @@ def test_upload_size_limit(tmp_path, registry, demo_sample):
 
 def test_duration_limit_is_checked_before_tracking(tmp_path, registry, demo_sample):
     video, det = demo_sample
-    with pytest.raises(UserError, match=r"the clip is 1\.6 s long; this demo takes clips up to 1 s"):
-        _run(tmp_path, registry, video, detector=PUBLIC, detections=det, limits=Limits(max_seconds=1))
+    with pytest.raises(
+        UserError, match=r"the clip is 1\.6 s long; this demo takes clips up to 1 s"
+    ):
+        _run(
+            tmp_path, registry, video, detector=PUBLIC, detections=det, limits=Limits(max_seconds=1)
+        )
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["dance_sample.mp4"]
 
 
