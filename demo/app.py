@@ -100,10 +100,13 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         except UserError as err:
             return [], f"**Error:** {err}"
         gallery = [
-            (state["tiles"][tid], f"{rank}. #{tid} · cosine {score:.3f}")
+            (state["tiles"][tid], f"{rank}. #{tid} · {score:+.3f}")
             for rank, (tid, score) in enumerate(ranked, start=1)
         ]
-        return gallery, f"{len(ranked)} identities ranked for “{query.strip()}”, best first."
+        return gallery, (
+            f"{len(ranked)} identities ranked by cosine similarity to “{query.strip()}”, "
+            "best first."
+        )
 
     with gr.Blocks(title="cgclip-track demo", delete_cache=(1800, 3600)) as app:
         gr.Markdown(f"## {TITLE}")
