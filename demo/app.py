@@ -180,14 +180,22 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             use_sample,
             outputs=[video_in, det_file, detector, preset],
             api_visibility="private",
+            concurrency_limit=2,  # the lock inside makes later callers reuse the first one's clip
         )
         run_btn.click(
             track,
             inputs=[video_in, detector, det_file, reid, preset],
             outputs=[status, video_out, gallery, files, state, search_out, search_status],
             api_name="track",
+            concurrency_limit=settings.concurrency,
+            show_progress_on=video_out,  # one progress bar (frames tracked), where the video goes
         )
-        search_inputs = dict(inputs=[query, state], outputs=[search_out, search_status])
+        search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
+            inputs=[query, state],
+            outputs=[search_out, search_status],
+            concurrency_limit=4,
+            concurrency_id="search",
+        )
         search_btn.click(search, api_name="search", **search_inputs)
         query.submit(search, api_visibility="private", **search_inputs)
     app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
