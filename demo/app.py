@@ -108,7 +108,10 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             "best first."
         )
 
-    with gr.Blocks(title="cgclip-track demo", delete_cache=(1800, 3600)) as app:
+    # No telemetry or version check: servers may be offline, and visitors are not tracked.
+    with gr.Blocks(
+        title="cgclip-track demo", delete_cache=(1800, 3600), analytics_enabled=False
+    ) as app:
         gr.Markdown(f"## {TITLE}")
         with gr.Row():
             with gr.Column(scale=1):
