@@ -9,6 +9,7 @@ and are copied; ReID models are chosen by name from the server's list.
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -98,13 +99,13 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 registry.model(state["reid"]), query, state["ids"], state["embeddings"]
             )
         except UserError as err:
-            return [], f"**Error:** {err}"
+            return [], f"**Error:** {_md_escape(str(err))}"
         gallery = [
             (state["tiles"][tid], f"{rank}. #{tid} · {score:+.3f}")
             for rank, (tid, score) in enumerate(ranked, start=1)
         ]
         return gallery, (
-            f"{len(ranked)} identities ranked by cosine similarity to “{query.strip()}”, "
+            f"{len(ranked)} identities ranked by cosine similarity to “{_md_escape(query.strip())}”, "
             "best first."
         )
 
@@ -241,4 +242,9 @@ def _result_outputs(result: DemoResult) -> tuple:
 
 
 def _error_outputs(message: str) -> tuple:
-    return f"**Error:** {message}", None, [], None, None, [], ""
+    return f"**Error:** {_md_escape(message)}", None, [], None, None, [], ""
+
+
+def _md_escape(text: str) -> str:
+    """Text shown literally in a Markdown component (file names and queries come from users)."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", text)

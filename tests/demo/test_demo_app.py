@@ -44,3 +44,10 @@ def test_choices_are_server_side_names(app):
     assert [v for _, v in _component(app, "preset").choices] == ["dance", "default", "sports"]
     assert _component(app, "det-file").file_types == [".txt"]
     assert _component(app, "clip").sources == ["upload"]
+
+
+def test_user_text_is_escaped_for_markdown():
+    from demo.app import _error_outputs, _md_escape
+
+    assert _md_escape("my_clip <b>x</b> *y* [z](w)") == r"my\_clip \<b\>x\</b\> \*y\* \[z\]\(w\)"
+    assert _error_outputs("a_b.mp4: bad")[0] == r"**Error:** a\_b.mp4: bad"
