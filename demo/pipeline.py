@@ -9,13 +9,14 @@ ReID model, the crops for its text-search embedding. User mistakes raise ``UserE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,108 +110,87 @@ def process_clip(
     search_crops: best-quality crops per track averaged into its text-search embedding.
     """
     work = Path(work_dir)
+    with _hide_folder(work):
+        report = progress or (lambda fraction, desc: None)
+        report(0.0, "checking the clip")
+        src = _stage_video(video, work, limits)
+        with open_video(src) as reader:  # UserError for a corrupt or non-video file
+            info = reader.info
+        if info.frame_count and info.frame_count / info.fps > limits.max_seconds:
+            raise UserError(
+                f"the clip is {info.frame_count / info.fps:.1f} s long; this demo takes clips up to "
+                f"{limits.max_seconds:g} s: trim it, or run python -m tracker.run locally"
+            )
+        max_frames = math.ceil(limits.max_seconds * info.fps)  # also bounds clips of unknown length
+        if preset not in preset_names():
+            raise UserError(f"unknown scene preset {preset!r}; pick one of {preset_names()}")
+        config = load_preset(preset)
+        det = _make_detector(detector, detections, work, limits, device)
+        model = registry.model(reid)
+        embedder = None
+        if model is not None:
+            from tracker.embedding import CgclipEmbedder
+
+            embedder = CgclipEmbedder(model, device=device)
+
+        stem = src.stem
+        out = {
+            "raw": work / f".{stem}.mp4v.mp4",
+            "video": work / f"{stem}.tracked.mp4",
+            "mot": work / f"{stem}.mot.txt",
+            "json": work / f"{stem}.tracks.json",
+        }
+        seconds: dict[str, float] = {}
+        report(0.02, "tracking")
+        t0 = time.perf_counter()
+        summary = track_video(
+            src,
+            detector=det,
+            config=config,
+            embedder=embedder,
+            out_mot=out["mot"],
+            out_json=out["json"],
+            out_video=out["raw"],
+            max_frames=max_frames,
+            progress=progress is not None,  # Gradio's Progress(track_tqdm=True) follows the bar
+        )
+        seconds["track"] = time.perf_counter() - t0
+
+        report(0.85, "encoding the video for the browser")
+        t0 = time.perf_counter()
+        transcode_h264(out["raw"], out["video"])
+        out["raw"].unlink()
+        seconds["video"] = time.perf_counter() - t0
+
+        report(0.92, "building the identity gallery")
+        t0 = time.perf_counter()
+        result = json.loads(out["json"].read_text(encoding="utf-8"))
+        identities, ids, embeddings = collect_identities(
+            src, result, summary.frames, model, per_track=search_crops
+        )
+        seconds["gallery"] = time.perf_counter() - t0
+        report(1.0, "done")
+        return DemoResult(
+            video=out["video"],
+            mot=out["mot"],
+            json=out["json"],
+            identities=identities,
+            summary=summary,
+            fps=info.fps,
+            reid=reid,
+            track_ids=ids,
+            embeddings=embeddings,
+            seconds=seconds,
+        )
+
+
+@contextlib.contextmanager
+def _hide_folder(work: Path) -> Iterator[None]:
+    """Error messages name files by their upload name, not by the server's request folder."""
     try:
-        return _process(
-            video,
-            work,
-            registry,
-            detector,
-            detections,
-            reid,
-            preset,
-            limits,
-            device,
-            search_crops,
-            progress,
-        )
-    except UserError as err:  # messages name files by their upload name, not the server folder
+        yield
+    except UserError as err:
         raise UserError(str(err).replace(f"{work}{os.sep}", "")) from None
-
-
-def _process(
-    video: str | os.PathLike[str] | None,
-    work: Path,
-    registry: ReidRegistry,
-    detector: str,
-    detections: str | os.PathLike[str] | None,
-    reid: str,
-    preset: str,
-    limits: Limits,
-    device: str,
-    search_crops: int,
-    progress: ProgressFn | None,
-) -> DemoResult:
-    report = progress or (lambda fraction, desc: None)
-    report(0.0, "checking the clip")
-    src = _stage_video(video, work, limits)
-    with open_video(src) as reader:  # UserError for a corrupt or non-video file
-        info = reader.info
-    if info.frame_count and info.frame_count / info.fps > limits.max_seconds:
-        raise UserError(
-            f"the clip is {info.frame_count / info.fps:.1f} s long; this demo takes clips up to "
-            f"{limits.max_seconds:g} s: trim it, or run python -m tracker.run locally"
-        )
-    max_frames = math.ceil(limits.max_seconds * info.fps)  # also bounds clips of unknown length
-    if preset not in preset_names():
-        raise UserError(f"unknown scene preset {preset!r}; pick one of {preset_names()}")
-    config = load_preset(preset)
-    det = _make_detector(detector, detections, work, limits, device)
-    model = registry.model(reid)
-    embedder = None
-    if model is not None:
-        from tracker.embedding import CgclipEmbedder
-
-        embedder = CgclipEmbedder(model, device=device)
-
-    stem = src.stem
-    out = {
-        "raw": work / f".{stem}.mp4v.mp4",
-        "video": work / f"{stem}.tracked.mp4",
-        "mot": work / f"{stem}.mot.txt",
-        "json": work / f"{stem}.tracks.json",
-    }
-    seconds: dict[str, float] = {}
-    report(0.02, "tracking")
-    t0 = time.perf_counter()
-    summary = track_video(
-        src,
-        detector=det,
-        config=config,
-        embedder=embedder,
-        out_mot=out["mot"],
-        out_json=out["json"],
-        out_video=out["raw"],
-        max_frames=max_frames,
-        progress=progress is not None,  # Gradio's Progress(track_tqdm=True) follows the bar
-    )
-    seconds["track"] = time.perf_counter() - t0
-
-    report(0.85, "encoding the video for the browser")
-    t0 = time.perf_counter()
-    transcode_h264(out["raw"], out["video"])
-    out["raw"].unlink()
-    seconds["video"] = time.perf_counter() - t0
-
-    report(0.92, "building the identity gallery")
-    t0 = time.perf_counter()
-    result = json.loads(out["json"].read_text(encoding="utf-8"))
-    identities, ids, embeddings = collect_identities(
-        src, result, summary.frames, model, per_track=search_crops
-    )
-    seconds["gallery"] = time.perf_counter() - t0
-    report(1.0, "done")
-    return DemoResult(
-        video=out["video"],
-        mot=out["mot"],
-        json=out["json"],
-        identities=identities,
-        summary=summary,
-        fps=info.fps,
-        reid=reid,
-        track_ids=ids,
-        embeddings=embeddings,
-        seconds=seconds,
-    )
 
 
 def collect_identities(
