@@ -25,13 +25,15 @@ import numpy as np
 
 from cgclip.errors import UserError
 from cgclip.io.video import open_video
+from cgclip.model.preprocess import crop_boxes
 from demo.gallery import Identity, caption, cut, plan_crops, presence, render_tile, track_color
 from demo.media import transcode_h264
-from demo.reid import ReidRegistry, crop_cls, text_aligned
+from demo.reid import ReidRegistry, cls_features, text_aligned
 from tracker.config import load_preset, preset_names
 from tracker.run import RunSummary, track_video
 
 ProgressFn = Callable[[float, str], None]
+ENCODE_BATCH = 32  # search crops per image-encoder call in the gallery pass
 
 VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg")
 YOLO, HOG, PUBLIC = "yolo11n.pt", "hog", "public"
@@ -205,8 +207,9 @@ def collect_identities(
     plan = plan_crops(result, per_track if model is not None else 0)
     present = presence(result, num_frames)
     best: dict[int, np.ndarray] = {}
-    cls_sum: dict[int, np.ndarray] = {}
-    cls_count: dict[int, int] = {}
+    pending: list[Any] = []  # crops waiting for a full encoder batch (bounded memory)
+    cls_parts: list[np.ndarray] = []
+    owners: list[int] = []
     with open_video(video) as reader:
         for index, frame in enumerate(reader, start=1):
             if index > plan.last_frame:
@@ -219,10 +222,13 @@ def collect_identities(
                     best[tid] = cut(frame, box)
             wanted = [(tid, box) for tid, box, is_best in items if not is_best]
             if model is not None and wanted:
-                cls = crop_cls(model, frame, np.stack([box for _, box in wanted]))  # (n, D)
-                for (tid, _), vec in zip(wanted, cls, strict=True):
-                    cls_sum[tid] = cls_sum.get(tid, 0.0) + vec
-                    cls_count[tid] = cls_count.get(tid, 0) + 1
+                boxes = np.stack([box for _, box in wanted])
+                pending.append(crop_boxes(frame, boxes, model.preprocess))  # (n, 3, H, W)
+                owners += [tid for tid, _ in wanted]
+                if sum(len(c) for c in pending) >= ENCODE_BATCH:
+                    cls_parts.append(_encode(model, pending))
+        if pending:
+            cls_parts.append(_encode(model, pending))
     identities = []
     for tid_str, track in sorted(result.get("tracks", {}).items(), key=lambda kv: int(kv[0])):
         tid = int(tid_str)
@@ -235,11 +241,22 @@ def collect_identities(
         )
     if model is None:
         return identities, [i.track_id for i in identities], None
-    ids = [i.track_id for i in identities if i.track_id in cls_sum]
-    if not ids:
+    if not owners:
         return identities, [], np.zeros((0, 0), np.float32)
-    mean = np.stack([cls_sum[t] / cls_count[t] for t in ids])  # (K, D)
+    cls = np.concatenate(cls_parts)  # (n, D), row i belongs to owners[i]
+    owner = np.asarray(owners)
+    ids = [i.track_id for i in identities if i.track_id in set(owners)]
+    mean = np.stack([cls[owner == t].mean(0) for t in ids])  # (K, D) frame-averaged CLS
     return identities, ids, text_aligned(model, mean)
+
+
+def _encode(model: Any, pending: list[Any]) -> np.ndarray:
+    """Encode and clear the pending crops -> their CLS tokens ``(n, D)``."""
+    import torch
+
+    cls = cls_features(model, torch.cat(pending), batch_size=ENCODE_BATCH)
+    pending.clear()
+    return cls
 
 
 def _stage_video(video: str | os.PathLike[str] | None, work: Path, limits: Limits) -> Path:

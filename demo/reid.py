@@ -128,18 +128,16 @@ def find_checkpoints(folder: str | os.PathLike[str]) -> dict[str, Path]:
     return found
 
 
-def crop_cls(model: Any, frame_bgr: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
-    """CLS tokens of the crops ``boxes (N, 4)`` of ``frame (H, W, 3)`` BGR -> ``(N, D)`` float32."""
+def cls_features(model: Any, crops: Any, batch_size: int = 32) -> np.ndarray:
+    """Normalised crops ``(N, 3, H, W)`` (``cgclip.model.crop_boxes``) -> CLS tokens ``(N, D)``."""
     import torch
 
-    from cgclip.model import crop_boxes
-
-    crops = crop_boxes(frame_bgr, boxes_xyxy, model.preprocess)  # (N, 3, h, w)
-    if len(crops) == 0:
-        return np.zeros((0, model.config.vision.width), np.float32)
+    out = [np.zeros((0, model.config.vision.width), np.float32)]
     with torch.inference_mode():
-        cls = model.encode_frames(crops, keep="cls")[:, 0]  # (N, D)
-    return cls.float().cpu().numpy()
+        for i in range(0, len(crops), batch_size):
+            cls = model.encode_frames(crops[i : i + batch_size], keep="cls")[:, 0]  # (n, D)
+            out.append(cls.float().cpu().numpy())
+    return np.concatenate(out)
 
 
 def text_aligned(model: Any, cls_mean: np.ndarray) -> np.ndarray:

@@ -8,11 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+import demo.pipeline as pipeline
 from cgclip.errors import UserError
-from demo.gallery import CROP_H, TILE_W, TIMELINE_H
+from cgclip.io.video import open_video
+from cgclip.model import crop_boxes
+from demo.gallery import CROP_H, TILE_W, TIMELINE_H, plan_crops
 from demo.pipeline import HOG, PUBLIC, YOLO, Limits, process_clip
-from demo.reid import ReidRegistry, rank_tracks
+from demo.reid import ReidRegistry, cls_features, rank_tracks, text_aligned
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +225,31 @@ def test_upload_name_is_sanitised(tmp_path, registry, demo_sample):
     shutil.copyfile(video, odd)
     result = _run(tmp_path, registry, odd, detector=PUBLIC, detections=det)
     assert result.video == tmp_path / "work" / "my_clip_rm_-rf.tracked.mp4"
+
+
+def test_search_embedding_averages_each_tracks_best_crops(reid_run, registry, monkeypatch):
+    """Re-derive one track's embedding from its 4 best crops, and check that the gallery pass
+    gives the same embeddings whatever its encoder batch size."""
+    result, work = reid_run
+    model = registry.model("ckpt:tiny")
+    doc = json.loads(result.json.read_text())
+    tid = result.track_ids[0]
+    wanted = {
+        f: [b for t, b, best in items if t == tid and not best]
+        for f, items in plan_crops(doc, 4).by_frame.items()
+    }
+    crops = [
+        crop_boxes(frame, np.stack(wanted[f]), model.preprocess)
+        for f, frame in enumerate(open_video(work / "dance_sample.mp4"), start=1)
+        if wanted.get(f)
+    ]
+    assert sum(len(c) for c in crops) == 4
+    expected = text_aligned(model, cls_features(model, torch.cat(crops)).mean(0, keepdims=True))
+    np.testing.assert_allclose(result.embeddings[0], expected[0], atol=1e-5)
+
+    monkeypatch.setattr(pipeline, "ENCODE_BATCH", 3)  # many small flushes
+    _, ids, small_batches = pipeline.collect_identities(
+        work / "dance_sample.mp4", doc, result.summary.frames, model, per_track=4
+    )
+    assert ids == result.track_ids
+    np.testing.assert_allclose(small_batches, result.embeddings, atol=1e-5)

@@ -16,7 +16,7 @@ from demo.reid import (
     CLIP,
     NONE,
     ReidRegistry,
-    crop_cls,
+    cls_features,
     find_checkpoints,
     rank_tracks,
     text_aligned,
@@ -84,17 +84,18 @@ def test_text_aligned_embedding_is_the_models_v_feature(tiny):
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
     boxes = np.array([[10, 5, 40, 90], [60, 20, 100, 110], [100, 0, 150, 70]], np.float32)
-    cls = crop_cls(tiny, frame, boxes)
+    crops = cgclip.crop_boxes(frame, boxes, tiny.preprocess)  # (3, 3, H, W)
+    cls = cls_features(tiny, crops, batch_size=2)  # two encoder calls
     assert cls.shape == (3, tiny.config.vision.width)
     ours = text_aligned(tiny, cls.mean(0, keepdims=True))  # (1, E)
     v_model = cgclip.create_model("test-tiny", pooling="mean", embedding=("v",))
     v_model.image_encoder.load_state_dict(tiny.image_encoder.state_dict())
-    crops = cgclip.crop_boxes(frame, boxes, tiny.preprocess)  # (3, 3, H, W)
     with torch.inference_mode():
         expected = v_model.encode_tracklet(crops[None]).numpy()  # a 3-frame tracklet
     assert ours.shape == (1, tiny.config.embed_dim)
     np.testing.assert_allclose(ours, expected, atol=1e-5)
-    assert crop_cls(tiny, frame, np.zeros((0, 4))).shape == (0, tiny.config.vision.width)
+    empty = cgclip.crop_boxes(frame, np.zeros((0, 4)), tiny.preprocess)
+    assert cls_features(tiny, empty).shape == (0, tiny.config.vision.width)
 
 
 def test_rank_tracks_orders_by_cosine_to_the_query(tiny):
