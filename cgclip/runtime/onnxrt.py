@@ -142,11 +142,15 @@ class OnnxBackend(EmbeddingBackend):
         self.build_seconds = 0.0
         session = None
         if self.path.is_file() and not rebuild:
-            session = self._session(ort, providers, threads)
-            stored = session.get_modelmeta().custom_metadata_map.get(KEY_FIELD)
-            self.reused = stored == self.key
-            if not self.reused:
-                session = None  # same name, other content (hash prefix clash or edited file)
+            try:
+                session = self._session(ort, providers, threads)
+            except UserError:
+                session = None  # truncated or corrupt cache entry: export it again
+            else:
+                stored = session.get_modelmeta().custom_metadata_map.get(KEY_FIELD)
+                self.reused = stored == self.key
+                if not self.reused:
+                    session = None  # same name, other content (key-prefix clash, edited file)
         if session is None:
             if verbose:
                 print(f"exporting the image encoder to ONNX ({precision}): {self.path}")
@@ -175,8 +179,8 @@ class OnnxBackend(EmbeddingBackend):
         except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(
-                f"onnxruntime cannot load {self.path} ({first[:200]}); delete the file to "
-                "rebuild it, or run python -m cgclip.export again"
+                f"onnxruntime cannot load {self.path} ({first[:200]}); check the onnxruntime "
+                "install (onnxruntime-gpu for CUDA) or pass rebuild=True / --rebuild"
             ) from None
 
     def _encode(self, crops: torch.Tensor) -> torch.Tensor:
