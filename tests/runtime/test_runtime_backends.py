@@ -137,3 +137,20 @@ def test_backend_drops_into_the_tracker_embedder(model):
     windows = [got.features[:2], got.features[1:]]
     tracklets = CgclipEmbedder(make_backend(model, "eager")).embed_tracklets(windows)
     assert tracklets.shape == (2, model.embedding_dim)
+
+
+def test_runtime_imports_no_training_code_and_no_heavy_runtimes(subprocess_env):
+    """Inference never imports cgclip.train; onnxruntime/torch-tensorrt load only when used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cgclip.runtime, cgclip.export\n"
+        "bad = sorted(m for m in sys.modules if m.startswith('cgclip.train')"
+        " or m in ('onnxruntime', 'torch_tensorrt', 'onnxscript'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
