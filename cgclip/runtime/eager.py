@@ -7,6 +7,7 @@ for TFE. fp16 needs CUDA; bf16 runs on CPUs too (fast only where the CPU has bf1
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,19 @@ class CompileBackend(EmbeddingBackend):
         self.mode = mode
         self.compiler = compiler
         self.encoder: FrameEncoder = frame_encoder(self.model, precision, self.device)
-        self._compiled = torch.compile(self.encoder, mode=mode, backend=compiler, dynamic=False)
+        # fullgraph: a graph break would run part of the encoder eagerly without a word.
+        # isolate_recompiles (torch >= 2.15): dynamo keeps compiled graphs per code object and
+        # runs eager after recompile_limit (8) of them, so without it a process holding a few
+        # backends (variants, precisions) would silently stop compiling the later ones.
+        isolate = "isolate_recompiles" in inspect.signature(torch.compile).parameters
+        self._compiled = torch.compile(
+            self.encoder,
+            mode=mode,
+            backend=compiler,
+            dynamic=False,
+            fullgraph=True,
+            **({"isolate_recompiles": True} if isolate else {}),
+        )
         h, w = self.preprocess.size
         for n in warmup:
             x = torch.zeros(n, 3, h, w, device=self.device, dtype=self.dtype)

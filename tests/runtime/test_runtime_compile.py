@@ -34,6 +34,19 @@ def test_one_graph_for_all_batches_of_two_or_more(model):
     assert len(graphs) == 2  # dynamo specialises batch 1: its own static graph
 
 
+def test_many_backends_in_one_process_all_compile(make_tiny):
+    """More graphs than dynamo's per-function recompile_limit (8): none may silently run eager."""
+    graphs = []
+
+    def counting_compiler(gm, example_inputs):
+        graphs.append(1)
+        return gm.forward
+
+    for seed in range(6):  # 6 backends x 2 graphs (batch >= 2 and batch 1) = 12 > 8
+        CompileBackend(make_tiny(seed=seed), compiler=counting_compiler, warmup=(2, 1))
+        assert len(graphs) == 2 * (seed + 1)
+
+
 def test_compile_parity_fp32_and_bf16(model, crops):
     for precision in ("fp32", "bf16"):
         backend = make_backend(
