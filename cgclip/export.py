@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from cgclip.errors import cli
 
@@ -50,34 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from cgclip.errors import UserError
     from cgclip.io.atomic import atomic_write_json
-    from cgclip.model import create_model, load_model
-    from cgclip.runtime import check_parity, default_cache_dir, make_backend
+    from cgclip.model import create_model
+    from cgclip.runtime import check_parity, default_cache_dir, load_backend, make_backend
 
     if args.parity_crops < 1:
         raise UserError(f"--parity-crops must be >= 1, got {args.parity_crops}")
     if args.pretrained and not args.model:
         raise UserError("--pretrained goes with --model; a checkpoint carries its own weights")
-    if args.checkpoint:
-        model = load_model(args.checkpoint)
-        prefix = Path(args.checkpoint).stem
-        out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent
-    else:
-        model = create_model(args.model, pretrained=args.pretrained)
-        prefix = f"{args.model}-{args.pretrained or 'random'}".replace("/", "_")
-        out = Path(args.out) if args.out else default_cache_dir()
-    options: dict = {"prefix": prefix, "rebuild": args.rebuild}
+    options: dict = {"rebuild": args.rebuild, "precision": args.precision, "device": args.device}
     if args.backend == "onnx":
         options["opset"] = args.opset
     else:
         options.update(min_batch=args.min_batch, opt_batch=args.opt_batch, max_batch=args.max_batch)
-    backend = make_backend(
-        model,
-        args.backend,
-        precision=args.precision,
-        device=args.device,
-        cache_dir=str(out),
-        **options,
-    )
+    if args.checkpoint:  # beside the checkpoint (or --out), named after it: what trackers look up
+        backend = load_backend(args.checkpoint, args.backend, cache_dir=args.out, **options)
+    else:
+        model = create_model(args.model, pretrained=args.pretrained)
+        backend = make_backend(
+            model,
+            args.backend,
+            cache_dir=args.out or default_cache_dir(),
+            prefix=f"{args.model}-{args.pretrained or 'random'}",
+            **options,
+        )
     print(backend.describe())
     report = check_parity(backend, n=args.parity_crops)
     print(report.summary())

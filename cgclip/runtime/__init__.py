@@ -4,6 +4,7 @@
 
     backend = make_backend(model, "onnx", cache_dir=ckpt_dir)            # or eager|compile|tensorrt
     backend = make_backend(model, "tensorrt", fallback="onnx")           # explicit fallback, 1 line
+    backend = load_backend("runs/best.safetensors", "onnx")              # artefact beside the ckpt
     tokens = backend.encode_frames(crops)       # (N, 3, H, W) -> (N, L, D) float32
     emb = backend.encode_tracklet(tokens[:, None])                       # eager fp32 TFE -> (N, E)
     print(check_parity(backend).summary())
@@ -15,6 +16,7 @@ Backends: :class:`EagerBackend` (fp32/bf16/fp16), :class:`CompileBackend` (torch
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -60,6 +62,7 @@ __all__ = [
     "check_parity",
     "default_cache_dir",
     "export_onnx",
+    "load_backend",
     "make_backend",
     "random_crops",
     "weights_fingerprint",
@@ -72,15 +75,18 @@ def make_backend(
     *,
     precision: str | None = None,
     device: str | torch.device | None = None,
-    cache_dir: str | None = None,
+    cache_dir: str | Path | None = None,
+    prefix: str | None = None,
     fallback: str | None = None,
     **options: Any,
 ) -> EmbeddingBackend:
     """Build backend ``kind`` (eager | compile | onnx | tensorrt) for ``model``'s image encoder.
 
     precision: fp32 | bf16 | fp16 (default fp32; fp16 for tensorrt). device: default the model's
-    (cuda for tensorrt). cache_dir: where onnx/tensorrt artefacts are cached (default: the user
-    cache). options: backend keywords (``mode``, ``max_batch``, ``threads``, ...).
+    (cuda for tensorrt); the model is moved there in place (its TFE runs there). cache_dir /
+    prefix: folder and file-name prefix of onnx/tensorrt artefacts (default: the user cache and
+    the model name; ignored by eager/compile). options: keywords of the backend class (``mode``,
+    ``max_batch``, ``threads``, ...).
 
     When ``kind`` cannot run here it raises :class:`BackendUnavailable` (one line) unless the
     caller named a ``fallback`` ("eager", "onnx", "compile", optionally with a precision,
@@ -90,9 +96,8 @@ def make_backend(
     """
     cls = _backend_class(kind)
     precision = precision or DEFAULT_PRECISION[kind]
-    kwargs = dict(options)
-    if kind in _CACHED:
-        kwargs["cache_dir"] = cache_dir
+    cached = {"cache_dir": cache_dir, "prefix": prefix}
+    kwargs = {**options, **cached} if kind in _CACHED else dict(options)
     if kind == "tensorrt" and device is None:
         device = "cuda"
     try:
@@ -113,13 +118,41 @@ def make_backend(
                 fb_precision == "fp16" and fb_device.type != "cuda"
             ):
                 fb_precision = "fp32"
-        fb_kwargs = {"cache_dir": cache_dir} if fb_kind in _CACHED else {}
+        fb_kwargs = cached if fb_kind in _CACHED else {}
         backend = fb_cls(model, precision=fb_precision, device=fb_device, **fb_kwargs)
         print(
             f"warning: {err.reason}; falling back to {backend.describe()} (fallback={fallback!r})",
             file=sys.stderr,
         )
         return backend
+
+
+def load_backend(
+    checkpoint: str | Path,
+    kind: str = "eager",
+    *,
+    precision: str | None = None,
+    device: str | torch.device | None = None,
+    cache_dir: str | Path | None = None,
+    fallback: str | None = None,
+    **options: Any,
+) -> EmbeddingBackend:
+    """Load a cgclip checkpoint and wrap it in backend ``kind``. Artefacts go next to the
+    checkpoint (``<stem>-<key>...``, where ``python -m cgclip.export`` puts them) unless
+    ``cache_dir`` says otherwise. The model loads on the CPU and the backend moves it."""
+    from cgclip.model import load_model
+
+    checkpoint = Path(checkpoint)
+    return make_backend(
+        load_model(checkpoint),
+        kind,
+        precision=precision,
+        device=device,
+        cache_dir=cache_dir if cache_dir is not None else checkpoint.resolve().parent,
+        prefix=checkpoint.stem,
+        fallback=fallback,
+        **options,
+    )
 
 
 def _backend_class(kind: str) -> type[EmbeddingBackend]:

@@ -61,6 +61,10 @@ class CompileBackend(EmbeddingBackend):
         self.mode = mode
         self.compiler = compiler
         self.encoder: FrameEncoder = frame_encoder(self.model, precision, self.device)
+        self._cudagraphs = self.device.type == "cuda" and mode in (
+            "reduce-overhead",
+            "max-autotune",
+        )
         # fullgraph: a graph break would run part of the encoder eagerly without a word.
         # isolate_recompiles (torch >= 2.15): dynamo keeps compiled graphs per code object and
         # runs eager after recompile_limit (8) of them, so without it a process holding a few
@@ -91,6 +95,9 @@ class CompileBackend(EmbeddingBackend):
     def _encode(self, crops: torch.Tensor) -> torch.Tensor:
         if crops.shape[0] >= 2:
             torch._dynamo.mark_dynamic(crops, 0)  # one graph for every batch size >= 2
+        if self._cudagraphs:  # CUDA-graph outputs live in buffers the next call overwrites
+            torch.compiler.cudagraph_mark_step_begin()
+            return self._compiled(crops).clone()
         return self._compiled(crops)
 
     def details(self) -> str:

@@ -30,14 +30,12 @@ def test_export_onnx_next_to_the_checkpoint_then_reuse(checkpoint, capsys):
     assert report["token_rel_error"] < report["tolerance"]["token_rel"]
     assert report["artifact"] == str(artefacts[0])
 
-    # the tracker, given the checkpoint's folder as cache_dir, finds the same file
-    from cgclip.model import load_model
-    from cgclip.runtime import make_backend
+    # a tracker loading the same checkpoint through load_backend finds the same file
+    from cgclip.runtime import load_backend
 
-    loaded = make_backend(
-        load_model(checkpoint), "onnx", cache_dir=str(checkpoint.parent), prefix="tiny"
-    )
+    loaded = load_backend(checkpoint, "onnx")
     assert loaded.reused and loaded.path == artefacts[0]
+    assert load_backend(checkpoint, "eager").name == "eager"  # artefact options do not leak
 
     assert main(["--checkpoint", str(checkpoint), "--parity-crops", "2"]) == 0
     out = capsys.readouterr().out
