@@ -8,7 +8,7 @@ for TFE. fp16 needs CUDA; bf16 runs on CPUs too (fast only where the CPU has bf1
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -39,7 +39,8 @@ class CompileBackend(EmbeddingBackend):
 
     ``mode``: torch.compile's mode (None, "reduce-overhead", "max-autotune", ...). ``compiler``:
     its ``backend`` ("inductor" by default; "aot_eager" traces without code generation, for
-    debugging). Batches >= 2 share one graph with a symbolic batch size; a batch of 1 gets its own
+    debugging; or a backend callable). The whole encoder must compile as one graph
+    (``fullgraph=True``): a graph break is an error, not a silent partial eager run. Batches >= 2 share one graph with a symbolic batch size; a batch of 1 gets its own
     static graph (dynamo specialises size 1), compiled at the first single-crop call unless
     ``warmup`` includes 1. Construction compiles the ``warmup`` batch sizes, so a missing C++
     compiler or an unsupported op surfaces here as :class:`BackendUnavailable`, not mid-video.
@@ -54,7 +55,7 @@ class CompileBackend(EmbeddingBackend):
         precision: str = "fp32",
         device: str | torch.device | None = None,
         mode: str | None = None,
-        compiler: str = "inductor",
+        compiler: str | Callable[..., Any] = "inductor",
         warmup: Sequence[int] = (2, 1),
     ) -> None:
         super().__init__(model, precision=precision, device=device)
@@ -66,7 +67,7 @@ class CompileBackend(EmbeddingBackend):
             "max-autotune",
         )
         # fullgraph: a graph break would run part of the encoder eagerly without a word.
-        # isolate_recompiles (torch >= 2.15): dynamo keeps compiled graphs per code object and
+        # isolate_recompiles (where this torch has it): dynamo keeps compiled graphs per code object and
         # runs eager after recompile_limit (8) of them, so without it a process holding a few
         # backends (variants, precisions) would silently stop compiling the later ones.
         isolate = "isolate_recompiles" in inspect.signature(torch.compile).parameters
