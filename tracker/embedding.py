@@ -197,7 +197,13 @@ CLIP_PREFIX = "clip:"
 CLIP_WEIGHTS_FILE = "open_clip_pytorch_model.bin"
 
 
-def build_embedder(reid: str | None, *, device: str = "cpu") -> Embedder | None:
+def build_embedder(
+    reid: str | None,
+    *,
+    device: str = "cpu",
+    backend: str = "eager",
+    precision: str | None = None,
+) -> Embedder | None:
     """Map a ``--reid`` value to an embedder.
 
     - ``none`` (or ``None``): ``None``, motion-only tracking;
@@ -207,17 +213,20 @@ def build_embedder(reid: str | None, *, device: str = "cpu") -> Embedder | None:
     - anything else is a cgclip checkpoint (``.safetensors`` + ``.json`` sidecar), loaded with
       :func:`cgclip.load_model`.
 
-    Every failure (offline download, missing file, a file that is not a cgclip checkpoint, a
-    device that is not there) is a one-line :class:`UserError` naming the alternatives.
+    ``backend``/``precision`` run the image encoder through :mod:`cgclip.runtime` (``eager`` fp32
+    is the model itself; ONNX/TensorRT artefacts of a checkpoint are kept beside it). Every
+    failure (offline download, missing file, a file that is not a cgclip checkpoint, a device or
+    backend that is not there) is a one-line :class:`UserError` naming the alternatives.
     """
     if reid is None or str(reid).strip().lower() == "none":
         return None
     reid = str(reid).strip()
     dev = resolve_device(device)
+    artefacts: dict[str, Any] = {}
     if reid.lower() == "clip":
         model = _clip_model(_download_clip_weights(), dev)
-        return CgclipEmbedder(model, device=str(dev), name="clip:ViT-B-16/openai (mean pooling)")
-    if reid.lower().startswith(CLIP_PREFIX):
+        name = "clip:ViT-B-16/openai (mean pooling)"
+    elif reid.lower().startswith(CLIP_PREFIX):
         path = Path(reid[len(CLIP_PREFIX) :]).expanduser()
         if not path.is_file():
             raise UserError(
@@ -229,9 +238,18 @@ def build_embedder(reid: str | None, *, device: str = "cpu") -> Embedder | None:
             model = _clip_model(path, dev)
         except UserError as err:
             raise UserError(f"--reid {reid}: {err}") from None
-        return CgclipEmbedder(model, device=str(dev), name=f"clip:{path} (mean pooling)")
-    model = _cgclip_checkpoint(Path(reid), dev)
-    return CgclipEmbedder(model, device=str(dev), name=f"cgclip:{model.name} ({reid})")
+        name = f"clip:{path} (mean pooling)"
+    else:
+        path = Path(reid)
+        model = _cgclip_checkpoint(path, dev)
+        name = f"cgclip:{model.name} ({reid})"
+        artefacts = {"cache_dir": path.resolve().parent, "prefix": path.stem}
+    if backend != "eager" or precision not in (None, "fp32"):
+        from cgclip.runtime import make_backend
+
+        model = make_backend(model, backend, precision=precision, device=dev, **artefacts)
+        name += f", {model.describe()}"
+    return CgclipEmbedder(model, device=str(dev), name=name)
 
 
 def _clip_model(weights: Path, device: Any) -> Any:

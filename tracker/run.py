@@ -207,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="cpu", help="torch device for the detector and ReID model")
     p.add_argument(
+        "--backend",
+        default="eager",
+        help="ReID image-encoder backend (cgclip.runtime): eager, compile, onnx or tensorrt",
+    )
+    p.add_argument(
+        "--precision", help="ReID encoder precision: fp32, bf16 or fp16 (default: the backend's)"
+    )
+    p.add_argument(
         "--preset", default="default", help=f"tracker preset: {', '.join(preset_names())}"
     )
     p.add_argument("--config", help="YAML of tracker settings applied over the preset")
@@ -233,7 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"{video}: no such video file or image folder")
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
-    embedder = build_embedder(args.reid, device=args.device)
+    embedder = build_embedder(
+        args.reid, device=args.device, backend=args.backend, precision=args.precision
+    )
     defaults = default_outputs(video, args.output_dir)
     out_video = None if args.no_video else (args.out_video or defaults["video"])
     out_mot = args.out_mot or defaults["mot"]

@@ -49,6 +49,9 @@ from tracker.matching import (
 )
 from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
 
+# Boxes overlapping less than this are "apart" when deciding whether motion is unambiguous.
+NEAR_IOU = 0.05
+
 
 class Tracker:
     """Multi-object tracker for people: Kalman + ByteTrack stages + OC-SORT + appearance re-ID.
@@ -88,6 +91,7 @@ class Tracker:
         self.frame_id = 0
         self._next_id = 1
         self.table = TrackTable(window=self.config.embedding_window)
+        self.embeds_skipped = 0  # detections the encoder skipped (embed_skip_iou)
         self._pred_xyxy = np.zeros((0, 4))
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
 
@@ -228,8 +232,13 @@ class Tracker:
 
     def _appearance(
         self, dets: sv.Detections, frame: np.ndarray | None, boxes: np.ndarray
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Per-frame features ``(N, *F)`` for windows and embeddings ``(N, E)``, or ``(None, None)``."""
+    ) -> tuple[np.ndarray | list | None, np.ndarray | None]:
+        """Per-frame features for windows and embeddings ``(N, E)``, or ``(None, None)``.
+
+        Embeddings that arrive with the detections are used as they are. Otherwise the embedder
+        runs once over the detections that need appearance; skipped ones (``embed_skip_iou``) get
+        a NaN embedding (matched on motion) and no window feature (``None``).
+        """
         if len(dets) == 0:
             return None, None
         if EMBEDDING_KEY in dets.data:
@@ -239,8 +248,45 @@ class Tracker:
             return embs, embs
         if self.embedder is None or frame is None:
             return None, None
-        ff = self.embedder.embed_frame(frame, boxes)
-        return ff.features, ff.embeddings
+        need = self._needs_embedding(boxes)
+        if need.all():
+            ff = self.embedder.embed_frame(frame, boxes)
+            return ff.features, ff.embeddings
+        self.embeds_skipped += int((~need).sum())
+        if not need.any():
+            return [None] * len(boxes), None
+        idx = np.flatnonzero(need)
+        ff = self.embedder.embed_frame(frame, boxes[idx])
+        embs = np.full((len(boxes), ff.embeddings.shape[1]), np.nan, np.float32)
+        embs[idx] = ff.embeddings
+        feats: list[np.ndarray | None] = [None] * len(boxes)
+        for k, j in enumerate(idx.tolist()):
+            feats[j] = ff.features[k]
+        return feats, embs
+
+    def _needs_embedding(self, boxes: np.ndarray) -> np.ndarray:
+        """``(N,)`` bool: detections whose appearance may matter this frame.
+
+        A detection can skip the encoder when exactly one track (of any state) overlaps it, with
+        IoU >= ``embed_skip_iou``, that track overlaps no other detection, and the track's window
+        got a crop less than ``embed_refresh`` frames ago. Births, re-entries, crossings and
+        crowds therefore always get embeddings.
+        """
+        cfg = self.config
+        need = np.ones(len(boxes), dtype=bool)
+        if cfg.embed_skip_iou <= 0 or not len(self.table) or not len(boxes):
+            return need
+        gap = self.frame_id - self.table.last_frame - 1
+        iou = box_iou(self._pred_xyxy, boxes)  # (T, N)
+        iou[gap > cfg.max_time_lost] = 0.0  # long-lost tracks only compete through re-id
+        touch = iou > NEAR_IOU
+        lone = (touch.sum(axis=0) == 1) & (max_overlap(boxes) <= NEAR_IOU)  # one track, apart
+        track = iou.argmax(axis=0)  # the only overlapping track, where lone
+        fresh = self.frame_id - self.table.window_frame[track] < cfg.embed_refresh
+        exclusive = touch.sum(axis=1)[track] == 1  # that track overlaps only this detection
+        confident = iou[track, np.arange(len(boxes))] >= cfg.embed_skip_iou
+        need[lone & fresh & exclusive & confident & self.table.confirmed[track]] = False
+        return need
 
     # ------------------------------------------------------------------ matching stages
 
@@ -366,8 +412,10 @@ class Tracker:
         if feats is not None:
             clean = max_overlap(boxes)[dj] <= cfg.embed_max_overlap
             for j, t in zip(dj[clean].tolist(), ti[clean].tolist(), strict=True):
-                self.table.window[t].append(feats[j])
-            self.table.window_changed[ti[clean]] = True
+                if feats[j] is not None:
+                    self.table.window[t].append(feats[j])
+                    self.table.window_changed[t] = True
+                    self.table.window_frame[t] = self.frame_id
 
     def _reupdate(self, rows: np.ndarray, boxes: np.ndarray) -> None:
         """OC-SORT ORU: from the state saved at each track's last observation, step along a

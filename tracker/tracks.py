@@ -37,6 +37,7 @@ ARRAYS: dict[str, tuple[tuple[int, ...], Any]] = {
     "last_box": ((4,), np.float64),
     "direction": ((2,), np.float64),  # unit motion direction from past observations (OCM)
     "window_changed": ((), bool),
+    "window_frame": ((), np.int64),  # frame of the latest per-frame feature in the window
 }
 LISTS = ("history", "window", "embedding")
 HISTORY = 8  # observed centres kept per track for the motion direction
@@ -73,6 +74,7 @@ class TrackTable:
     last_box: np.ndarray
     direction: np.ndarray
     window_changed: np.ndarray
+    window_frame: np.ndarray
     history: list[deque[tuple[int, float, float]]]
     window: list[deque[Any]]
     embedding: list[np.ndarray | None]
@@ -130,6 +132,9 @@ class TrackTable:
             "last_box": np.asarray(boxes, np.float64),
             "direction": np.zeros((k, 2)),
             "window_changed": np.array([f is not None for f in first_features], bool),
+            "window_frame": np.array(
+                [frame_id if f is not None else 0 for f in first_features], np.int64
+            ),
         }
         for name, arr in new.items():
             setattr(self, name, np.concatenate([getattr(self, name), arr]))

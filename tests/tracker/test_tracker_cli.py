@@ -240,6 +240,10 @@ def _bad_cases(sample_clip: Path, tmp: Path, ckpt: Path) -> dict[str, tuple[list
         ),
         "offline clip": ([video, *replay, "--reid", "clip"], "--reid clip:/path/to/"),
         "missing device": ([video, *replay, "--reid", str(ckpt), "--device", "cuda:99"], "CUDA"),
+        "unknown backend": (
+            [video, *replay, "--reid", str(ckpt), "--backend", "warp"],
+            "unknown backend",
+        ),
         "bad config key": (
             [video, *replay, "--config", str(tmp / "bad.yaml")],
             "unknown tracker setting(s) min_hitz",

@@ -233,3 +233,18 @@ def test_cgclip_embedder_drops_in_with_the_real_tiny_model():
     )
     assert tracker.update(d, frame).tracker_id.tolist() == [1]
     assert tracker.tracks[0].has_embedding
+
+
+def test_reid_through_a_runtime_backend(tiny_checkpoint):
+    """``--backend``/``--precision`` wrap the model in a ``cgclip.runtime`` backend; the
+    embeddings stay close to eager fp32 and the embedder says what runs."""
+    frame = np.random.default_rng(3).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110]], np.float32)
+    eager = build_embedder(str(tiny_checkpoint))
+    bf16 = build_embedder(str(tiny_checkpoint), backend="eager", precision="bf16")
+    assert "eager bf16 on cpu" in bf16.name
+    a, b = eager.embed_frame(frame, boxes), bf16.embed_frame(frame, boxes)
+    assert a.features.shape == b.features.shape
+    assert (a.embeddings * b.embeddings).sum(1).min() > 0.99
+    with pytest.raises(UserError, match="unknown backend"):
+        build_embedder(str(tiny_checkpoint), backend="warp-drive")
