@@ -52,7 +52,8 @@ class Embedder(Protocol):
         ...
 
     def embed_tracklets(self, windows: Sequence[np.ndarray]) -> np.ndarray:
-        """``K`` windows, each ``(T_k, *F)`` with ``T_k >= 1`` -> ``(K, E)`` L2-normalised."""
+        """``K`` windows, each ``(T_k, *F)`` with ``T_k >= 1`` (an array, or a sequence of
+        ``T_k`` per-frame arrays) -> ``(K, E)`` L2-normalised."""
         ...
 
 
@@ -77,9 +78,21 @@ class MeanPoolEmbedder:
     def embed_tracklets(self, windows: Sequence[np.ndarray]) -> np.ndarray:
         if not windows:
             return np.zeros((0, 0), dtype=np.float32)
-        return l2_normalize(
-            np.stack([np.asarray(w, dtype=np.float32).mean(axis=0) for w in windows])
-        )
+        out: np.ndarray | None = None
+        for idx in _by_length(windows).values():  # one (K, T, E) array per window length
+            pooled = np.asarray([windows[i] for i in idx], dtype=np.float32).mean(axis=1)
+            if out is None:
+                out = np.empty((len(windows), pooled.shape[1]), np.float32)
+            out[idx] = pooled
+        return l2_normalize(out)
+
+
+def _by_length(windows: Sequence[Any]) -> dict[int, list[int]]:
+    """Window indices grouped by window length (equal lengths batch into one array)."""
+    groups: dict[int, list[int]] = {}
+    for i, w in enumerate(windows):
+        groups.setdefault(len(w), []).append(i)
+    return groups
 
 
 class CgclipEmbedder:
@@ -144,12 +157,9 @@ class CgclipEmbedder:
         if not windows:
             return np.zeros((0, 0), dtype=np.float32)
         out: list[np.ndarray | None] = [None] * len(windows)
-        by_len: dict[int, list[int]] = {}
-        for i, w in enumerate(windows):
-            by_len.setdefault(len(w), []).append(i)
         with torch.inference_mode():
-            for idx in by_len.values():
-                batch = torch.from_numpy(np.stack([windows[i] for i in idx]))
+            for idx in _by_length(windows).values():
+                batch = torch.from_numpy(np.asarray([windows[i] for i in idx]))
                 batch = batch.to(self.device, non_blocking=True).float()
                 emb = self.model.encode_tracklet(batch).float().cpu().numpy()
                 for k, i in enumerate(idx):

@@ -93,6 +93,7 @@ class Tracker:
         self.table = TrackTable(window=self.config.embedding_window)
         self.embeds_skipped = 0  # detections the encoder skipped (embed_skip_iou)
         self._pred_xyxy = np.zeros((0, 4))
+        self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
 
     # ------------------------------------------------------------------ public API
@@ -111,6 +112,7 @@ class Tracker:
         dets = detections[keep] if len(keep) < len(detections) else detections
         conf = conf[keep]
         boxes = np.array(dets.xyxy, dtype=np.float64).reshape(-1, 4)
+        self._overlaps = None  # max_overlap(boxes), computed once if appearance needs it
 
         if self._cmc is not None and frame is not None:
             self._compensate_camera(frame, boxes)
@@ -280,13 +282,19 @@ class Tracker:
         iou = box_iou(self._pred_xyxy, boxes)  # (T, N)
         iou[gap > cfg.max_time_lost] = 0.0  # long-lost tracks only compete through re-id
         touch = iou > NEAR_IOU
-        lone = (touch.sum(axis=0) == 1) & (max_overlap(boxes) <= NEAR_IOU)  # one track, apart
+        lone = (touch.sum(axis=0) == 1) & (self._overlap(boxes) <= NEAR_IOU)  # one track, apart
         track = iou.argmax(axis=0)  # the only overlapping track, where lone
         fresh = self.frame_id - self.table.window_frame[track] < cfg.embed_refresh
         exclusive = touch.sum(axis=1)[track] == 1  # that track overlaps only this detection
         confident = iou[track, np.arange(len(boxes))] >= cfg.embed_skip_iou
         need[lone & fresh & exclusive & confident & self.table.confirmed[track]] = False
         return need
+
+    def _overlap(self, boxes: np.ndarray) -> np.ndarray:
+        """``(N,)`` each detection's largest IoU with another one this frame (cached)."""
+        if self._overlaps is None:
+            self._overlaps = max_overlap(boxes)
+        return self._overlaps
 
     # ------------------------------------------------------------------ matching stages
 
@@ -410,12 +418,14 @@ class Tracker:
         self.table.saved_mean[ti] = self.table.mean[ti]
         self.table.saved_cov[ti] = self.table.cov[ti]
         if feats is not None:
-            clean = max_overlap(boxes)[dj] <= cfg.embed_max_overlap
+            clean = self._overlap(boxes)[dj] <= cfg.embed_max_overlap
+            added = []
             for j, t in zip(dj[clean].tolist(), ti[clean].tolist(), strict=True):
                 if feats[j] is not None:
                     self.table.window[t].append(feats[j])
-                    self.table.window_changed[t] = True
-                    self.table.window_frame[t] = self.frame_id
+                    added.append(t)
+            self.table.window_changed[added] = True
+            self.table.window_frame[added] = self.frame_id
 
     def _reupdate(self, rows: np.ndarray, boxes: np.ndarray) -> None:
         """OC-SORT ORU: from the state saved at each track's last observation, step along a
@@ -442,7 +452,7 @@ class Tracker:
         mean, cov = self.kalman.initiate(boxes[births])
         firsts = [None] * len(births)
         if feats is not None:
-            clean = max_overlap(boxes)[births] <= self.config.embed_max_overlap
+            clean = self._overlap(boxes)[births] <= self.config.embed_max_overlap
             firsts = [
                 feats[j] if ok else None for j, ok in zip(births.tolist(), clean, strict=True)
             ]
@@ -478,7 +488,9 @@ class Tracker:
         if not len(lost):
             return None
         emb = self._tracklet_embeddings([t])[0]
-        dist = cosine_distance(np.stack([self.table.embedding[i] for i in lost]), emb[None])[:, 0]
+        if self.table.emb.shape[1] != emb.shape[0]:
+            return None
+        dist = cosine_distance(self.table.emb[lost], emb[None])[:, 0]
         best = int(np.argmin(dist))
         if dist[best] > self.config.reid_thresh:
             return None
@@ -492,7 +504,7 @@ class Tracker:
         return old
 
     def _tracklet_embeddings(self, rows: list[int]) -> np.ndarray:
-        windows = [np.stack(list(self.table.window[i])) for i in rows]
+        windows = [self.table.window[i] for i in rows]  # the embedder stacks (embed stage)
         if self.embedder is not None:
             return self.embedder.embed_tracklets(windows)
         return self._pool.embed_tracklets(windows)
@@ -503,6 +515,5 @@ class Tracker:
         ]
         if not rows:
             return
-        for i, e in zip(rows, self._tracklet_embeddings(rows), strict=True):
-            self.table.embedding[i] = e
+        self.table.set_embeddings(rows, self._tracklet_embeddings(rows))
         self.table.window_changed[rows] = False
