@@ -50,7 +50,7 @@ from tracker.matching import (
 from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
 
 # Boxes overlapping less than this are "apart" when deciding whether motion is unambiguous.
-NEAR_IOU = 0.05
+NEAR_IOU = 0.15
 
 
 class Tracker:
