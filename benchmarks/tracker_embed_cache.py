@@ -126,6 +126,7 @@ class ReplayEmbedder:
         self.inner = tracklet_embedder
         self._starts = np.searchsorted(self.frames, np.arange(1, int(self.frames.max()) + 2))
         self._frame = 0
+        self.served = 0  # detections embed_frame was asked for (the encoder's work in a live run)
 
     def at(self, frame_id: int) -> None:
         self._frame = int(frame_id)
@@ -145,6 +146,7 @@ class ReplayEmbedder:
 
     def embed_frame(self, frame: np.ndarray, boxes_xyxy: np.ndarray) -> FrameFeatures:
         rows = self.rows(boxes_xyxy)
+        self.served += len(rows)
         return FrameFeatures(np.asarray(self.tokens[rows]), self.embeddings[rows])
 
     def embed_tracklets(self, windows: Sequence[np.ndarray]) -> np.ndarray:
@@ -163,13 +165,15 @@ def track_sequence_replayed(
     tracklet_embedder: CgclipEmbedder | None,
     *,
     pooling: str = "tfe",
+    stats: dict[str, int] | None = None,
 ) -> np.ndarray:
     """Our tracker on a sequence's public detections with cached CG-CLIP features.
 
     ``pooling="tfe"``: detections bring tokens, tracks run TFE over their windows (the live
     ``--reid`` path). ``"mean"``: detections bring only their single-frame embedding in
     ``data["embedding"]`` and tracks mean-pool it (what the BoxMOT peers receive).
-    Returns MOT result rows ``(N, 10)``.
+    ``stats`` (optional) accumulates ``embedded`` (crops the encoder would have run on) and
+    ``detections`` (those the tracker kept). Returns MOT result rows ``(N, 10)``.
     """
     from tracker.detectors import ReplayDetector
 
@@ -182,11 +186,17 @@ def track_sequence_replayed(
         frame = next(frames) if frames is not None else _DUMMY_FRAME
         det = detector.detect([frame], [fid])[0]
         replay.at(fid)
+        if stats is not None:
+            stats["detections"] = stats.get("detections", 0) + int(
+                (np.asarray(det.confidence) >= config.low_thresh).sum()
+            )
         if pooling == "mean" and len(det):
             det.data["embedding"] = replay.embeddings[replay.rows(det.xyxy)]
         out = tracker.update(det, frame)
         for box, tid, c in zip(out.xyxy, out.tracker_id, out.confidence, strict=True):
             rows.append([fid, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1])
+    if stats is not None:
+        stats["embedded"] = stats.get("embedded", 0) + replay.served
     return np.asarray(rows, dtype=np.float64).reshape(-1, 10)
 
 
@@ -199,12 +209,18 @@ def run_ours_replayed(
     out_dir: Path,
     *,
     pooling: str = "tfe",
+    stats: dict[str, int] | None = None,
 ) -> Path:
     """Track ``seq_names`` of a split (config from ``config_for(seq_name)``); ``out_dir/<seq>.txt``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in seq_names:
         rows = track_sequence_replayed(
-            split_dir / name, config_for(name), cache, tracklet_embedder, pooling=pooling
+            split_dir / name,
+            config_for(name),
+            cache,
+            tracklet_embedder,
+            pooling=pooling,
+            stats=stats,
         )
         write_mot(out_dir / f"{name}.txt", rows)
     return out_dir
