@@ -75,7 +75,7 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 CMR_ROWS = ("cmr-none", "cmr-refined", "cmr-video")
 # Test-feature choices: pre-BN parts concatenated, then L2-normalised.
-EMBEDDINGS = ("fvs", "vs", "fs", "s", "v", "f")
+EMBEDDINGS = ("fvs", "fv", "fs", "vs", "f", "v", "s")
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -217,8 +217,20 @@ def _mean_std(values: Sequence[float]) -> list[float]:
     return [statistics.mean(values), std]
 
 
-def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per row: mean and std over seeds of the selected and last metrics, and per embedding."""
+def _paired(a: dict[int, float], b: dict[int, float]) -> list[float] | None:
+    """Mean and std over the seeds both have of a[seed] - b[seed]; None without common seeds."""
+    seeds = sorted(set(a) & set(b))
+    return _mean_std([a[k] - b[k] for k in seeds]) if seeds else None
+
+
+def summarize(runs: Sequence[dict[str, Any]], reference: str = "tfe") -> dict[str, Any]:
+    """Per row: mean and std over seeds of the selected and last metrics, and per embedding.
+
+    Seed s of every row starts from the same weights and sees the same batches, so differences
+    are also given paired by seed: ``delta_mAP`` (selected mAP minus the ``reference`` row's), and
+    per embedding ``delta_vs_fvs`` (its mAP minus f+v+s's on the same checkpoint).
+    """
+    ref = {r["seed"]: r["selected"]["mAP"] for r in runs if r["row"] == reference}
     summary: dict[str, Any] = {}
     for row in dict.fromkeys(r["row"] for r in runs):
         rs = [r for r in runs if r["row"] == row]
@@ -229,37 +241,49 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             e: {k: _mean_std([r["embeddings"][e][k] for r in rs]) for k in ("mAP", "R1")}
             for e in EMBEDDINGS
         }
+        s["delta_mAP"] = _paired({r["seed"]: r["selected"]["mAP"] for r in rs}, ref)
+        s["delta_vs_fvs"] = {
+            e: _paired(
+                {r["seed"]: r["embeddings"][e]["mAP"] for r in rs},
+                {r["seed"]: r["embeddings"]["fvs"]["mAP"] for r in rs},
+            )
+            for e in EMBEDDINGS
+        }
         times = [r["train_s"] for r in rs if "train_s" in r]
         s["train_s"] = statistics.mean(times) if times else 0.0
         summary[row] = s
     return summary
 
 
-def _fmt(ms: Sequence[float]) -> str:
-    return f"{ms[0]:.1f} ± {ms[1]:.1f}"
+def _fmt(ms: Sequence[float] | None, sign: bool = False) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms[0]:+.1f} ± {ms[1]:.1f}" if sign else f"{ms[0]:.1f} ± {ms[1]:.1f}"
 
 
-def markdown_tables(summary: dict[str, Any]) -> str:
+def markdown_tables(summary: dict[str, Any], reference: str = "tfe") -> str:
     lines = [
-        "| row | what | mAP | R1 | mAP (last) | R1 (last) | train s |",
-        "|---|---|---|---|---|---|---|",
+        f"| row | what | mAP | R1 | mAP (last) | R1 (last) | Δ mAP vs {reference} | train s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row, s in summary.items():
         lines.append(
             f"| {row} | {s['description']} | {_fmt(s['selected']['mAP'])} | "
             f"{_fmt(s['selected']['R1'])} | {_fmt(s['last']['mAP'])} | {_fmt(s['last']['R1'])} | "
-            f"{s['train_s']:.0f} |"
+            f"{_fmt(s['delta_mAP'], sign=True)} | {s['train_s']:.0f} |"
         )
     lines += [
         "",
-        "Test feature (selected checkpoint, val mAP): which pre-BN parts are concatenated",
+        "Test feature: val mAP of the selected checkpoint for each concat of pre-BN parts",
+        "(second line: minus f+v+s on the same checkpoint, paired by seed)",
         "",
         "| row | " + " | ".join("+".join(e) for e in EMBEDDINGS) + " |",
         "|---|" + "---|" * len(EMBEDDINGS),
     ]
     for row, s in summary.items():
         cells = " | ".join(_fmt(s["embeddings"][e]["mAP"]) for e in EMBEDDINGS)
-        lines.append(f"| {row} | {cells} |")
+        deltas = " | ".join(_fmt(s["delta_vs_fvs"][e], sign=True) for e in EMBEDDINGS)
+        lines += [f"| {row} | {cells} |", f"| | {deltas} |"]
     return "\n".join(lines)
 
 

@@ -82,9 +82,8 @@ def load_training_data(
     from cgclip.evaluate import load_reid_dataset
 
     if data.generate is not None:
-        if int(os.environ.get("RANK", "0")) == 0:
+        if int(os.environ.get("RANK", "0")) == 0:  # rank 0 generates, and its load builds vreid/
             ensure_synthetic(data.root, data.generate, progress=progress)
-            load_reid_dataset(data.dataset, data.root, **data.options)  # builds ROOT/vreid once
         else:  # under torchrun the other ranks wait for rank 0's files instead of racing it
             _wait_for(Path(data.root) / "vreid" / "index.json")
     dataset = load_reid_dataset(data.dataset, data.root, **data.options)

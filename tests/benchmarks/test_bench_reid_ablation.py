@@ -133,7 +133,13 @@ def test_summary_is_mean_and_sample_std_over_seeds():
     assert s["tfe"]["last"]["mAP"] == pytest.approx([51.0, 8**0.5])
     assert s["tfe"]["train_s"] == pytest.approx(15.0)
     assert s["tfe"]["seeds"] == [0, 1]
+    # paired by seed against the tfe row: (60 - 50, 62 - 54) -> mean 9, std sqrt(2)
+    assert s["cmr-video"]["delta_mAP"] == pytest.approx([9.0, 2**0.5])
+    assert s["cmr-none"]["delta_mAP"] == pytest.approx([-10.0, 0.0])  # seed 0 only
+    assert s["tfe"]["delta_vs_fvs"]["f"] == [0.0, 0.0]  # every embedding scores alike here
     assert best_update(runs) == "video"
     assert best_update(runs[:2]) is None
     table = markdown_tables(s)
-    assert "| tfe | TFE, no CMR | 52.0 ± 2.8 | 65.0 ± 7.1 | 51.0 ± 2.8 | 64.0 ± 7.1 | 15 |" in table
+    row = "| tfe | TFE, no CMR | 52.0 ± 2.8 | 65.0 ± 7.1 | 51.0 ± 2.8 | 64.0 ± 7.1 | +0.0 ± 0.0 | 15 |"
+    assert row in table
+    assert "| cmr-video |" in table and "| +9.0 ± 1.4 |" in table
