@@ -76,7 +76,7 @@ def test_ablation_runs_rows_and_resumes(synthetic_root, tmp_path, capsys):
     model = create_model("test-tiny", **cfg.model.overrides)
     expected = evaluate_dataset(model, load_dataset("synthetic", synthetic_root), progress=False)
     assert runs["untrained"]["selected"]["mAP"] == pytest.approx(100 * expected.mAP, abs=1e-4)
-    assert runs["untrained"]["embedding"] == "fvs"
+    assert runs["untrained"]["embedding"] == "".join(model.config.embedding_parts) == "f"
 
     # Running again with the same settings trains nothing; the text rows pick the best update.
     before = trained["seconds"]
