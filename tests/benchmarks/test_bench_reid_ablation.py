@@ -106,7 +106,7 @@ def test_text_rows_need_a_memory_update_and_rows_must_exist(tmp_path, capsys):
 
 
 def _record(row, seed, m, r1):
-    scores = {e: {"mAP": m, "R1": r1, "R5": r1} for e in EMBEDDINGS}
+    scores = {e: {"mAP": m + (e == "f"), "R1": r1, "R5": r1} for e in EMBEDDINGS}
     return {
         "row": row,
         "seed": seed,
@@ -131,15 +131,18 @@ def test_summary_is_mean_and_sample_std_over_seeds():
     assert s["tfe"]["selected"]["mAP"] == pytest.approx([52.0, 8**0.5])
     assert s["tfe"]["selected"]["R1"] == pytest.approx([65.0, 50**0.5])
     assert s["tfe"]["last"]["mAP"] == pytest.approx([51.0, 8**0.5])
+    assert s["tfe"]["embeddings"]["f"]["mAP"] == pytest.approx([53.0, 8**0.5])
     assert s["tfe"]["train_s"] == pytest.approx(15.0)
     assert s["tfe"]["seeds"] == [0, 1]
     # paired by seed against the tfe row: (60 - 50, 62 - 54) -> mean 9, std sqrt(2)
-    assert s["cmr-video"]["delta_mAP"] == pytest.approx([9.0, 2**0.5])
-    assert s["cmr-none"]["delta_mAP"] == pytest.approx([-10.0, 0.0])  # seed 0 only
-    assert s["tfe"]["delta_vs_fvs"]["f"] == [0.0, 0.0]  # every embedding scores alike here
+    assert s["cmr-video"]["delta_vs_reference"]["f"] == pytest.approx([9.0, 2**0.5])
+    assert s["cmr-none"]["delta_vs_reference"]["v"] == pytest.approx([-10.0, 0.0])  # seed 0 only
+    assert s["tfe"]["delta_vs_fvs"]["f"] == [1.0, 0.0]  # f scores 1 above f+v+s in every run
+    assert s["tfe"]["delta_vs_fvs"]["v"] == [0.0, 0.0]
     assert best_update(runs) == "video"
     assert best_update(runs[:2]) is None
-    table = markdown_tables(s)
-    row = "| tfe | TFE, no CMR | 52.0 ± 2.8 | 65.0 ± 7.1 | 51.0 ± 2.8 | 64.0 ± 7.1 | +0.0 ± 0.0 | 15 |"
+    table = markdown_tables(s, "f")
+    row = "| tfe | TFE, no CMR | 53.0 ± 2.8 | 65.0 ± 7.1 | +0.0 ± 0.0 | 52.0 ± 2.8 | 51.0 ± 2.8 | 15 |"
     assert row in table
     assert "| cmr-video |" in table and "| +9.0 ± 1.4 |" in table
+    assert "| mAP (f+v+s) |" in markdown_tables(s, "fvs")
