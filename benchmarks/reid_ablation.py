@@ -41,7 +41,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "reid_ablation.json"
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "train" / "synthetic.yaml"
 
-_TFE = {"model.overrides.pooling": "tfe"}
+# Checkpoints are selected with the test features the model had when the ablation was run
+# (f+v+s with TFE, v with mean pooling); every feature of the selected one is scored anyway.
+_TFE = {"model.overrides.pooling": "tfe", "model.overrides.embedding": "[f, v, s]"}
 _CMR = {**_TFE, "model.overrides.use_cmr": True}
 # Row name -> (description, config overrides). Every row sets all the ablated switches itself,
 # so it means the same thing whatever the preset's defaults are. "{update}": see the module doc.
@@ -49,7 +51,11 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "untrained": ("the preset's model, initial weights (no training)", {}),
     "mean": (
         "mean pooling over frame tokens (no TFE), no CMR",
-        {"model.overrides.pooling": "mean", "model.overrides.use_cmr": False},
+        {
+            "model.overrides.pooling": "mean",
+            "model.overrides.embedding": "[v]",
+            "model.overrides.use_cmr": False,
+        },
     ),
     "tfe": ("TFE, no CMR", {**_TFE, "model.overrides.use_cmr": False}),
     "cmr-none": (

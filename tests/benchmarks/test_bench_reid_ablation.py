@@ -99,6 +99,7 @@ def test_text_rows_need_a_memory_update_and_rows_must_exist(tmp_path, capsys):
         row_overrides("text-caption", None)
     assert "model.overrides.memory_update=refined" in row_overrides("text-caption", "refined")
     assert "model.overrides.use_cmr=false" in row_overrides("mean", None)
+    assert "model.overrides.embedding=[v]" in row_overrides("mean", None)
     with pytest.raises(UserError, match="unknown row"):
         row_overrides("tfe-deluxe", None)
     assert main(["--table-only", "--output", str(tmp_path / "none.json")]) == 2
