@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,onnx]'
+	# The demo's browser test drives Debian's Chromium (Playwright cannot download its own here).
+	if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 	touch $(STAMP)
 
 # Track a clip. `make run VIDEO=clip.mp4 ARGS="--detector yolo11n.pt --reid clip"`.

@@ -45,12 +45,16 @@ def machine() -> dict[str, Any]:
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs after one warm-up."""
+    """Median wall time of ``fn`` over ``repeat`` runs after one warm-up (CUDA work included:
+    the GPU is synchronised before each clock read)."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     fn()
+    sync()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
 
@@ -81,7 +85,7 @@ def tfe_cost(model: Any, ts: Sequence[int], batch: int, repeat: int) -> list[dic
     d, n = model.config.vision.width, model.tokens_per_frame
     rows = []
     for t in ts:
-        tokens = torch.randn(batch, t, n, d)
+        tokens = torch.randn(batch, t, n, d, device=model.device)
         rows.append(
             {
                 "T": t,

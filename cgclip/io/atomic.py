@@ -32,10 +32,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_file(tmp)
+        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus umask).
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_file(path: Path) -> None:

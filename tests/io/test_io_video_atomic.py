@@ -97,3 +97,14 @@ def test_atomic_write_replaces_and_cleans_up(tmp_path):
         raise ValueError
     assert target.read_text() == "new"
     assert sorted(p.name for p in target.parent.iterdir()) == ["a.json"]
+
+
+def test_atomic_files_get_the_umask_mode_not_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,105 @@
+"""Shared pieces of the tracker benchmarks: machine info, running our tracker on MOT sequences."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cgclip.io.mot import write_mot
+from cgclip.io.video import open_video
+from tracker.config import TrackerConfig, load_preset
+from tracker.detectors import ReplayDetector
+from tracker.tracker import Tracker
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, core count and library versions, stored with every result file."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import scipy
+    import supervision
+    import torch
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpu": None,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch.__version__,
+        "supervision": supervision.__version__,
+    }
+
+
+def preset_for(seq_name: str) -> str:
+    """The scene preset for a synthetic sequence name (``dance-03`` -> ``dance``)."""
+    kind = seq_name.split("-")[0]
+    return kind if kind in ("dance", "sports") else "default"
+
+
+def sequences(split_dir: Path) -> list[Path]:
+    return sorted(d for d in Path(split_dir).iterdir() if (d / "det" / "det.txt").is_file())
+
+
+def track_sequence(seq_dir: Path, config: TrackerConfig) -> np.ndarray:
+    """Run our tracker on a sequence's public detections -> MOT result rows ``(N, 10)``.
+
+    Frames are decoded only when the config needs them (camera-motion compensation).
+    """
+    detector = ReplayDetector(seq_dir / "det" / "det.txt")
+    tracker = Tracker(config)
+    from cgclip.io.mot import read_seqinfo
+
+    length = read_seqinfo(seq_dir).seq_length
+    frames = iter(open_video(seq_dir / "img1")) if config.cmc else None
+    rows = []
+    for fid in range(1, length + 1):
+        frame = next(frames) if frames is not None else None
+        det = detector.detect([frame], [fid])[0]
+        out = tracker.update(det, frame)
+        for box, tid, c in zip(out.xyxy, out.tracker_id, out.confidence, strict=True):
+            rows.append([fid, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 10)
+
+
+def run_ours(
+    split_dir: Path, out_dir: Path, overrides: dict[str, dict[str, Any]] | None = None
+) -> Path:
+    """Track every sequence of a split with its kind's preset; write ``out_dir/<seq>.txt``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for seq in sequences(split_dir):
+        kind = preset_for(seq.name)
+        cfg = load_preset(kind, **((overrides or {}).get(kind, {})))
+        write_mot(out_dir / f"{seq.name}.txt", track_sequence(seq, cfg))
+    return out_dir
+
+
+def run_in_bench_env(args: list[str]) -> str:
+    """Run a script with the benchmark venv (BoxMOT lives there, never in the runtime env)."""
+    if not BENCH_PYTHON.exists():
+        raise SystemExit(f"{BENCH_PYTHON} missing: run `bash benchmarks/setup_bench_env.sh` first")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run(
+        [str(BENCH_PYTHON), *args], env=env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark env command failed: {' '.join(args)}\n{proc.stderr[-2000:]}")
+    return proc.stdout

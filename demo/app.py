@@ -1,0 +1,250 @@
+"""The Gradio Blocks app: upload a clip, pick detector / ReID model / scene preset, get it tracked.
+
+Wiring only; the work is :func:`demo.pipeline.process_clip`. Each request gets its own temporary
+folder, removed once Gradio has copied the results into its cache (the handler is a generator:
+the folder's ``with`` block closes when Gradio resumes it after the final yield). Gradio's cache
+is itself swept hourly (``delete_cache``). Uploads reach the handler only as Gradio cache files
+and are copied; ReID models are chosen by name from the server's list.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cgclip.errors import UserError
+from demo.pipeline import (
+    DETECTORS,
+    PUBLIC,
+    VIDEO_EXTS,
+    YOLO,
+    DemoResult,
+    Limits,
+    default_sample_dir,
+    prepare_sample,
+    process_clip,
+)
+from demo.reid import NONE, ReidRegistry, rank_tracks
+from tracker.config import preset_names
+
+TITLE = "cgclip-track: multi-person tracking with CG-CLIP re-identification"
+
+
+@dataclass
+class DemoSettings:
+    """Server-side settings (the CLI's options); nothing here comes from a user."""
+
+    checkpoints: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    device: str = "cpu"
+    concurrency: int = 1  # tracking jobs run at once; the rest wait in the queue
+    queue_size: int = 16  # waiting jobs beyond this are turned away
+    sample_dir: Path = field(default_factory=default_sample_dir)
+    sample_frames: int = 250
+    clip_weights: Path | None = None
+    search_crops: int = 4
+
+
+def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | None = None):
+    """The demo as a ``gr.Blocks`` (queued), ready for :func:`launch`."""
+    settings = settings or DemoSettings()
+    registry = registry or ReidRegistry(
+        settings.checkpoints, device=settings.device, clip_weights=settings.clip_weights
+    )
+    import gradio as gr
+
+    sample_lock = threading.Lock()
+    limits = settings.limits
+
+    def use_sample():
+        with sample_lock:  # two visitors pressing the button at once share one generation
+            video, det = prepare_sample(settings.sample_dir, settings.sample_frames)
+        return str(video), str(det), PUBLIC, "dance"
+
+    def track(video, detector, det_file, reid, preset, progress=gr.Progress(track_tqdm=True)):
+        with tempfile.TemporaryDirectory(prefix="cgclip-demo-") as work:
+            try:
+                result = process_clip(
+                    video,
+                    work_dir=work,
+                    registry=registry,
+                    detector=detector,
+                    detections=det_file,
+                    reid=reid,
+                    preset=preset,
+                    limits=limits,
+                    device=settings.device,
+                    search_crops=settings.search_crops,
+                    progress=lambda fraction, desc: progress(fraction, desc=desc),
+                )
+            except UserError as err:
+                yield _error_outputs(str(err))
+                return
+            yield _result_outputs(result)
+
+    def search(query, state):
+        if not state:
+            return [], "Track a clip first, then search its identities."
+        if state["embeddings"] is None:
+            return [], (
+                "Text search needs a ReID model: pick **clip** or a CG-CLIP checkpoint as the "
+                "ReID model and track the clip again."
+            )
+        try:
+            ranked = rank_tracks(
+                registry.model(state["reid"]), query, state["ids"], state["embeddings"]
+            )
+        except UserError as err:
+            return [], f"**Error:** {_md_escape(str(err))}"
+        gallery = [
+            (state["tiles"][tid], f"{rank}. #{tid} · {score:+.3f}")
+            for rank, (tid, score) in enumerate(ranked, start=1)
+        ]
+        return gallery, (
+            f"{len(ranked)} identities ranked by cosine similarity to “{_md_escape(query.strip())}”, "
+            "best first."
+        )
+
+    # No telemetry or version check: servers may be offline, and visitors are not tracked.
+    with gr.Blocks(
+        title="cgclip-track demo", delete_cache=(1800, 3600), analytics_enabled=False
+    ) as app:
+        gr.Markdown(f"## {TITLE}")
+        with gr.Row():
+            with gr.Column(scale=1):
+                video_in = gr.Video(label="Clip", sources=["upload"], elem_id="clip")
+                sample_btn = gr.Button("Use the sample clip", elem_id="use-sample")
+                detector = gr.Dropdown(
+                    [(label, value) for value, label in DETECTORS.items()],
+                    value=YOLO,
+                    label="Detector",
+                    elem_id="detector",
+                )
+                det_file = gr.File(
+                    label="det.txt (for public detections)",
+                    file_types=[".txt"],
+                    elem_id="det-file",
+                )
+                reid = gr.Dropdown(
+                    [(c.label, c.value) for c in registry.choices()],
+                    value=NONE,
+                    label="ReID model",
+                    elem_id="reid",
+                )
+                preset = gr.Radio(
+                    preset_names(), value="default", label="Scene preset", elem_id="preset"
+                )
+                run_btn = gr.Button("Track", variant="primary", elem_id="track")
+                gr.Markdown(
+                    f"Clips up to {limits.max_upload_mb:g} MB and {limits.max_seconds:g} s "
+                    f"({', '.join(e.lstrip('.') for e in VIDEO_EXTS)}). Jobs run "
+                    f"{settings.concurrency} at a time; others wait in a queue."
+                )
+            with gr.Column(scale=2):
+                status = gr.Markdown(elem_id="status")
+                video_out = gr.Video(
+                    label="Tracked video", interactive=False, elem_id="tracked-video"
+                )
+                gallery = gr.Gallery(
+                    label="Identities (best crop, presence timeline below)",
+                    columns=6,
+                    height="auto",
+                    object_fit="contain",
+                    elem_id="identities",
+                )
+                files = gr.File(
+                    label="Results (annotated MP4, MOTChallenge txt, JSON)",
+                    file_count="multiple",
+                    interactive=False,
+                    elem_id="results",
+                )
+                with gr.Row():
+                    query = gr.Textbox(
+                        label="Search identities by text",
+                        placeholder="blue jersey number 10",
+                        scale=4,
+                        elem_id="query",
+                    )
+                    search_btn = gr.Button("Search", scale=1, elem_id="search")
+                search_status = gr.Markdown(elem_id="search-status")
+                search_out = gr.Gallery(
+                    label="Search results",
+                    columns=6,
+                    height="auto",
+                    object_fit="contain",
+                    elem_id="matches",
+                )
+        state = gr.State()
+
+        sample_btn.click(
+            use_sample,
+            outputs=[video_in, det_file, detector, preset],
+            api_visibility="private",
+            concurrency_limit=2,  # the lock inside makes later callers reuse the first one's clip
+        )
+        run_btn.click(
+            track,
+            inputs=[video_in, detector, det_file, reid, preset],
+            outputs=[status, video_out, gallery, files, state, search_out, search_status],
+            api_name="track",
+            concurrency_limit=settings.concurrency,
+            show_progress_on=video_out,  # one progress bar (frames tracked), where the video goes
+        )
+        search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
+            inputs=[query, state],
+            outputs=[search_out, search_status],
+            concurrency_limit=4,
+            concurrency_id="search",
+        )
+        search_btn.click(search, api_name="search", **search_inputs)
+        query.submit(search, api_visibility="private", **search_inputs)
+    app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    return app
+
+
+def launch(
+    app: Any,
+    settings: DemoSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+):
+    """Serve ``app``: upload size capped by Gradio itself, the sample folder servable."""
+    settings.sample_dir.mkdir(parents=True, exist_ok=True)
+    return app.launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=int(settings.limits.max_upload_mb * 2**20),
+        allowed_paths=[str(settings.sample_dir)],
+        prevent_thread_lock=not block,
+        ssr_mode=False,
+        show_error=False,  # unexpected errors: a generic message in the page, details in the log
+        quiet=not block,
+    )
+
+
+def _result_outputs(result: DemoResult) -> tuple:
+    tiles = {i.track_id: i.tile for i in result.identities}
+    state = {
+        "reid": result.reid,
+        "ids": result.track_ids,
+        "embeddings": result.embeddings,
+        "tiles": tiles,
+    }
+    gallery = [(i.tile, i.caption) for i in result.identities]
+    files = [str(p) for p in result.files]
+    return result.status(), str(result.video), gallery, files, state, [], ""
+
+
+def _error_outputs(message: str) -> tuple:
+    return f"**Error:** {_md_escape(message)}", None, [], None, None, [], ""
+
+
+def _md_escape(text: str) -> str:
+    """Text shown literally in a Markdown component (file names and queries come from users)."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", text)

@@ -1,0 +1,53 @@
+"""Browser-playable video: re-encode the tracker's MP4 as H.264 with PyAV.
+
+OpenCV writes ``mp4v`` (MPEG-4 Part 2), which Chrome and Firefox refuse to play. PyAV (a
+dependency of supervision) ships FFmpeg with libx264, so the demo transcodes the annotated video to
+H.264 High profile, yuv420p, with the index at the front (``+faststart``) so playback starts before
+the whole file has arrived. No ffmpeg binary is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from cgclip.errors import UserError
+from cgclip.io.atomic import atomic_path
+
+
+def transcode_h264(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, crf: int = 23
+) -> Path:
+    """Re-encode ``src`` (any video FFmpeg decodes) to an H.264 ``dst`` .mp4, atomically.
+
+    Odd frame sizes are cropped by one pixel (yuv420p needs even sides). Returns ``dst``.
+    """
+    import av
+
+    dst = Path(dst)
+    try:
+        with av.open(str(src)) as inp:
+            if not inp.streams.video:
+                raise UserError(f"{src}: has no video stream to re-encode")
+            stream_in = inp.streams.video[0]
+            rate = Fraction(stream_in.average_rate or stream_in.guessed_rate or 25)
+            width = stream_in.codec_context.width // 2 * 2
+            height = stream_in.codec_context.height // 2 * 2
+            with (
+                atomic_path(dst) as tmp,
+                av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+            ):
+                stream = out.add_stream("libx264", rate=rate)
+                stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
+                for index, frame in enumerate(inp.decode(stream_in)):
+                    frame = frame.reformat(width=width, height=height, format="yuv420p")
+                    frame.pts, frame.time_base = index, Fraction(1) / rate  # constant frame rate
+                    for packet in stream.encode(frame):
+                        out.mux(packet)
+                for packet in stream.encode():  # flush the encoder's delayed frames
+                    out.mux(packet)
+    except av.FFmpegError as err:
+        raise UserError(f"{src}: cannot re-encode the video for the browser ({err})") from None
+    return dst

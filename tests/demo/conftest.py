@@ -1,0 +1,29 @@
+"""Fixtures for the demo tests: the sample clip in the demo's form and a tiny CG-CLIP checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def demo_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(H.264 sample video, det.txt): the 40-frame dance sample the 'Use the sample clip' button
+    gives."""
+    from demo.pipeline import prepare_sample
+
+    return prepare_sample(tmp_path_factory.mktemp("demo-sample"), frames=40)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A --checkpoints folder holding one random-init ``test-tiny`` CG-CLIP checkpoint."""
+    import torch
+
+    import cgclip
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    cgclip.save_checkpoint(cgclip.create_model("test-tiny"), folder / "tiny.safetensors")
+    return folder

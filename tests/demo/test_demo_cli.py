@@ -1,0 +1,74 @@
+"""``python -m demo`` option checks: one-line errors before anything is served."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from demo.__main__ import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-upload-mb", "0"], "--max-upload-mb and --max-seconds must be positive"),
+        (["--max-seconds", "-5"], "--max-upload-mb and --max-seconds must be positive"),
+        (["--concurrency", "0"], "--concurrency and --queue-size must be at least 1"),
+        (["--port", "70000"], "--port 70000 is not a TCP port"),
+        (["--clip-weights", "nowhere.bin"], "--clip-weights nowhere.bin: no such file"),
+        (["--checkpoints", "no/such/dir"], "--checkpoints no/such/dir: no such folder"),
+    ],
+)
+def test_bad_options_are_one_line_errors(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_help_runs_as_a_module(subprocess_env):
+    out = subprocess.run(
+        [sys.executable, "-m", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+    assert out.returncode == 0
+    for option in ("--host", "--port", "--checkpoints", "--max-upload-mb", "--max-seconds"):
+        assert option in out.stdout
+
+
+@pytest.mark.slow
+def test_module_serves_the_page(subprocess_env, tmp_path):
+    """``python -m demo`` really starts a server on the given port (then we stop it)."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**subprocess_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "demo", "--port", str(port), "--max-seconds", "30"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline, page = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    page = resp.read().decode("utf-8", "replace")
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert proc.poll() is None, proc.stdout.read()
+        assert "cgclip-track demo" in page  # the page title
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

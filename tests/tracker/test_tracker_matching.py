@@ -1,0 +1,65 @@
+"""IoU, cosine distance, fused/gated costs and assignment on hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracker.matching import (
+    box_iou,
+    cosine_distance,
+    direction_cost,
+    fuse_cost,
+    l2_normalize,
+    linear_assignment,
+)
+
+
+def test_box_iou_hand_values():
+    a = np.array([[0, 0, 10, 10], [0, 0, 2, 2]], dtype=float)
+    b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [20, 20, 30, 30]], dtype=float)
+    iou = box_iou(a, b)
+    # [0,0,10,10] vs [5,0,15,10]: inter 50, union 150.
+    assert np.allclose(iou[0], [1 / 3, 1.0, 0.0])
+    assert np.allclose(iou[1], [0.0, 4 / 100, 0.0])
+    assert box_iou(np.zeros((0, 4)), b).shape == (0, 3)
+
+
+def test_cosine_distance():
+    a = l2_normalize(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    b = l2_normalize(np.array([[1.0, 0.0], [-1.0, 0.0], [1.0, 1.0]]))
+    d = cosine_distance(a, b)
+    assert np.allclose(d, [[0, 2, 1 - np.sqrt(0.5)], [1, 1, 1 - np.sqrt(0.5)]])
+
+
+def test_linear_assignment_prefers_global_minimum_and_respects_gate():
+    cost = np.array([[0.1, 0.2], [0.15, 0.9]])
+    matches, um_r, um_c = linear_assignment(cost, max_cost=0.5)
+    # Greedy would take (0,0)=0.1 and leave row 1 with 0.9 (gated); the optimum is (0,1)+(1,0).
+    assert sorted(map(tuple, matches)) == [(0, 1), (1, 0)]
+    assert len(um_r) == 0 and len(um_c) == 0
+    matches, um_r, um_c = linear_assignment(np.array([[0.6, np.inf], [0.3, 0.7]]), max_cost=0.5)
+    assert [tuple(m) for m in matches] == [(1, 0)]
+    assert list(um_r) == [0] and list(um_c) == [1]
+    matches, um_r, um_c = linear_assignment(np.zeros((0, 3)), max_cost=0.5)
+    assert matches.shape == (0, 2) and list(um_c) == [0, 1, 2]
+
+
+def test_fuse_cost_weights_and_gates():
+    iou = np.array([[0.8, 0.05], [0.5, 0.6]])
+    app = np.array([[0.1, 0.1], [0.6, np.nan]])
+    cost = fuse_cost(iou, app, appearance_weight=0.5, min_iou=0.1, appearance_gate=0.4)
+    assert np.isclose(cost[0, 0], 0.5 * 0.2 + 0.5 * 0.1)
+    assert np.isinf(cost[0, 1])  # IoU gate
+    assert np.isinf(cost[1, 0])  # appearance gate
+    assert np.isclose(cost[1, 1], 0.4)  # unknown appearance: motion only
+    motion = fuse_cost(iou, None, appearance_weight=0.5, min_iou=0.1, appearance_gate=0.4)
+    assert np.isclose(motion[1, 0], 0.5)
+
+
+def test_direction_cost_rewards_continuing_motion():
+    dirs = np.array([[1.0, 0.0], [0.0, 0.0]])
+    last = np.array([[0.0, 0.0], [0.0, 0.0]])
+    dets = np.array([[10.0, 0.0], [-10.0, 0.0], [0.0, 10.0]])
+    c = direction_cost(dirs, last, dets)
+    assert np.allclose(c[0], [-0.5, 0.5, 0.0])
+    assert np.allclose(c[1], 0.0)  # unknown direction: no term

@@ -1,0 +1,217 @@
+"""Person detectors behind one interface: ``detect(frames, frame_ids) -> [sv.Detections]``.
+
+- :class:`YoloDetector` - any ultralytics weights (default ``yolo11n.pt``), person class only.
+- :class:`HogDetector` - the classic HOG + linear SVM people detector; offline, no weights.
+- :class:`ReplayDetector` - public detections from a MOTChallenge ``det.txt`` (how trackers are
+  compared fairly).
+
+Frames are BGR ``(H, W, 3)`` uint8; ``frame_ids`` are 1-based (MOTChallenge numbering). Each
+detector says how many frames it wants per call (``batch_size``) so the pipeline can stream.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import supervision as sv
+
+from cgclip.errors import UserError
+from cgclip.io.mot import frames_of, read_mot
+
+OFFLINE_HINT = (
+    "offline alternatives: --detector hog (no weights), --detections det.txt (replay public "
+    "detections), or --detector /path/to/local_weights.pt"
+)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    batch_size: int
+
+    def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
+        """One :class:`sv.Detections` (xyxy, confidence, class_id 0) per input frame."""
+        ...
+
+
+def _detections(boxes: np.ndarray, conf: np.ndarray) -> sv.Detections:
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    return sv.Detections(
+        xyxy=boxes,
+        confidence=np.asarray(conf, dtype=np.float32).reshape(-1),
+        class_id=np.zeros(len(boxes), dtype=np.int64),
+    )
+
+
+class ReplayDetector:
+    """Replays a MOTChallenge ``det.txt`` (``frame, -1, x, y, w, h, conf, ...``).
+
+    The file is validated when opened (a malformed row is a one-line :class:`UserError` naming
+    the line); rows are then served frame by frame.
+    """
+
+    batch_size = 1
+
+    def __init__(self, path: str | os.PathLike[str], min_conf: float = -np.inf) -> None:
+        self.path = Path(path)
+        rows = read_mot(self.path, kind="det")
+        rows = rows[rows[:, 6] >= min_conf]
+        self._frames = frames_of(rows)
+        self.last_frame = int(rows[:, 0].max()) if len(rows) else 0
+
+    def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
+        out = []
+        for fid in frame_ids:
+            rows = self._frames.get(int(fid))
+            if rows is None:
+                out.append(_detections(np.zeros((0, 4)), np.zeros(0)))
+                continue
+            xywh = rows[:, 2:6]
+            out.append(
+                _detections(
+                    np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1), rows[:, 6]
+                )
+            )
+        return out
+
+
+class YoloDetector:
+    """Ultralytics YOLO restricted to people.
+
+    ``weights`` is a model name ultralytics can download (``yolo11n.pt``), a local ``.pt`` path, or
+    a model ``.yaml`` (random init; for tests). Offline download failures and unreadable files
+    become a one-line :class:`UserError`.
+    """
+
+    def __init__(
+        self,
+        weights: str = "yolo11n.pt",
+        *,
+        conf: float = 0.1,
+        batch_size: int = 8,
+        imgsz: int = 640,
+        device: str = "cpu",
+        person_class: int | None = None,
+    ) -> None:
+        self.weights = str(weights)
+        self.conf = float(conf)
+        self.batch_size = max(int(batch_size), 1)
+        self.imgsz = int(imgsz)
+        self.device = device
+        self.model = load_yolo(self.weights)
+        self.person_class = self._person_class(person_class)
+
+    def _person_class(self, person_class: int | None) -> int:
+        if person_class is not None:
+            return int(person_class)
+        names = getattr(self.model, "names", None) or {}
+        for idx, name in dict(names).items():
+            if str(name).lower() == "person":
+                return int(idx)
+        return 0  # COCO order (and a model built from a yaml, whose names are just numbers)
+
+    def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
+        if not frames:
+            return []
+        results = self.model.predict(
+            list(frames),
+            classes=[self.person_class],
+            conf=self.conf,
+            imgsz=self.imgsz,
+            device=self.device,
+            verbose=False,
+        )
+        out = []
+        for r in results:
+            boxes = r.boxes
+            out.append(_detections(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy()))
+        return out
+
+
+def load_yolo(weights: str):
+    """``ultralytics.YOLO(weights)`` with the failures a user can cause turned into UserError."""
+    from ultralytics import YOLO
+
+    path = Path(weights)
+    is_local = path.exists()
+    if not is_local and (
+        path.parent != Path(".") or path.suffix.lower() not in (".pt", ".yaml", ".yml")
+    ):
+        raise UserError(
+            f"{weights}: YOLO weights not found; give a local .pt file or a model name like yolo11n.pt"
+        )
+    if is_local and path.is_file() and path.stat().st_size == 0:
+        raise UserError(f"{weights}: weights file is empty; re-download or re-export it")
+    try:
+        return YOLO(str(weights))
+    except FileNotFoundError:
+        raise UserError(
+            f"{weights}: YOLO weights not found locally and not a downloadable ultralytics model; "
+            + OFFLINE_HINT
+        ) from None
+    except (ConnectionError, TimeoutError, OSError) as err:
+        if is_local:
+            raise UserError(f"{weights}: cannot read the weights file ({err})") from None
+        raise UserError(
+            f"{weights}: download failed (is the machine offline?); " + OFFLINE_HINT
+        ) from None
+    except Exception as err:  # ultralytics raises TypeError/RuntimeError/KeyError for bad files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{weights}: not a loadable ultralytics model ({first[:160]})") from None
+
+
+class HogDetector:
+    """Dalal-Triggs HOG + linear SVM people detector (OpenCV's default people model).
+
+    Runs offline with no weights file. Uses ``cv2.HOGDescriptor`` when the installed OpenCV has
+    it (4.x) and the numpy implementation in :mod:`tracker.hog` otherwise (OpenCV 5 moved HOG to
+    contrib). SVM margins become confidences with ``1 - exp(-margin)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        scale: float = 1.05,
+        stride: int = 8,
+        hit_threshold: float = 0.0,
+        nms_iou: float = 0.45,
+        upscale: float = 1.0,
+        batch_size: int = 1,
+    ) -> None:
+        from tracker.hog import HogPeopleDetector
+
+        self.batch_size = max(int(batch_size), 1)
+        self.nms_iou = nms_iou
+        self.upscale = float(upscale)
+        self._hog = HogPeopleDetector(scale=scale, stride=stride, hit_threshold=hit_threshold)
+
+    def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
+        out = []
+        for frame in frames:
+            boxes, margins = self._hog.detect(frame, upscale=self.upscale)
+            conf = 1.0 - np.exp(-np.clip(margins, 0, None))
+            det = _detections(boxes, conf)
+            if len(det) > 1:
+                det = det.with_nms(threshold=self.nms_iou, class_agnostic=True)
+            out.append(det)
+        return out
+
+
+def make_detector(
+    detector: str = "yolo11n.pt",
+    *,
+    detections: str | os.PathLike[str] | None = None,
+    conf: float = 0.1,
+    batch_size: int = 8,
+    imgsz: int = 640,
+    device: str = "cpu",
+) -> Detector:
+    """The detector the CLI's ``--detector`` / ``--detections`` options ask for."""
+    if detections is not None:
+        return ReplayDetector(detections)
+    if str(detector).lower() == "hog":
+        return HogDetector()
+    return YoloDetector(detector, conf=conf, batch_size=batch_size, imgsz=imgsz, device=device)

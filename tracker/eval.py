@@ -1,0 +1,200 @@
+"""``python -m tracker.eval --gt GT --results DIR``: HOTA, DetA, AssA, MOTA, IDF1, IDSW via TrackEval.
+
+``GT`` is a MOTChallenge sequence folder (``<seq>/gt/gt.txt`` + ``seqinfo.ini``), a folder of
+such sequences (a split such as ``ROOT/val``), or several of either. ``DIR`` holds one
+``<seq>.txt`` of results per sequence. Prints a table per sequence and combined, and writes the
+numbers to JSON (``--out``, default ``DIR/tracker_eval.json``).
+
+TrackEval wants a fixed folder layout (GT folder, seqmap, tracker/data folder); we build it from
+symlinks in a temporary folder so any layout on disk can be evaluated without copying.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cgclip.errors import UserError, cli
+from cgclip.io.atomic import atomic_write_json
+from cgclip.io.mot import read_mot, read_seqinfo, read_seqmap
+
+METRICS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
+
+
+def find_sequences(
+    gt: Sequence[str | os.PathLike[str]], seqmap: str | os.PathLike[str] | None = None
+) -> dict[str, Path]:
+    """``{name: sequence folder}`` for every sequence under the given GT paths (sorted by name)."""
+    seqs: dict[str, Path] = {}
+    for item in gt:
+        p = Path(item)
+        if not p.is_dir():
+            raise UserError(f"{p}: ground-truth folder not found")
+        if (p / "gt" / "gt.txt").is_file():
+            found = [p]
+        else:
+            found = sorted(d for d in p.iterdir() if (d / "gt" / "gt.txt").is_file())
+        if not found:
+            raise UserError(
+                f"{p}: no MOTChallenge sequences (<seq>/gt/gt.txt) here; point --gt at a sequence "
+                "folder or a split folder such as ROOT/val"
+            )
+        for d in found:
+            if d.name in seqs and seqs[d.name].resolve() != d.resolve():
+                raise UserError(
+                    f"two ground-truth sequences are named {d.name!r}: {seqs[d.name]} and {d}"
+                )
+            seqs[d.name] = d
+    if seqmap is not None:
+        wanted = read_seqmap(seqmap)
+        missing = [s for s in wanted if s not in seqs]
+        if missing:
+            raise UserError(f"{seqmap}: sequences not found under --gt: {', '.join(missing)}")
+        seqs = {s: seqs[s] for s in wanted}
+    return dict(sorted(seqs.items()))
+
+
+def _seq_length(seq_dir: Path, gt_rows: np.ndarray, res_rows: np.ndarray) -> int:
+    if (seq_dir / "seqinfo.ini").is_file():
+        return read_seqinfo(seq_dir).seq_length
+    frames = [int(r[:, 0].max()) for r in (gt_rows, res_rows) if len(r)]
+    return max(frames) if frames else 1
+
+
+def evaluate(
+    gt: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    results: str | os.PathLike[str],
+    *,
+    seqmap: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Evaluate result txt files against MOTChallenge ground truth.
+
+    Returns ``{"sequences": {seq: {metric: value}}, "combined": {metric: value}}`` with HOTA,
+    DetA, AssA, MOTA, IDF1 in percent and IDSW a count.
+    """
+    import trackeval
+
+    gt_list = [gt] if isinstance(gt, (str, os.PathLike)) else list(gt)
+    seqs = find_sequences(gt_list, seqmap)
+    res_dir = Path(results)
+    if not res_dir.is_dir():
+        raise UserError(
+            f"{res_dir}: results folder not found; it should hold one <seq>.txt per sequence"
+        )
+    missing = [s for s in seqs if not (res_dir / f"{s}.txt").is_file()]
+    if missing:
+        raise UserError(
+            f"{res_dir}: no results for {', '.join(missing)} (expected <seq>.txt files)"
+        )
+
+    with tempfile.TemporaryDirectory(prefix="tracker-eval-") as tmp:
+        gt_root, tr_root = Path(tmp) / "gt", Path(tmp) / "trackers" / "tracker" / "data"
+        gt_root.mkdir(parents=True)
+        tr_root.mkdir(parents=True)
+        seq_info = {}
+        for name, seq_dir in seqs.items():
+            gt_rows = read_mot(seq_dir / "gt" / "gt.txt", kind="gt")
+            res_rows = read_mot(res_dir / f"{name}.txt", kind="results")
+            length = _seq_length(seq_dir, gt_rows, res_rows)
+            if len(res_rows) and res_rows[:, 0].max() > length:
+                raise UserError(
+                    f"{res_dir / f'{name}.txt'}: frame {int(res_rows[:, 0].max())} is past the end of "
+                    f"sequence {name} ({length} frames)"
+                )
+            seq_info[name] = length
+            (gt_root / name / "gt").mkdir(parents=True)
+            (gt_root / name / "gt" / "gt.txt").symlink_to((seq_dir / "gt" / "gt.txt").resolve())
+            (tr_root / f"{name}.txt").symlink_to((res_dir / f"{name}.txt").resolve())
+        config = {
+            "GT_FOLDER": str(gt_root),
+            "TRACKERS_FOLDER": str(Path(tmp) / "trackers"),
+            "TRACKERS_TO_EVAL": ["tracker"],
+            "SKIP_SPLIT_FOL": True,
+            "SEQ_INFO": seq_info,
+            "PRINT_CONFIG": False,
+            "OUTPUT_FOLDER": str(Path(tmp) / "out"),
+        }
+        per_seq: dict[str, dict[str, dict[str, Any]]] = {}
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # TrackEval prints its configs
+                metrics = [
+                    trackeval.metrics.HOTA(),
+                    trackeval.metrics.CLEAR(),
+                    trackeval.metrics.Identity(),
+                ]
+                dataset = trackeval.datasets.MotChallenge2DBox(config)
+                for name in seqs:
+                    raw = dataset.get_raw_seq_data("tracker", name)
+                    data = dataset.get_preprocessed_seq_data(raw, "pedestrian")
+                    per_seq[name] = {m.get_name(): m.eval_sequence(data) for m in metrics}
+                combined = {
+                    m.get_name(): m.combine_sequences(
+                        {s: r[m.get_name()] for s, r in per_seq.items()}
+                    )
+                    for m in metrics
+                }
+        except trackeval.utils.TrackEvalException as err:
+            raise UserError(f"TrackEval could not evaluate {res_dir}: {err}") from None
+    return {
+        "sequences": {name: _summary(r) for name, r in per_seq.items()},
+        "combined": _summary(combined),
+    }
+
+
+def _summary(res: dict[str, dict[str, Any]]) -> dict[str, float]:
+    hota = res["HOTA"]
+    return {
+        "HOTA": 100 * float(np.mean(hota["HOTA"])),
+        "DetA": 100 * float(np.mean(hota["DetA"])),
+        "AssA": 100 * float(np.mean(hota["AssA"])),
+        "MOTA": 100 * float(res["CLEAR"]["MOTA"]),
+        "IDF1": 100 * float(res["Identity"]["IDF1"]),
+        "IDSW": int(res["CLEAR"]["IDSW"]),
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    rows = list(report["sequences"].items()) + [("COMBINED", report["combined"])]
+    width = max(len(n) for n, _ in rows)
+    head = f"{'sequence':<{width}} " + " ".join(f"{m:>7}" for m in METRICS)
+    lines = [head]
+    for name, vals in rows:
+        cells = [f"{vals[m]:7d}" if m == "IDSW" else f"{vals[m]:7.2f}" for m in METRICS]
+        lines.append(f"{name:<{width}} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+@cli
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m tracker.eval",
+        description="HOTA, DetA, AssA, MOTA, IDF1 and IDSW of MOTChallenge results, via TrackEval.",
+    )
+    p.add_argument(
+        "--gt",
+        nargs="+",
+        required=True,
+        help="sequence folder(s) or split folder(s) with <seq>/gt/gt.txt",
+    )
+    p.add_argument("--results", required=True, help="folder with one <seq>.txt per sequence")
+    p.add_argument("--seqmap", help="TrackEval seqmap restricting the sequences")
+    p.add_argument("--out", type=Path, help="JSON output (default RESULTS/tracker_eval.json)")
+    args = p.parse_args(argv)
+    report = evaluate(args.gt, args.results, seqmap=args.seqmap)
+    print(format_table(report))
+    out = args.out or Path(args.results) / "tracker_eval.json"
+    atomic_write_json(out, report)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

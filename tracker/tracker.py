@@ -1,0 +1,458 @@
+"""The association tracker: ``supervision.Detections`` in, the same with ``tracker_id`` out.
+
+Per frame (``Tracker.update``):
+
+1. optional camera-motion compensation warps every track state;
+2. Kalman predict for all tracks, batched;
+3. appearance: detections bring embeddings (``data["embedding"]``) or the embedder computes them
+   in one batched pass;
+4. matching stages (each a gated Hungarian assignment on a vectorised cost matrix):
+   a. confirmed tracks (tracked, or lost for at most ``max_time_lost`` frames) x high-confidence
+      detections, cost fused from IoU, appearance and OC-SORT's direction consistency;
+   b. still-unmatched *tracked* tracks x low-confidence detections, IoU only (ByteTrack);
+   c. OC-SORT observation recovery: remaining tracks' last observed boxes x remaining high
+      detections;
+   d. tentative tracks x remaining high detections;
+   e. re-identification: lost tracks still in the ``reid_buffer`` x remaining high detections,
+      appearance only, so a player who left and came back keeps the id;
+5. matched tracks are corrected (after a gap, OC-SORT's observation-centric re-update along a
+   virtual path); unmatched ones become lost; new tracks are born from confident leftovers and
+   confirmed after ``min_hits`` consecutive matches, at which point their tracklet embedding is
+   compared to the lost tracks once more (a late re-identification);
+6. tracklet embeddings of tracks whose window changed are recomputed in one batched call.
+
+Track state is a structure of arrays (:class:`tracker.tracks.TrackTable`: one row per track),
+so every step is a few numpy operations over all tracks. All state lives on the instance: ids start at 1
+per tracker and ``reset()`` starts over.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+from tracker.cmc import CameraMotion
+from tracker.config import TrackerConfig, load_preset
+from tracker.embedding import EMBEDDING_KEY, Embedder, MeanPoolEmbedder, build_embedder
+from tracker.kalman import KalmanBoxFilter, cxcywh_to_xyxy, state_to_xyxy, xyxy_to_cxcywh
+from tracker.matching import (
+    box_iou,
+    cosine_distance,
+    direction_cost,
+    fuse_cost,
+    l2_normalize,
+    linear_assignment,
+    max_overlap,
+)
+from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
+
+
+class Tracker:
+    """Multi-object tracker for people: Kalman + ByteTrack stages + OC-SORT + appearance re-ID.
+
+    ``embedder`` computes appearance from frames; leave it ``None`` for motion only (embeddings
+    passed in ``detections.data["embedding"]`` are still used, with mean pooling over the window).
+    """
+
+    def __init__(
+        self, config: TrackerConfig | None = None, *, embedder: Embedder | None = None
+    ) -> None:
+        self.config = config or TrackerConfig()
+        self.embedder = embedder
+        self.kalman = KalmanBoxFilter(self.config.std_position, self.config.std_velocity)
+        self._pool = MeanPoolEmbedder()
+        self.reset()
+
+    @classmethod
+    def from_preset(
+        cls,
+        name: str = "default",
+        *,
+        reid: str | Embedder | None = None,
+        device: str = "cpu",
+        **overrides: Any,
+    ) -> Tracker:
+        """A tracker with a named preset; ``reid`` is an :class:`Embedder`, ``"none"`` or a ``--reid`` value."""
+        embedder = (
+            reid
+            if reid is None or isinstance(reid, Embedder)
+            else build_embedder(reid, device=device)
+        )
+        return cls(load_preset(name, **overrides), embedder=embedder)
+
+    def reset(self) -> None:
+        """Forget every track and restart ids at 1 (use between videos)."""
+        self.frame_id = 0
+        self._next_id = 1
+        self.table = TrackTable(window=self.config.embedding_window)
+        self._pred_xyxy = np.zeros((0, 4))
+        self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
+
+    # ------------------------------------------------------------------ public API
+
+    def update(self, detections: sv.Detections, frame: np.ndarray | None = None) -> sv.Detections:
+        """Associate one frame's detections; returns the tracked ones with ``tracker_id`` set.
+
+        Only confirmed tracks matched in this frame are returned, in input order, carrying the
+        input boxes (or the filtered ones with ``output_box="kalman"``), confidences, class ids
+        and data.
+        """
+        cfg = self.config
+        self.frame_id += 1
+        conf = self._confidence(detections)
+        keep = np.flatnonzero(conf >= cfg.low_thresh)
+        dets = detections[keep] if len(keep) < len(detections) else detections
+        conf = conf[keep]
+        boxes = np.array(dets.xyxy, dtype=np.float64).reshape(-1, 4)
+
+        if self._cmc is not None and frame is not None:
+            self._compensate_camera(frame, boxes)
+        self._drop_expired()
+        self._predict()
+        feats, embs = self._appearance(dets, frame, boxes)
+
+        high = np.flatnonzero(conf >= cfg.high_thresh)
+        low = np.flatnonzero(conf < cfg.high_thresh)
+        det_track = np.full(len(dets), -1, dtype=np.int64)  # track row per detection
+        matched = np.zeros(len(self.table), dtype=bool)  # per track row
+        gap = self.frame_id - self.table.last_frame - 1  # frames missed before this one
+        pool = np.flatnonzero(self.table.confirmed & (gap <= cfg.max_time_lost))
+
+        # a. confirmed tracks x high detections: IoU + appearance + direction.
+        self._match_first(pool, high, boxes, conf, embs, det_track, matched)
+        high_left = high[det_track[high] < 0]
+        # b. tracked (not lost) leftovers x low detections: IoU only.
+        left = pool[~matched[pool]]
+        tracked_left = left[self.table.state[left] == TRACKED]
+        self._match_iou(
+            tracked_left, low, boxes, cfg.low_match_thresh, det_track, matched, predicted=True
+        )
+        # c. OC-SORT observation recovery: last observed boxes x high leftovers.
+        if cfg.observation_recovery:
+            left = pool[~matched[pool]]
+            self._match_iou(
+                left,
+                high_left,
+                boxes,
+                cfg.recovery_match_thresh,
+                det_track,
+                matched,
+                predicted=False,
+            )
+            high_left = high_left[det_track[high_left] < 0]
+        # d. tentative tracks x high leftovers.
+        tentative = np.flatnonzero(~self.table.confirmed)
+        if len(tentative) and len(high_left):
+            self._match_tentative(tentative, high_left, boxes, embs, det_track, matched)
+            high_left = high_left[det_track[high_left] < 0]
+        # e. re-identification of lost tracks by appearance.
+        if embs is not None and len(high_left):
+            self._match_reid(high_left, embs, det_track, matched)
+            high_left = high_left[det_track[high_left] < 0]
+
+        self._apply_matches(det_track, boxes, conf, feats)
+        self._mark_unmatched(det_track, matched)
+        self._birth(
+            high_left[conf[high_left] >= cfg.new_track_thresh], boxes, conf, feats, det_track
+        )
+        self._confirm(det_track)
+        self._refresh_embeddings()
+
+        out_idx = np.flatnonzero(det_track >= 0)
+        out_idx = out_idx[self.table.confirmed[det_track[out_idx]]]
+        result = dets[out_idx]
+        rows = det_track[out_idx]
+        result.tracker_id = self.table.ids[rows].astype(np.int64)
+        if cfg.output_box == "kalman" and len(rows):
+            result.xyxy = state_to_xyxy(self.table.mean[rows]).astype(result.xyxy.dtype)
+        return result
+
+    @property
+    def tracks(self) -> list[TrackInfo]:
+        """Snapshots of every track the tracker holds (tentative, tracked and lost)."""
+        return self.table.snapshot()
+
+    @property
+    def active_tracks(self) -> list[TrackInfo]:
+        """Confirmed tracks matched in the latest frame."""
+        return [
+            t
+            for t in self.tracks
+            if t.state == "tracked" and t.track_id and t.last_frame == self.frame_id
+        ]
+
+    @property
+    def lost_tracks(self) -> list[TrackInfo]:
+        return [t for t in self.tracks if t.state == "lost"]
+
+    @property
+    def ids_assigned(self) -> int:
+        """How many distinct ids this tracker has handed out since the last reset."""
+        return self._next_id - 1
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    @staticmethod
+    def _confidence(detections: sv.Detections) -> np.ndarray:
+        if detections.confidence is None:
+            return np.ones(len(detections))
+        return np.asarray(detections.confidence, dtype=np.float64).reshape(-1)
+
+    def _compensate_camera(self, frame: np.ndarray, boxes: np.ndarray) -> None:
+        affine = self._cmc.estimate(frame, boxes)
+        if len(self.table) and not np.allclose(affine, np.eye(2, 3)):
+            self.table.warp(affine, self.kalman)
+
+    def _drop_expired(self) -> None:
+        if not len(self.table):
+            return
+        cfg = self.config
+        gap = self.frame_id - self.table.last_frame - 1
+        limit = np.where(
+            self.table.has_embedding(), max(cfg.max_time_lost, cfg.reid_buffer), cfg.max_time_lost
+        )
+        self.table.keep((self.table.state != LOST) | (gap <= limit))
+
+    def _predict(self) -> None:
+        """Batched Kalman predict; caches the predicted boxes ``(n_tracks, 4)`` for matching."""
+        mean = self.table.mean
+        lost = self.table.state == LOST
+        if lost.any():  # a lost box keeps drifting but stops growing or shrinking
+            mean = mean.copy()
+            mean[lost, 7] = 0.0
+        self.table.mean, self.table.cov = self.kalman.predict(mean, self.table.cov)
+        self._pred_xyxy = state_to_xyxy(self.table.mean)
+
+    def _appearance(
+        self, dets: sv.Detections, frame: np.ndarray | None, boxes: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per-frame features ``(N, *F)`` for windows and embeddings ``(N, E)``, or ``(None, None)``."""
+        if len(dets) == 0:
+            return None, None
+        if EMBEDDING_KEY in dets.data:
+            embs = l2_normalize(
+                np.asarray(dets.data[EMBEDDING_KEY], dtype=np.float32).reshape(len(dets), -1)
+            )
+            return embs, embs
+        if self.embedder is None or frame is None:
+            return None, None
+        ff = self.embedder.embed_frame(frame, boxes)
+        return ff.features, ff.embeddings
+
+    # ------------------------------------------------------------------ matching stages
+
+    def _appearance_cost(
+        self, rows: np.ndarray, det_idx: np.ndarray, embs: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Cosine distances ``(K, M)``; NaN rows for tracks without an embedding yet."""
+        if embs is None or self.config.appearance_weight == 0:
+            return None
+        temb, has = self.table.embeddings(rows)
+        if not has.any() or temb.shape[1] != embs.shape[1]:
+            return None
+        dist = cosine_distance(temb, embs[det_idx])
+        dist[~has] = np.nan  # no appearance evidence: fuse_cost falls back to motion alone
+        return dist
+
+    @staticmethod
+    def _assign(
+        rows: np.ndarray,
+        cols: np.ndarray,
+        matches: np.ndarray,
+        det_track: np.ndarray,
+        matched: np.ndarray,
+    ) -> None:
+        if len(matches):
+            det_track[cols[matches[:, 1]]] = rows[matches[:, 0]]
+            matched[rows[matches[:, 0]]] = True
+
+    def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:
+        cfg = self.config
+        if not len(pool) or not len(high):
+            return
+        cost = fuse_cost(
+            box_iou(self._pred_xyxy[pool], boxes[high]),
+            self._appearance_cost(pool, high, embs),
+            appearance_weight=cfg.appearance_weight,
+            min_iou=cfg.min_iou,
+            appearance_gate=cfg.appearance_gate,
+        )
+        if cfg.direction_weight > 0:
+            last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
+            centres = (boxes[high, :2] + boxes[high, 2:]) / 2
+            cost = (
+                cost
+                + cfg.direction_weight
+                * direction_cost(self.table.direction[pool], last, centres)
+                * conf[high]
+            )
+        matches, _, _ = linear_assignment(cost, cfg.match_thresh)
+        self._assign(pool, high, matches, det_track, matched)
+
+    def _match_iou(
+        self, rows, det_idx, boxes, max_cost, det_track, matched, *, predicted: bool
+    ) -> None:
+        """IoU-only matching against predicted or last observed boxes."""
+        if not len(rows) or not len(det_idx):
+            return
+        tboxes = self._pred_xyxy[rows] if predicted else self.table.last_box[rows]
+        iou = box_iou(tboxes, boxes[det_idx])
+        matches, _, _ = linear_assignment(
+            np.where(iou < self.config.min_iou, np.inf, 1.0 - iou), max_cost
+        )
+        self._assign(rows, det_idx, matches, det_track, matched)
+
+    def _match_tentative(self, rows, det_idx, boxes, embs, det_track, matched) -> None:
+        cfg = self.config
+        cost = fuse_cost(
+            box_iou(self._pred_xyxy[rows], boxes[det_idx]),
+            self._appearance_cost(rows, det_idx, embs),
+            appearance_weight=cfg.appearance_weight,
+            min_iou=cfg.min_iou,
+            appearance_gate=cfg.appearance_gate,
+        )
+        matches, _, _ = linear_assignment(cost, cfg.tentative_match_thresh)
+        self._assign(rows, det_idx, matches, det_track, matched)
+
+    def _match_reid(self, det_idx, embs, det_track, matched) -> None:
+        has = self.table.has_embedding()
+        lost = np.flatnonzero(self.table.confirmed & (self.table.state == LOST) & has & ~matched)
+        if not len(lost):
+            return
+        temb, _ = self.table.embeddings(lost)
+        if temb.shape[1] != embs.shape[1]:
+            return
+        matches, _, _ = linear_assignment(
+            cosine_distance(temb, embs[det_idx]), self.config.reid_thresh
+        )
+        self._assign(lost, det_idx, matches, det_track, matched)
+
+    # ------------------------------------------------------------------ state changes
+
+    def _apply_matches(self, det_track, boxes, conf, feats) -> None:
+        cfg = self.config
+        dj = np.flatnonzero(det_track >= 0)
+        if not len(dj):
+            return
+        ti = det_track[dj]  # unique: every stage only offers unmatched tracks
+        gap = self.frame_id - self.table.last_frame[ti]
+        long_lost = (self.table.state[ti] == LOST) & (gap - 1 > cfg.max_time_lost)
+        oru = ~long_lost & (gap > 1) & cfg.reupdate_after_gap
+        plain = ~long_lost & ~oru
+        if plain.any():
+            t = ti[plain]
+            self.table.mean[t], self.table.cov[t] = self.kalman.update(
+                self.table.mean[t], self.table.cov[t], boxes[dj[plain]]
+            )
+        if long_lost.any():  # re-identified after the motion buffer: the old velocity means nothing
+            t = ti[long_lost]
+            self.table.mean[t], self.table.cov[t] = self.kalman.initiate(boxes[dj[long_lost]])
+        if oru.any():
+            self._reupdate(ti[oru], boxes[dj[oru]])
+        if cfg.direction_weight > 0:
+            self.table.observe_direction(ti, boxes[dj], self.frame_id, cfg.direction_delta)
+        self.table.state[ti] = TRACKED
+        self.table.hits[ti] += 1
+        self.table.last_frame[ti] = self.frame_id
+        self.table.last_box[ti] = boxes[dj]
+        self.table.score[ti] = conf[dj]
+        self.table.saved_mean[ti] = self.table.mean[ti]
+        self.table.saved_cov[ti] = self.table.cov[ti]
+        if feats is not None:
+            clean = max_overlap(boxes)[dj] <= cfg.embed_max_overlap
+            for j, t in zip(dj[clean].tolist(), ti[clean].tolist(), strict=True):
+                self.table.window[t].append(feats[j])
+            self.table.window_changed[ti[clean]] = True
+
+    def _reupdate(self, rows: np.ndarray, boxes: np.ndarray) -> None:
+        """OC-SORT ORU: from the state saved at each track's last observation, step along a
+        straight virtual path to its new observation ``boxes (K, 4)``, updating with the
+        interpolated boxes. Batched: step k advances every track whose gap is at least k."""
+        gaps = self.frame_id - self.table.last_frame[rows]
+        mean, cov = self.table.saved_mean[rows], self.table.saved_cov[rows]
+        start, end = xyxy_to_cxcywh(self.table.last_box[rows]), xyxy_to_cxcywh(boxes)
+        for k in range(1, int(gaps.max()) + 1):
+            on = gaps >= k
+            m, c = self.kalman.predict(mean[on], cov[on])
+            virtual = start[on] + (end[on] - start[on]) * (k / gaps[on])[:, None]
+            mean[on], cov[on] = self.kalman.update(m, c, cxcywh_to_xyxy(virtual))
+        self.table.mean[rows], self.table.cov[rows] = mean, cov
+
+    def _mark_unmatched(self, det_track: np.ndarray, matched: np.ndarray) -> None:
+        """Unmatched confirmed tracks become lost; unmatched tentative tracks are dropped."""
+        self.table.state[~matched & self.table.confirmed] = LOST
+        self.table.keep(matched | self.table.confirmed, det_track)
+
+    def _birth(self, births, boxes, conf, feats, det_track) -> None:
+        if not len(births):
+            return
+        mean, cov = self.kalman.initiate(boxes[births])
+        firsts = [None] * len(births)
+        if feats is not None:
+            clean = max_overlap(boxes)[births] <= self.config.embed_max_overlap
+            firsts = [
+                feats[j] if ok else None for j, ok in zip(births.tolist(), clean, strict=True)
+            ]
+        det_track[births] = self.table.append(
+            boxes[births], conf[births], self.frame_id, mean, cov, firsts
+        )
+
+    def _confirm(self, det_track: np.ndarray) -> None:
+        """Confirm tentative tracks with enough hits (at once on the first frame); a confirmed
+        track whose tracklet embedding matches a lost track takes over that identity."""
+        rows = det_track[det_track >= 0]
+        ready = ~self.table.confirmed[rows] & (
+            (self.table.hits[rows] >= self.config.min_hits) | (self.frame_id == 1)
+        )
+        gone = np.zeros(len(self.table), dtype=bool)
+        for t in rows[ready].tolist():
+            self.table.confirmed[t] = True
+            self.table.state[t] = TRACKED
+            old = self._late_reid(t, gone)
+            if old is None:
+                self.table.ids[t] = self._next_id
+                self._next_id += 1
+            else:
+                gone[old] = True
+        self.table.keep(~gone, det_track)
+
+    def _late_reid(self, t: int, gone: np.ndarray) -> int | None:
+        """Row of the lost track whose identity track ``t`` takes over, or ``None``."""
+        if not self.table.window[t]:
+            return None
+        has = self.table.has_embedding()
+        lost = np.flatnonzero(self.table.confirmed & (self.table.state == LOST) & has & ~gone)
+        if not len(lost):
+            return None
+        emb = self._tracklet_embeddings([t])[0]
+        dist = cosine_distance(np.stack([self.table.embedding[i] for i in lost]), emb[None])[:, 0]
+        best = int(np.argmin(dist))
+        if dist[best] > self.config.reid_thresh:
+            return None
+        old = int(lost[best])
+        self.table.ids[t], self.table.start[t] = self.table.ids[old], self.table.start[old]
+        window = self.table.window[t]
+        room = window.maxlen - len(window)
+        earlier = list(self.table.window[old])[-room:] if room else []
+        self.table.window[t] = deque(earlier + list(window), maxlen=window.maxlen)
+        self.table.window_changed[t] = True
+        return old
+
+    def _tracklet_embeddings(self, rows: list[int]) -> np.ndarray:
+        windows = [np.stack(list(self.table.window[i])) for i in rows]
+        if self.embedder is not None:
+            return self.embedder.embed_tracklets(windows)
+        return self._pool.embed_tracklets(windows)
+
+    def _refresh_embeddings(self) -> None:
+        rows = [
+            i for i in np.flatnonzero(self.table.window_changed).tolist() if self.table.window[i]
+        ]
+        if not rows:
+            return
+        for i, e in zip(rows, self._tracklet_embeddings(rows), strict=True):
+            self.table.embedding[i] = e
+        self.table.window_changed[rows] = False
