@@ -209,10 +209,12 @@ def run_one(
     return record
 
 
-def settings_digest(config: Path, overrides: Sequence[str]) -> str:
-    """Identifies what the runs were trained with (the preset's text and the shared overrides)."""
-    text = config.read_text(encoding="utf-8") + "\n" + "\n".join(overrides)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def settings_digest(config: Any) -> str:
+    """Identifies what the runs share: the resolved training config (the preset with the shared
+    overrides), less the per-run output folder and seed. Comments in the YAML do not count."""
+    data = config.to_dict()
+    data["run"] = {k: v for k, v in data["run"].items() if k not in ("output_dir", "seed")}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------- summary
@@ -359,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     config = Path(args.config)
     base = load_train_config(config, args.override)  # validates the shared overrides early
-    digest = settings_digest(config, args.override)
+    digest = settings_digest(base)
     runs = [r for r in previous.get("runs", []) if r.get("settings") == digest]
     dataset, captions = load_training_data(base.data, progress=not args.no_progress)
     # Captions for every row: rows with data.text=idtext ignore them.
