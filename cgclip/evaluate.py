@@ -177,8 +177,15 @@ def run_evaluation(
     device: str = "cpu",
     batch_size: int = 16,
     num_workers: int = 0,
+    embedding: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate and return {"splits": {...}, "mean": {...}} (mean = the single result if one)."""
+    """Evaluate and return {"splits": {...}, "mean": {...}} (mean = the single result if one).
+
+    ``embedding`` (e.g. ``["f", "v", "s"]``) scores another test feature than the checkpoint's
+    (the pre-BN parts concatenated, then L2-normalised); the weights are the same.
+    """
+    from dataclasses import replace
+
     from cgclip.model import load_model
 
     options = dict(options or {})
@@ -195,6 +202,8 @@ def run_evaluation(
         ckpt = checkpoint.format(split=split) if split is not None else checkpoint
         opts = {**options, "split": split} if split is not None else options
         model = load_model(ckpt, device=device)
+        if embedding is not None:
+            model.config = replace(model.config, embedding=tuple(embedding))
         data = load_reid_dataset(dataset, root, **opts)
         label = "all" if split is None else str(split)
         results[label] = evaluate_dataset(
@@ -207,6 +216,7 @@ def run_evaluation(
     return {
         "checkpoint": checkpoint,
         "dataset": dataset,
+        "embedding": list(model.config.embedding_parts),
         "splits": {k: v.to_dict() for k, v in results.items()},
         "mean": mean.to_dict(),
     }
@@ -225,6 +235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--num-workers", type=int, default=2)
+    p.add_argument(
+        "--embedding",
+        help="test feature to score instead of the checkpoint's: comma list of pre-BN parts "
+        "from f (mean CLS), v (its CLIP projection), s (TFE), e.g. f,v,s",
+    )
     p.add_argument("--output", help="write the metrics as JSON here")
     args = p.parse_args(argv)
     result = run_evaluation(
@@ -236,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=args.device,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
+        embedding=[e.strip() for e in args.embedding.split(",")] if args.embedding else None,
     )
     if args.output:
         atomic_write_json(args.output, result)

@@ -33,7 +33,7 @@ from cgclip.model.tfe import TFEOutput, TokenFeatureExtractor, mean_pool
 class ReidOutput:
     f: torch.Tensor  # (B, D)
     v: torch.Tensor  # (B, E)
-    s: torch.Tensor  # (B, D)
+    s: torch.Tensor | None  # (B, D); None where encode_tracklet's embedding does not use it
     frame_attention: torch.Tensor | None  # (B, N_Q, T)
     logits: dict[str, torch.Tensor] = field(default_factory=dict)  # part -> (B, K)
     v2rm_logits: torch.Tensor | None = None  # (B, K)
@@ -138,8 +138,10 @@ class CGCLIP(nn.Module):
             raise ValueError(
                 f"expected tokens (B, T, L, D) or crops (B, T, 3, H, W), got {tuple(x.shape)}"
             )
+        # TFE runs only when its output is used: s in the embedding, or the attention readout.
+        need_s = return_attention or "s" in self.config.embedding_parts
         feats = self._tracklet_features(
-            x.to(self.device), frame_mask, need_weights=return_attention
+            x.to(self.device), frame_mask, need_weights=return_attention, need_s=need_s
         )
         emb = self.embed(feats)
         if return_attention:
@@ -190,9 +192,13 @@ class CGCLIP(nn.Module):
         return out
 
     def _tracklet_features(
-        self, tokens: torch.Tensor, frame_mask: torch.Tensor | None, need_weights: bool
+        self,
+        tokens: torch.Tensor,
+        frame_mask: torch.Tensor | None,
+        need_weights: bool,
+        need_s: bool = True,
     ) -> ReidOutput:
-        """tokens (B, T, L, D) -> f, v, s and the per-frame attention."""
+        """tokens (B, T, L, D) -> f, v, s and the per-frame attention (s skipped if not need_s)."""
         b, t = tokens.shape[:2]
         if frame_mask is not None:
             if frame_mask.shape != (b, t):
@@ -204,6 +210,8 @@ class CGCLIP(nn.Module):
         else:
             f = tokens[:, :, 0].mean(1)  # (B, D)
         v = f @ self.image_encoder.proj.to(f.dtype)  # (B, E)
+        if not need_s:
+            return ReidOutput(f=f, v=v, s=None, frame_attention=None)
         if self.tfe is not None:
             pooled: TFEOutput = self.tfe(tokens, frame_mask, need_weights=need_weights)
         else:

@@ -41,12 +41,16 @@ def save_checkpoint(model: CGCLIP, path: str | Path, meta: dict[str, Any] | None
 
 
 def checkpoint_sidecar(model: CGCLIP, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    config = model.config.to_dict()
+    # The test feature is written out, so a later change of the default cannot change what an
+    # existing checkpoint embeds.
+    config["embedding"] = list(model.config.embedding_parts)
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "name": model.name,
         "pretrained": model.pretrained,
-        "config": model.config.to_dict(),
+        "config": config,
         "preprocess": model.preprocess.to_dict(),
         "meta": meta or {},
     }

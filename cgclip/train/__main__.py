@@ -7,20 +7,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
-from cgclip.errors import UserError, cli
-
-
-def load_captions_for(path: str | Path) -> dict[int, list[str]]:
-    try:
-        from cgclip.captions import load_captions
-    except ImportError:
-        raise UserError(
-            "caption support (cgclip.captions.load_captions) is not available in this "
-            "installation; set data.text=idtext to train with ID texts only"
-        ) from None
-    return load_captions(path)
+from cgclip.errors import cli
 
 
 @cli
@@ -37,16 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = p.parse_args(argv)
 
-    from cgclip.evaluate import load_reid_dataset
     from cgclip.train.config import load_train_config
+    from cgclip.train.data import load_training_data
     from cgclip.train.trainer import train
 
     cfg = load_train_config(args.config, args.override)
-    dataset = load_reid_dataset(cfg.data.dataset, cfg.data.root, **cfg.data.options)
-    captions_path = cfg.data.captions or dataset.captions_path
-    captions = None
-    if captions_path is not None and cfg.data.text != "idtext":
-        captions = load_captions_for(captions_path)
+    dataset, captions = load_training_data(cfg.data, progress=not args.no_progress)
     result = train(dataset, cfg, captions, progress=not args.no_progress)
     print(f"best checkpoint: {result.best_checkpoint} (epoch {result.best_epoch})")
     return 0

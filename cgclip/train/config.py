@@ -16,6 +16,7 @@ from cgclip.errors import UserError
 
 TEXT_SOURCES = ("caption", "idtext", "both")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+VAL_CARVES = ("random", "block")
 
 
 @dataclass
@@ -31,10 +32,14 @@ class DataSection:
     dataset: str = "synthetic"
     root: str = "data/synthetic"
     options: dict[str, Any] = field(default_factory=dict)  # passed to cgclip.data.load_dataset
+    # dataset "synthetic" only: a generator preset (cgclip.data.synthetic.PRESETS) that writes
+    # data.root first when it holds no finished synthetic set, so the preset runs from a clean clone
+    generate: str | None = None
     captions: str | None = None  # caption JSON; None: the dataset's own captions_path, if any
     text: str = "both"  # text memory from: caption | idtext | both (caption + ID text)
     max_captions_per_id: int = 0  # 0: all
     val_fraction: float = 0.1  # identities carved from train for model selection (0: none)
+    val_carve: str = "random"  # random | block (consecutive pids: keeps teammates together)
     val_min_ids: int = 2
     num_workers: int = 2
 
@@ -117,6 +122,20 @@ def _validate(cfg: TrainConfig) -> None:
 
     if cfg.data.text not in TEXT_SOURCES:
         raise UserError(f"data.text={cfg.data.text!r} is not one of {list(TEXT_SOURCES)}")
+    if cfg.data.generate is not None:
+        from cgclip.data.synthetic import PRESETS
+
+        if cfg.data.dataset != "synthetic":
+            raise UserError(
+                f"data.generate only applies to data.dataset=synthetic, not {cfg.data.dataset!r}"
+            )
+        if cfg.data.generate not in PRESETS:
+            raise UserError(
+                f"data.generate={cfg.data.generate!r} is not a synthetic preset; "
+                f"choose one of {sorted(PRESETS)}"
+            )
+    if cfg.data.val_carve not in VAL_CARVES:
+        raise UserError(f"data.val_carve={cfg.data.val_carve!r} is not one of {list(VAL_CARVES)}")
     if cfg.run.amp not in AMP_MODES:
         raise UserError(f"run.amp={cfg.run.amp!r} is not one of {list(AMP_MODES)}")
     if not 0.0 <= cfg.data.val_fraction < 1.0:

@@ -1,4 +1,5 @@
-"""Training clips: RRS frame sampling, tracklet-level flip, random erasing; the validation carve.
+"""Training data: the dataset a config names, RRS clips with tracklet-level flip and random
+erasing, and the validation carve.
 
 Every random draw for item ``i`` comes from a generator seeded by (seed, epoch, i), so an epoch's
 batches are identical whatever the number of workers, and a resumed run replays the same data.
@@ -7,18 +8,90 @@ batches are identical whatever the number of workers, and a resumed run replays 
 from __future__ import annotations
 
 import math
+import os
+import time
 import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from cgclip.data import Tracklet
+from cgclip.data import ReidDataset, Tracklet
+from cgclip.errors import UserError
 from cgclip.metrics import default_ignore_mask
 from cgclip.model.preprocess import Preprocess, load_clip, rrs_indices
-from cgclip.train.config import AugmentSection
+from cgclip.train.config import AugmentSection, DataSection
+
+# What the synthetic generator writes before its completion stamp (an interrupted generation).
+_GENERATOR_ENTRIES = {"train", "val", "seqmaps"}
+
+
+def ensure_synthetic(root: str | Path, preset: str, progress: bool = True) -> bool:
+    """Generate synthetic preset ``preset`` into ``root`` unless a finished set is already there.
+
+    Generates when ``root`` is missing or empty, or holds an interrupted generation (only the
+    generator's own folders, no completion stamp). Any other content is left alone and read as
+    is. Returns whether it generated.
+    """
+    from cgclip.data.synthetic import PRESETS, generate_dataset
+    from cgclip.data.synthetic.generate import STAMP_NAME
+
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"data.root {root} is a file; point it at a folder")
+    if root.is_dir():
+        entries = {p.name for p in root.iterdir()}
+        if STAMP_NAME in entries or not entries <= _GENERATOR_ENTRIES:
+            return False
+    if progress:
+        print(f"generating the synthetic '{preset}' set into {root} (once)")
+    generate_dataset(root, PRESETS[preset], progress=progress)
+    return True
+
+
+def _wait_for(path: Path, timeout_s: float = 3600.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.is_file():
+        if time.monotonic() > deadline:
+            raise UserError(f"timed out waiting for rank 0 to write {path}")
+        time.sleep(2.0)
+
+
+def load_captions_for(path: str | Path) -> dict[int, list[str]]:
+    try:
+        from cgclip.captions import load_captions
+    except ImportError:
+        raise UserError(
+            "caption support (cgclip.captions.load_captions) is not available in this "
+            "installation; set data.text=idtext to train with ID texts only"
+        ) from None
+    return load_captions(path)
+
+
+def load_training_data(
+    data: DataSection, progress: bool = True
+) -> tuple[ReidDataset, dict[int, list[str]] | None]:
+    """The dataset named by a config's data section, and its captions (None for ``idtext``).
+
+    With ``data.generate`` (synthetic only) the set is generated into ``data.root`` first when
+    it is not there yet. Captions come from ``data.captions``, else the dataset's own file.
+    """
+    from cgclip.evaluate import load_reid_dataset
+
+    if data.generate is not None:
+        if int(os.environ.get("RANK", "0")) == 0:  # rank 0 generates, and its load builds vreid/
+            ensure_synthetic(data.root, data.generate, progress=progress)
+        else:  # under torchrun the other ranks wait for rank 0's files instead of racing it
+            _wait_for(Path(data.root) / "vreid" / "index.json")
+    dataset = load_reid_dataset(data.dataset, data.root, **data.options)
+    captions_path = data.captions or dataset.captions_path
+    captions = None
+    if captions_path is not None and data.text != "idtext":
+        captions = load_captions_for(captions_path)
+    return dataset, captions
 
 
 def random_erase(
@@ -105,10 +178,20 @@ class ValidationSplit:
 
 
 def carve_validation(
-    train: Sequence[Tracklet], fraction: float, min_ids: int, keep_ids: int, seed: int
+    train: Sequence[Tracklet],
+    fraction: float,
+    min_ids: int,
+    keep_ids: int,
+    seed: int,
+    mode: str = "random",
 ) -> tuple[list[Tracklet], ValidationSplit | None]:
     """Hold out ``fraction`` of the training identities (at least ``min_ids``) for validation.
 
+    ``mode="random"`` draws the identities at random; ``mode="block"`` holds out a run of
+    consecutive pids (starting at a random one, wrapping around). MOT-derived sets number the
+    people of a video (and the synthetic sets the members of a team) consecutively, so a block
+    keeps look-alikes together and validation is as hard as the real val split, where random
+    picks from many groups are told apart by their kit alone and the score saturates.
     Only identities with at least two tracklets can be held out (a query needs a match). Each held
     out tracklet is a query against all the others: itself is ignored, and so are same-identity
     same-camera tracklets (the MARS rule; for MOT-derived sets, adjacent pieces of the same track),
@@ -133,7 +216,13 @@ def carve_validation(
         )
         return list(train), None
     rng = np.random.default_rng(seed)
-    val_pids = set(rng.choice(eligible, size=n_val, replace=False).tolist())
+    if mode == "block":
+        start = int(rng.integers(len(eligible)))
+        val_pids = {eligible[(start + i) % len(eligible)] for i in range(n_val)}
+    elif mode == "random":
+        val_pids = set(rng.choice(eligible, size=n_val, replace=False).tolist())
+    else:
+        raise ValueError(f"unknown validation carve mode {mode!r}")
     kept = [t for t in train if t.pid not in val_pids]
     held = [t for t in train if t.pid in val_pids]
     pid = [t.pid for t in held]

@@ -97,6 +97,7 @@ class _Trainer:
             config.data.val_min_ids,
             keep_ids=config.sampler.ids_per_batch,
             seed=config.run.seed,
+            mode=config.data.val_carve,
         )
         self.pids = sorted({t.pid for t in self.train_set})
         if len(self.pids) < config.sampler.ids_per_batch:

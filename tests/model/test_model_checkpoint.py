@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -25,7 +26,9 @@ def test_round_trip_gives_the_same_model(saved):
     model, path = saved
     loaded = cgclip.load_model(path, device="cpu")
     assert not loaded.training
-    assert loaded.config == model.config
+    # the same config, with the default test feature written out
+    assert model.config.embedding is None
+    assert loaded.config == replace(model.config, embedding=("f",))
     assert loaded.preprocess == model.preprocess
     assert loaded.checkpoint_meta == {"epoch": 3}
     x = torch.randn(2, 3, 3, 64, 32)
@@ -41,6 +44,7 @@ def test_sidecar_carries_the_preprocessing(saved):
     assert side["preprocess"]["clip_len"] == 8
     assert len(side["preprocess"]["mean"]) == 3
     assert side["config"]["tfe_keys"] == "cls"
+    assert side["config"]["embedding"] == ["f"]
     assert read_sidecar(path)["name"] == "test-tiny"
 
 

@@ -12,8 +12,9 @@ import cgclip
 
 @pytest.fixture
 def model():
+    """The tiny model with every part in its embedding, so TFE's behaviour shows in it."""
     torch.manual_seed(0)
-    return cgclip.create_model("test-tiny")
+    return cgclip.create_model("test-tiny", embedding=("f", "v", "s"))
 
 
 def crops(*shape):
@@ -49,7 +50,7 @@ def test_wrong_crop_size_is_rejected(model):
 
 @pytest.mark.parametrize("pooling", ["tfe", "mean"])
 def test_padded_frames_are_ignored(pooling):
-    model = cgclip.create_model("test-tiny", pooling=pooling)
+    model = cgclip.create_model("test-tiny", pooling=pooling, embedding=("f", "v", "s"))
     tokens = model.encode_frames(crops(5)).view(1, 5, 9, 64)
     alone = model.encode_tracklet(tokens[:, :3])
     padded = torch.cat([tokens[:, :3], torch.randn(1, 2, 9, 64) * 100], dim=1)
@@ -80,7 +81,7 @@ def test_frame_attention_is_per_frame_mass_and_sums_to_one(model):
 
 
 def test_cls_keys_need_only_cls_tokens():
-    model = cgclip.create_model("test-tiny", tfe_keys="cls")
+    model = cgclip.create_model("test-tiny", tfe_keys="cls", embedding=("s",))
     full = model.encode_frames(crops(4), keep="all").view(1, 4, 9, 64)
     cls_only = model.encode_frames(crops(4)).view(1, 4, 1, 64)
     torch.testing.assert_close(model.encode_tracklet(full), model.encode_tracklet(cls_only))
@@ -114,6 +115,23 @@ def test_v_is_the_clip_image_embedding_averaged_over_frames(model):
     out = model._tracklet_features(tokens[None], None, need_weights=False)
     torch.testing.assert_close(out.v[0], projected.mean(0), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out.f[0], tokens[:, 0].mean(0))
+
+
+def test_default_tfe_embedding_is_the_mean_cls_and_skips_tfe(monkeypatch):
+    model = cgclip.create_model("test-tiny")
+    assert model.config.embedding_parts == ("f",) and model.embedding_dim == 64
+    tokens = model.encode_frames(crops(3)).view(1, 3, 9, 64)
+    expected = F.normalize(tokens[0, :, 0].mean(0), dim=0)
+    attn_emb, attn = model.encode_tracklet(tokens, return_attention=True)  # TFE runs for this
+    assert attn.shape == (1, 3)
+
+    def no_tfe(*args, **kwargs):
+        raise AssertionError("TFE ran although the embedding does not use s")
+
+    monkeypatch.setattr(model.tfe, "forward", no_tfe)
+    emb = model.encode_tracklet(tokens)
+    torch.testing.assert_close(emb[0], expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(attn_emb, emb)
 
 
 def test_mean_pooling_embedding_is_the_normalised_mean_clip_embedding():

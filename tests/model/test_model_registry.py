@@ -25,7 +25,8 @@ def test_vit_b_16_is_the_papers_geometry():
     assert cfg.vision.num_tokens == 129
     assert (cfg.vision.width, cfg.embed_dim, cfg.tfe_queries, cfg.cmr_blocks) == (768, 512, 15, 2)
     assert cfg.quick_gelu  # OpenAI CLIP weights use QuickGELU
-    assert cfg.embedding_dim == 768 + 512 + 768
+    assert cfg.embedding_parts == ("f",)  # the synthetic ablation's test feature (README)
+    assert cfg.embedding_dim == 768
 
 
 def test_vit_b_16_random_init_produces_129_tokens_of_width_768():
@@ -33,7 +34,7 @@ def test_vit_b_16_random_init_produces_129_tokens_of_width_768():
     tokens = model.encode_frames(torch.zeros(1, 3, 256, 128))
     assert tokens.shape == (1, 129, 768)
     emb = model.encode_tracklet(tokens[None])
-    assert emb.shape == (1, 2048)
+    assert emb.shape == (1, 768)
 
 
 def test_overrides_reach_the_model():

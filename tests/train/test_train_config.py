@@ -65,12 +65,15 @@ def test_overrides_are_parsed_and_coerced():
         ("model.overrides.num_classes=3", "set from the dataset"),
         ("sampler.ids_per_batch=1", "ids_per_batch"),
         ("run.amp=fp8", "run.amp"),
+        ("data.val_carve=teams", "data.val_carve"),
+        ("data.generate=huge", "not a synthetic preset"),
+        ("data.dataset=mars", "only applies to data.dataset=synthetic"),
         ("optim.lr", "expected section.key=value"),
     ],
 )
 def test_bad_keys_and_values_are_user_errors(override, message):
     with pytest.raises(UserError, match=message):
-        load_train_config(None, [override])
+        load_train_config(None, ["data.generate=test", override])
 
 
 def test_missing_and_invalid_files(tmp_path):

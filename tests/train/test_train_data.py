@@ -75,6 +75,25 @@ def test_validation_identities_are_held_out_of_training():
                 assert val.ignore[i, j] == (q[i].camid == q[j].camid)
 
 
+def test_block_carve_holds_out_consecutive_identities():
+    # pids 0..9; pid 3 has one tracklet, so it cannot be a validation identity
+    train = _tracklets([(p, j % 2) for p in range(10) for j in range(1 if p == 3 else 3)])
+    eligible = [p for p in range(10) if p != 3]
+    n = len(eligible)
+    windows = {frozenset(eligible[(s + i) % n] for i in range(3)) for s in range(n)}
+    seen = set()
+    for seed in range(8):
+        kept, val = carve_validation(train, 0.3, min_ids=2, keep_ids=4, seed=seed, mode="block")
+        held = frozenset(t.pid for t in val.query)
+        assert held in windows  # consecutive eligible pids, wrapping around
+        assert not held & {t.pid for t in kept}
+        assert len(kept) + len(val.query) == len(train)
+        seen.add(held)
+    assert len(seen) > 1  # the block's start depends on the seed
+    with pytest.raises(ValueError, match="carve mode"):
+        carve_validation(train, 0.3, min_ids=2, keep_ids=4, seed=0, mode="teams")
+
+
 def test_single_camera_validation_falls_back_to_ignoring_only_the_query_itself():
     train = _tracklets([(p, 0) for p in range(6) for _ in range(2)])
     _, val = carve_validation(train, fraction=0.34, min_ids=2, keep_ids=2, seed=0)

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # A few synthetic identities have fewer than K=4 tracklets: the sampler says so, by design.
 @pytest.mark.filterwarnings("ignore:.*fewer than 4 tracklets:UserWarning")
-def test_train_then_evaluate_on_synthetic(synthetic_root, tmp_path):
+def test_train_then_evaluate_on_synthetic(synthetic_root, tmp_path, capsys):
     out = tmp_path / "run"
     overrides = [
         "model.name=test-tiny",
@@ -54,5 +54,15 @@ def test_train_then_evaluate_on_synthetic(synthetic_root, tmp_path):
         ]
     )
     assert code == 0
-    mean = json.loads(results.read_text())["mean"]
+    result = json.loads(results.read_text())
+    mean = result["mean"]
     assert mean["num_valid_queries"] > 0 and 0 < mean["mAP"] <= 1
+    assert result["embedding"] == list(model.config.embedding_parts)
+
+    # another test feature of the same weights, chosen at evaluation time
+    common = ["--checkpoint", str(out / "best.safetensors"), "--dataset", "synthetic"]
+    common += ["--root", str(synthetic_root), "--num-workers", "0"]
+    assert evaluate_main([*common, "--embedding", "v,s", "--output", str(results)]) == 0
+    assert json.loads(results.read_text())["embedding"] == ["v", "s"]
+    assert evaluate_main([*common, "--embedding", "v,q"]) == 2
+    assert "embedding=['v', 'q'] is invalid" in capsys.readouterr().err

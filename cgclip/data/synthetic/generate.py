@@ -30,6 +30,7 @@ from cgclip.io.mot import SeqInfo, write_mot, write_seqinfo, write_seqmap
 from cgclip.io.video import VideoWriter
 
 KINDS = ("dance", "sports")
+STAMP_NAME = ".synthetic.json"  # written last: a root holding it is a finished dataset
 # Troupe costumes (top, pants) and team kits (shirt, shorts), picked in order per split.
 COSTUMES = [
     ("white", "black"),
@@ -102,6 +103,12 @@ PRESETS: dict[str, SyntheticConfig] = {
     "test": SyntheticConfig(frames=120),
     # Local benchmarks and training: longer sequences, more groups, more cross-video overlap.
     "full": SyntheticConfig(frames=450, seqs_per_split=3, teams_per_split=3, troupes_per_split=2),
+    # The re-identification benchmark (configs/train/synthetic.yaml, benchmarks/reid_ablation.py):
+    # many look-alike groups (58 identities per split, each in 2-4 sequences of its split) in short
+    # sequences without MP4s, ~30 s on one core.
+    "reid": SyntheticConfig(
+        frames=100, seqs_per_split=8, teams_per_split=6, troupes_per_split=4, write_video=False
+    ),
 }
 
 
@@ -260,7 +267,7 @@ def generate_dataset(
     no-op unless ``force``. A partly written sequence (interrupted run) is rendered again.
     """
     root = Path(root)
-    stamp = root / ".synthetic.json"
+    stamp = root / STAMP_NAME
     digest = _config_digest(cfg)
     if not force and stamp.is_file() and json.loads(stamp.read_text()).get("digest") == digest:
         return root
@@ -355,6 +362,7 @@ def generate_sample(
 __all__ = [
     "COLORS",
     "PRESETS",
+    "STAMP_NAME",
     "SequenceSpec",
     "SyntheticConfig",
     "generate_dataset",
