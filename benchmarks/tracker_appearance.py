@@ -46,6 +46,7 @@ from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info, run_
 from benchmarks.tracker_embed_cache import (
     checkpoint_digest,
     ensure_cache,
+    load_embedder,
     run_ours_replayed,
 )
 from benchmarks.tracker_search import search
@@ -154,14 +155,11 @@ def ensure_checkpoint(data: Path, out_dir: Path, overrides: list[str]) -> Path:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(checkpoint: str, threads: int) -> None:
+def _init_worker(checkpoint: str, threads: int, embedding: tuple[str, ...] | None) -> None:
     import torch
 
-    import cgclip
-    from tracker.embedding import CgclipEmbedder
-
     torch.set_num_threads(threads)
-    _WORKER["embedder"] = CgclipEmbedder(cgclip.load_model(checkpoint))
+    _WORKER["embedder"] = load_embedder(checkpoint, embedding=embedding)
 
 
 def _our_run(job: tuple[str, list[str], dict[str, Any], str, str, str]) -> dict[str, Any]:
@@ -190,8 +188,12 @@ def _our_run(job: tuple[str, list[str], dict[str, Any], str, str, str]) -> dict[
 class Ours:
     """Runs our tracker over cached features in ``workers`` processes (model loaded once each)."""
 
-    def __init__(self, checkpoint: Path, workers: int) -> None:
-        self.pool = Pool(workers, initializer=_init_worker, initargs=(str(checkpoint), 1))
+    def __init__(
+        self, checkpoint: Path, workers: int, embedding: tuple[str, ...] | None = None
+    ) -> None:
+        self.pool = Pool(
+            workers, initializer=_init_worker, initargs=(str(checkpoint), 1, embedding)
+        )
 
     def reports(self, jobs: list[tuple]) -> list[dict[str, Any]]:
         return self.pool.map(_our_run, jobs, chunksize=1)
@@ -260,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--train-override", action="append", default=[], help="extra cgclip.train overrides"
     )
+    p.add_argument(
+        "--embedding",
+        help="embedding parts the tracker uses, e.g. f, s or f,s (default: the checkpoint's)",
+    )
     p.add_argument("--cache", type=Path, default=Path("runs/bench-appearance/features"))
     p.add_argument("--trials", type=int, default=24, help="random settings per tracker and kind")
     p.add_argument("--refine", type=int, default=6, help="hill-climbing rounds of 4 proposals")
@@ -277,7 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     ensure_data(args.data)
     ckpt = args.checkpoint or ensure_checkpoint(args.data, args.train_dir, args.train_override)
     print(f"checkpoint {ckpt}", flush=True)
-    caches = {s: ensure_cache(args.data / s, ckpt, args.cache) for s in ("train", "val")}
+    embedding = tuple(args.embedding.split(",")) if args.embedding else None
+    caches = {
+        s: ensure_cache(args.data / s, ckpt, args.cache, embedding=embedding)
+        for s in ("train", "val")
+    }
+    parts = load_embedder(ckpt, embedding=embedding).model.config.embedding_parts
     sidecar = json.loads(ckpt.with_suffix(".json").read_text())
     result: dict[str, Any] = {
         "machine": machine_info(),
@@ -289,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": sidecar.get("config"),
             "meta": sidecar.get("meta"),
             "bytes": ckpt.stat().st_size,
+            "embedding": list(parts),
             "trained_on": "train split only",
             "train_command_overrides": [f"data.root={args.data}", *TRAIN_OVERRIDES],
         },
@@ -298,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "budget": {"trials": args.trials, "refine_rounds": args.refine, "per_round": 4},
         "kinds": {},
     }
-    ours = Ours(ckpt, args.workers)
+    ours = Ours(ckpt, args.workers, embedding)
     peers = [x for x in args.peers.split(",") if x]
     try:
         with tempfile.TemporaryDirectory() as tmpdir:

@@ -5,9 +5,12 @@ output for a detection does not depend on the tracker settings, so it is compute
 (checkpoint, sequence) with the real :class:`tracker.embedding.CgclipEmbedder` (the exact code
 ``tracker.run --reid`` uses, one batched pass per frame) and stored next to the data:
 
-    CACHE/<checkpoint digest>/<split>/<seq>.npz            frame (N,), box xyxy (N, 4),
-                                                           embedding (N, E) float32
-    CACHE/<checkpoint digest>/<split>/<seq>.tokens.npy     (N, L, D) float16, memory-mapped
+    CACHE/<checkpoint digest>-<parts>/<split>/<seq>.npz        frame (N,), box xyxy (N, 4),
+                                                               embedding (N, E) float32
+    CACHE/<checkpoint digest>-<parts>/<split>/<seq>.tokens.npy (N, L, D) float16, memory-mapped
+
+``<parts>`` is the embedding the model reads (``f``, ``s``, ``f+s``...): it decides both the
+single-frame embedding and which tokens a window keeps, so it is part of the key.
 
 Rows follow ``read_mot(det.txt)`` order. :class:`ReplayEmbedder` serves them back to
 :class:`tracker.Tracker` (and the same embeddings go to the BoxMOT peers), while the tracklet
@@ -39,6 +42,26 @@ def checkpoint_digest(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
+
+
+def load_embedder(
+    checkpoint: str | Path, *, embedding: Sequence[str] | None = None, device: str = "cpu"
+) -> CgclipEmbedder:
+    """The tracker's :class:`CgclipEmbedder` for ``checkpoint``; ``embedding`` (e.g. ``("s",)``)
+    overrides the checkpoint's embedding parts (``ModelConfig.embedding``)."""
+    import cgclip
+
+    model = cgclip.load_model(checkpoint, device=device)
+    if embedding:
+        model.config.embedding = tuple(embedding)
+        model.config.__post_init__()  # validates the parts
+    return CgclipEmbedder(model, device=device)
+
+
+def cache_key(checkpoint: str | Path, embedder: CgclipEmbedder) -> str:
+    """``<checkpoint digest>-<embedding parts>``, the cache folder name."""
+    parts = "+".join(embedder.model.config.embedding_parts)
+    return f"{checkpoint_digest(checkpoint)}-{parts}"
 
 
 def det_xyxy(rows: np.ndarray) -> np.ndarray:
@@ -90,13 +113,14 @@ def ensure_cache(
     cache_root: Path,
     *,
     seqs: Sequence[str] | None = None,
+    embedding: Sequence[str] | None = None,
     device: str = "cpu",
 ) -> Path:
     """Embed every sequence of ``split_dir`` (or only ``seqs``) not yet cached for
-    ``checkpoint``; returns the split's cache folder."""
-    import cgclip
-
-    folder = cache_root / checkpoint_digest(checkpoint) / split_dir.name
+    ``checkpoint`` (with ``embedding`` parts, default the checkpoint's); returns the split's
+    cache folder."""
+    embedder = load_embedder(checkpoint, embedding=embedding, device=device)
+    folder = cache_root / cache_key(checkpoint, embedder) / split_dir.name
     todo = [
         s
         for s in sorted(split_dir.iterdir())
@@ -105,7 +129,6 @@ def ensure_cache(
         and not (folder / f"{s.name}.npz").is_file()
     ]
     if todo:
-        embedder = CgclipEmbedder(cgclip.load_model(checkpoint, device=device), device=device)
         for seq in todo:
             embed_sequence(seq, embedder, folder / f"{seq.name}.npz")
     return folder

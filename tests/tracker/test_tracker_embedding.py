@@ -91,9 +91,25 @@ def test_build_embedder_none_and_checkpoint(tiny_checkpoint):
     assert isinstance(emb, CgclipEmbedder) and emb.model.name == "test-tiny"
     assert emb.embedding_dim == emb.model.embedding_dim and "tiny.safetensors" in emb.name
     ff = emb.embed_frame(np.zeros((120, 160, 3), np.uint8), np.array([[10, 10, 40, 100]]))
-    # test-tiny pools with TFE over all tokens, so windows keep them all: (N, 1 + P, D) float16
-    assert ff.features.shape == (1, emb.model.config.tokens_per_frame, 64)
+    # test-tiny embeds with f (the frame-averaged CLS feature, the ablation's default), which
+    # never reads patch tokens, so windows keep the CLS token only: (N, 1, D) float16
+    assert emb.model.config.embedding_parts == ("f",)
+    assert ff.features.shape == (1, 1, 64)
     assert ff.features.dtype == np.float16
+
+
+def test_tfe_embedding_windows_keep_every_token(tiny_checkpoint):
+    """With the TFE feature s in the embedding, TFE attends over all 1 + P tokens of each frame,
+    so the windows must keep them all."""
+    import cgclip
+
+    model = cgclip.load_model(tiny_checkpoint)
+    model.config.embedding = ("f", "s")
+    emb = CgclipEmbedder(model)
+    ff = emb.embed_frame(np.zeros((120, 160, 3), np.uint8), np.array([[10, 10, 40, 100]] * 2))
+    assert ff.features.shape == (2, model.config.tokens_per_frame, 64)
+    assert model.config.tokens_per_frame > 1
+    assert ff.embeddings.shape == (2, model.embedding_dim)
 
 
 def test_cls_only_models_store_only_the_cls_token():
