@@ -42,13 +42,14 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
-from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info, run_in_bench_env
+from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info
 from benchmarks.tracker_embed_cache import (
     checkpoint_digest,
     ensure_cache,
     load_embedder,
     run_ours_replayed,
 )
+from benchmarks.tracker_quality import run_peer
 from benchmarks.tracker_search import search
 from cgclip.io.atomic import atomic_write_json
 from tracker.config import load_preset
@@ -206,39 +207,11 @@ class Ours:
 # ----------------------------------------------------------------------------- peers
 
 
-def run_peer(
-    peer: str, split_dir: Path, seqs: list[str], param_sets: list[dict], emb: Path, tmp: Path
-) -> list[Path]:
-    """One bench-env process runs ``peer`` with every parameter set; one results folder each."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    outs = [tmp / f"{peer}-{i}" for i in range(len(param_sets))]
-    batch = tmp / f"{peer}-batch.json"
-    batch.write_text(
-        json.dumps([{"params": p, "out": str(o)} for p, o in zip(param_sets, outs, strict=True)])
-    )
-    run_in_bench_env(
-        [
-            "benchmarks/tracker_boxmot_peers.py",
-            "--tracker",
-            peer,
-            "--split",
-            str(split_dir),
-            "--batch",
-            str(batch),
-            "--seqs",
-            ",".join(seqs),
-            "--embeddings",
-            str(emb),
-        ]
-    )
-    return outs
-
-
 def peer_scorer(peer: str, split_dir: Path, seqs: list[str], emb: Path, tmp: Path):
     counter = iter(range(10**6))
 
     def score(cands: list[dict[str, Any]]) -> list[float]:
-        outs = run_peer(peer, split_dir, seqs, cands, emb, tmp / f"round{next(counter)}")
+        outs = run_peer(peer, split_dir, seqs, cands, tmp / f"round{next(counter)}", emb)
         gt = [str(split_dir / s) for s in seqs]
         with _EVAL_LOCK:
             return [objective(evaluate(gt, o)) for o in outs]
@@ -376,7 +349,7 @@ def run_kind(kind, args, caches, ours: Ours, peers: list[str], tmp: Path) -> dic
     }
     for peer in peers:
         outs = run_peer(
-            peer, val, vseqs, [{}, tuned[peer]["params"]], caches["val"], tmp / f"val-{kind}-{peer}"
+            peer, val, vseqs, [{}, tuned[peer]["params"]], tmp / f"val-{kind}-{peer}", caches["val"]
         )
         with _EVAL_LOCK:
             reports = [evaluate(gt, o) for o in outs]
