@@ -222,6 +222,24 @@ def peer_scorer(peer: str, split_dir: Path, seqs: list[str], emb: Path, tmp: Pat
 # ----------------------------------------------------------------------------- main
 
 
+def _variant_rows(ckpt, workers, variants, val, vseqs, params, caches) -> dict[str, Any]:
+    """Ours on val with other embedding parts of the same checkpoint, at the knobs tuned for the
+    default parts (so these rows are if anything at a disadvantage)."""
+    rows = {}
+    for parts in variants:
+        pool = Ours(ckpt, workers, parts)
+        try:
+            [report] = pool.reports([(str(val), vseqs, params, str(caches[parts]), "tfe", "")])
+        finally:
+            pool.close()
+        rows[f"ours (embedding {'+'.join(parts)}, same knobs)"] = {
+            "params": params,
+            "embedding": list(parts),
+            **_summary(report),
+        }
+    return rows
+
+
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     keys = ("HOTA", "IDF1", "IDSW", "MOTA", "DetA", "AssA")
     return {k: report["combined"][k] for k in keys}
@@ -238,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--embedding",
         help="embedding parts the tracker uses, e.g. f, s or f,s (default: the checkpoint's)",
+    )
+    p.add_argument(
+        "--embedding-rows",
+        default="f+s,s",
+        help="other embedding parts to validate with our tuned knobs, e.g. f+s,s ('' for none)",
     )
     p.add_argument("--cache", type=Path, default=Path("runs/bench-appearance/features"))
     p.add_argument("--trials", type=int, default=24, help="random settings per tracker and kind")
@@ -262,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         for s in ("train", "val")
     }
     parts = load_embedder(ckpt, embedding=embedding).model.config.embedding_parts
+    variants = [tuple(v.split("+")) for v in args.embedding_rows.split(",") if v]
+    variants = [v for v in variants if v != tuple(parts)]
+    for v in variants:
+        caches[v] = ensure_cache(args.data / "val", ckpt, args.cache, embedding=v)
     sidecar = json.loads(ckpt.with_suffix(".json").read_text())
     result: dict[str, Any] = {
         "machine": machine_info(),
@@ -281,15 +308,19 @@ def main(argv: list[str] | None = None) -> int:
         "eval_split": "val",
         "objective": "(HOTA + IDF1) / 2",
         "budget": {"trials": args.trials, "refine_rounds": args.refine, "per_round": 4},
+        "seed": args.seed,
         "kinds": {},
     }
+    previous = _previous_tuning(args.out, result)
     ours = Ours(ckpt, args.workers, embedding)
     peers = [x for x in args.peers.split(",") if x]
     try:
         with tempfile.TemporaryDirectory() as tmpdir:
             tmp = Path(tmpdir)
             for kind in args.kinds.split(","):
-                result["kinds"][kind] = run_kind(kind, args, caches, ours, peers, tmp)
+                result["kinds"][kind] = run_kind(
+                    kind, args, caches, ours, peers, tmp, previous.get(kind), variants, ckpt
+                )
                 atomic_write_json(args.out, {**result, "seconds": time.time() - t0})
     finally:
         ours.close()
@@ -299,7 +330,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_kind(kind, args, caches, ours: Ours, peers: list[str], tmp: Path) -> dict[str, Any]:
+def _previous_tuning(out: Path, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per kind, the tuning of an earlier run of this command with the same checkpoint, embedding,
+    budget and seed (so a rerun only repeats the validation, e.g. to add rows)."""
+    try:
+        old = json.loads(out.read_text())
+    except (OSError, ValueError):
+        return {}
+    same = all(old.get(k) == result[k] for k in ("data", "budget", "tune_split")) and (
+        old.get("seed", 0) == result["seed"]
+        and old.get("checkpoint", {}).get("digest") == result["checkpoint"]["digest"]
+        and old["checkpoint"].get("embedding") == result["checkpoint"]["embedding"]
+    )
+    if not same:
+        return {}
+    return {k: v["tuning"] for k, v in old.get("kinds", {}).items() if "tuning" in v}
+
+
+def run_kind(
+    kind,
+    args,
+    caches,
+    ours: Ours,
+    peers: list[str],
+    tmp: Path,
+    previous: dict[str, Any] | None,
+    variants: list[tuple[str, ...]],
+    ckpt: Path,
+) -> dict[str, Any]:
     train, val = args.data / "train", args.data / "val"
     tseqs, vseqs = kind_seqs(train, kind), kind_seqs(val, kind)
 
@@ -318,8 +376,12 @@ def run_kind(kind, args, caches, ours: Ours, peers: list[str], tmp: Path) -> dic
         print(f"{kind}: {name} tuned {out['score']:.2f} ({time.time() - t:.0f} s)", flush=True)
         return name, out
 
+    tuned = dict(previous or {})
+    todo = [n for n in ["ours", *peers] if n not in tuned]
+    if len(todo) < len(peers) + 1:
+        print(f"{kind}: reusing the earlier tuning of {sorted(tuned)}", flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as ex:  # each drives its own process
-        tuned = dict(ex.map(tune, ["ours", *peers]))
+        tuned.update(dict(ex.map(tune, todo)))
 
     # Validation: never used above.
     ours_params = tuned["ours"]["params"]
@@ -345,6 +407,7 @@ def run_kind(kind, args, caches, ours: Ours, peers: list[str], tmp: Path) -> dic
             **_summary(r_skip),
         },
         "ours (detection embeddings, mean-pooled)": {"params": ours_params, **_summary(r_mean)},
+        **_variant_rows(ckpt, args.workers, variants, val, vseqs, ours_params, caches),
         "ours (motion only, --reid none)": {"params": {}, **_summary(r_none)},
     }
     for peer in peers:

@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                 CgclipEmbedder(small),
                 None,
                 f"public detections + CG-CLIP {small.name} ({small.tokens_per_frame} tokens x "
-                f"{small.config.vision.width}, TFE over W={cfg.embedding_window}), MP4 + MOT + JSON",
+                f"{small.config.vision.width}, embedding "
+                f"{'+'.join(small.config.embedding_parts)} over W={cfg.embedding_window}), "
+                "MP4 + MOT + JSON",
             ),
             "replay+clip-vitb16": (
                 replay,

@@ -3,11 +3,16 @@ the tracks a live ``CgclipEmbedder`` run gives, and the search driver must respe
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from benchmarks.tracker_embed_cache import (
     ReplayEmbedder,
+    cache_key,
+    checkpoint_digest,
     ensure_cache,
+    load_embedder,
     track_sequence_replayed,
 )
 from benchmarks.tracker_search import search
@@ -66,3 +71,41 @@ def test_search_spends_exactly_the_budget_and_keeps_the_best():
     assert calls == [6, 4, 4, 4] and out["trials"] == 18
     assert out["score"] == max(h["score"] for h in out["history"])
     assert out["start_score"] == -9  # trial 0 is the starting point (here: no knobs set)
+
+
+def test_cache_key_and_windows_follow_the_embedding_parts(tiny_checkpoint):
+    """The cache folder names the embedding parts, and an ``s`` override makes windows keep every
+    token (TFE reads them) while the default ``f`` keeps only CLS."""
+    default = load_embedder(tiny_checkpoint)
+    tfe = load_embedder(tiny_checkpoint, embedding=("f", "s"))
+    assert cache_key(tiny_checkpoint, default).endswith("-f")
+    assert cache_key(tiny_checkpoint, tfe).endswith("-f+s")
+    assert cache_key(tiny_checkpoint, default).split("-")[0] == checkpoint_digest(tiny_checkpoint)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    box = np.array([[10, 10, 40, 100]], np.float32)
+    assert default.embed_frame(frame, box).features.shape[1] == 1
+    assert tfe.embed_frame(frame, box).features.shape[1] == tfe.model.config.tokens_per_frame > 1
+
+
+def test_appearance_rerun_reuses_tuning_only_for_identical_settings(tmp_path):
+    from benchmarks.tracker_appearance import _previous_tuning
+
+    result = {
+        "data": "d",
+        "budget": {"trials": 2},
+        "tune_split": "train",
+        "seed": 0,
+        "checkpoint": {"digest": "abc", "embedding": ["f"]},
+    }
+    out = tmp_path / "r.json"
+    assert _previous_tuning(out, result) == {}  # no earlier run
+    tuning = {"ours": {"params": {"reid_thresh": 0.1}, "score": 1.0}}
+    out.write_text(json.dumps({**result, "kinds": {"dance": {"tuning": tuning}}}))
+    assert _previous_tuning(out, result) == {"dance": tuning}
+    for changed in (
+        {"seed": 1},
+        {"budget": {"trials": 3}},
+        {"checkpoint": {"digest": "abd", "embedding": ["f"]}},
+        {"checkpoint": {"digest": "abc", "embedding": ["s"]}},
+    ):
+        assert _previous_tuning(out, {**result, **changed}) == {}
