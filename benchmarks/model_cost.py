@@ -11,7 +11,6 @@ claim is checked on whatever machine runs it. Results: ``benchmarks/results/mode
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,21 +26,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "model_cost.json"
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
+    """:func:`benchmarks.tracker_common.machine_info` plus torch's thread count."""
+    from benchmarks.tracker_common import machine_info
+
+    return {**machine_info(), "threads": torch.get_num_threads()}
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:

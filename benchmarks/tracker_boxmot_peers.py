@@ -36,7 +36,7 @@ def make_peer(name: str, params: dict, frame_rate: float):
     logging.getLogger("boxmot").setLevel(logging.WARNING)
     cls = getattr(boxmot, PEERS[name])
     kwargs = dict(params)
-    if name == "bytetrack":
+    if name in ("bytetrack", "botsort"):  # their track buffers are given at 30 FPS
         kwargs.setdefault("frame_rate", int(round(frame_rate)))
     return cls(**kwargs)
 
@@ -55,24 +55,76 @@ def seq_length(seq_dir: Path) -> tuple[int, float]:
     return int(info["seqLength"]), float(info.get("frameRate", 30))
 
 
-def run_sequence(seq_dir: Path, name: str, params: dict) -> np.ndarray:
+APPEARANCE_PEERS = ("botsort", "deepocsort")
+
+
+def run_sequence(seq_dir: Path, name: str, params: dict, emb_dir: Path | None = None) -> np.ndarray:
+    """One peer on one sequence's public detections -> MOT result rows ``(N, 10)``.
+
+    With ``emb_dir``, every detection carries its cached CG-CLIP embedding
+    (``emb_dir/<seq>.npz``, rows in det.txt order, the same vectors our tracker gets) through
+    BoxMOT's ``Detections(embeddings=...)``, and appearance peers get the real frames for their
+    camera-motion compensation. Without it, motion-only peers see a blank image.
+    """
     length, fps = seq_length(seq_dir)
     det = read_rows(seq_dir / "det" / "det.txt")
     tracker = make_peer(name, params, fps)
-    frame_img = np.zeros((8, 8, 3), dtype=np.uint8)  # motion-only peers ignore pixels
     starts = np.searchsorted(det[:, 0], np.arange(1, length + 2))
+    xyxy = np.concatenate([det[:, 2:4], det[:, 2:4] + det[:, 4:6]], axis=1).astype(np.float32)
+    embs = None
+    if emb_dir is not None:
+        cache = np.load(emb_dir / f"{seq_dir.name}.npz")
+        if len(cache["box"]) != len(det) or not np.allclose(cache["box"], xyxy, atol=0.05):
+            raise SystemExit(f"{emb_dir}: cached boxes do not match {seq_dir}/det/det.txt")
+        embs = cache["embedding"].astype(np.float32)
+    images = sorted((seq_dir / "img1").glob("*.jpg")) if name in APPEARANCE_PEERS else None
+    blank = np.zeros((8, 8, 3), dtype=np.uint8)  # motion-only peers ignore pixels
     out = []
     for fid in range(1, length + 1):
-        d = det[starts[fid - 1] : starts[fid]]
-        arr = np.zeros((len(d), 6), dtype=np.float32)
-        arr[:, :2] = d[:, 2:4]
-        arr[:, 2:4] = d[:, 2:4] + d[:, 4:6]
-        arr[:, 4] = d[:, 6]
-        res = tracker.update(arr, frame_img)
-        for r in np.asarray(res).reshape(-1, 8):
-            x1, y1, x2, y2, tid, conf = r[:6]
+        lo, hi = starts[fid - 1], starts[fid]
+        img = blank if images is None else _read_image(images[fid - 1])
+        if embs is not None:
+            ids, boxes, confs = _update_with_embeddings(
+                tracker, xyxy[lo:hi], det[lo:hi, 6], embs[lo:hi], img, f"{seq_dir.name}-{fid}"
+            )
+        else:
+            arr = np.zeros((hi - lo, 6), dtype=np.float32)
+            arr[:, :4] = xyxy[lo:hi]
+            arr[:, 4] = det[lo:hi, 6]
+            res = np.asarray(tracker.update(arr, img)).reshape(-1, 8)
+            ids, boxes, confs = res[:, 4], res[:, :4], res[:, 5]
+        for (x1, y1, x2, y2), tid, conf in zip(boxes, ids, confs, strict=True):
             out.append([fid, int(tid) + 1, x1, y1, x2 - x1, y2 - y1, conf, -1, -1, -1])
     return np.asarray(out, dtype=np.float64).reshape(-1, 10)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise SystemExit(f"cannot read {path}")
+    return img
+
+
+def _update_with_embeddings(tracker, xyxy, conf, embs, img, sample_id):
+    """BoxMOT 25's typed API: ``update(Detections(..., embeddings=E), frame) -> Tracks``."""
+    import torch
+    from boxmot.structures import Boxes, Detections
+
+    dets = Detections(
+        geometry=Boxes(torch.from_numpy(np.ascontiguousarray(xyxy, dtype=np.float32))),
+        scores=torch.from_numpy(np.ascontiguousarray(conf, dtype=np.float32)),
+        class_ids=torch.zeros(len(xyxy), dtype=torch.int64),
+        sample_id=sample_id,
+        embeddings=torch.from_numpy(np.ascontiguousarray(embs, dtype=np.float32)),
+    )
+    tracks = tracker.update(dets, img)
+    return (
+        tracks.track_ids.numpy(),
+        tracks.geometry.values.numpy(),
+        tracks.scores.numpy(),
+    )
 
 
 def write_rows(path: Path, rows: np.ndarray) -> None:
@@ -118,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seqs", default="", help="comma list restricting the sequences (default: all)")
     p.add_argument(
+        "--embeddings", type=Path, help="folder of <seq>.npz cached detection embeddings"
+    )
+    p.add_argument(
         "--speed-scene", type=Path, help="npz of per-frame (N, 6) detections: time update()"
     )
     p.add_argument("--repeats", type=int, default=3)
@@ -145,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         for seq in seqs:
             write_rows(
-                Path(run["out"]) / f"{seq.name}.txt", run_sequence(seq, args.tracker, run["params"])
+                Path(run["out"]) / f"{seq.name}.txt",
+                run_sequence(seq, args.tracker, run["params"], args.embeddings),
             )
     print(json.dumps({"sequences": [s.name for s in seqs], "runs": len(runs)}))
     return 0

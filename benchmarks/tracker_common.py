@@ -39,7 +39,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "gpu": None,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "numpy": np.__version__,

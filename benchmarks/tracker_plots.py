@@ -5,6 +5,7 @@
 - ``tracker_speed.png``: median association ms/frame vs number of people, ours vs BoxMOT peers.
 - ``tracker_quality.png``: HOTA / IDF1 per scene kind on the validation split.
 - ``tracker_pipeline.png``: per-stage ms/frame for each detector set-up.
+- ``tracker_appearance.png``: HOTA / IDF1 with CG-CLIP appearance vs BoT-SORT / Deep OC-SORT.
 Missing JSON files are skipped.
 """
 
@@ -42,19 +43,20 @@ def plot_speed(data: dict, out: Path, plt) -> None:
     _save(fig, out)
 
 
-def plot_quality(data: dict, out: Path, plt) -> None:
+def plot_quality(data: dict, out: Path, plt, *, title: str = "motion only") -> None:
     kinds = list(data["kinds"])
     fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4), squeeze=False)
     for ax, kind in zip(axes[0], kinds, strict=True):
         rows = data["kinds"][kind]
+        rows = rows.get("rows", rows)  # the appearance JSON nests them
         names = list(rows)
         x = range(len(names))
         for k, (metric, off) in enumerate((("HOTA", -0.2), ("IDF1", 0.2))):
-            vals = [rows[n]["combined"][metric] for n in names]
+            vals = [rows[n].get("combined", rows[n])[metric] for n in names]
             ax.bar([i + off for i in x], vals, width=0.4, label=metric, color=f"C{k}")
         ax.set_xticks(list(x))
         ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
-        ax.set_title(f"{kind} (val split, motion only)")
+        ax.set_title(f"{kind} (val split, {title})")
         ax.set_ylim(0, 100)
         ax.grid(axis="y", alpha=0.3)
         ax.legend()
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         ("tracker_speed", plot_speed),
         ("tracker_quality", plot_quality),
         ("tracker_pipeline", plot_pipeline),
+        ("tracker_appearance", lambda d, o, p: plot_quality(d, o, p, title="with appearance")),
     ):
         src = args.results / f"{stem}.json"
         if src.is_file():

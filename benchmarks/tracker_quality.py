@@ -62,9 +62,16 @@ def _objective(report: dict[str, Any]) -> float:
 
 
 def run_peer(
-    peer: str, split_dir: Path, seqs: list[str], param_sets: list[dict[str, Any]], tmp: Path
+    peer: str,
+    split_dir: Path,
+    seqs: list[str],
+    param_sets: list[dict[str, Any]],
+    tmp: Path,
+    embeddings: Path | None = None,
 ) -> list[Path]:
-    """Run one peer with several parameter sets in one bench-env process; one folder per set."""
+    """Run one peer with several parameter sets in one bench-env process; one folder per set.
+    ``embeddings``: a feature-cache folder (``benchmarks.tracker_embed_cache``) whose detection
+    embeddings the peer receives."""
     tmp.mkdir(parents=True, exist_ok=True)
     outs = [tmp / f"{peer}-{split_dir.name}-{i}" for i in range(len(param_sets))]
     batch = tmp / f"{peer}-{split_dir.name}-batch.json"
@@ -82,6 +89,7 @@ def run_peer(
             str(batch),
             "--seqs",
             ",".join(seqs),
+            *(["--embeddings", str(embeddings)] if embeddings else []),
         ]
     )
     return outs

@@ -44,6 +44,11 @@ class TrackerConfig:
     reid_thresh: float = 0.25  # max cosine distance to bring back a lost track by appearance
     embedding_window: int = 8  # W: per-frame features kept per track for its tracklet embedding
     embed_max_overlap: float = 0.4  # a crop overlapping another detection more is not stored
+    # Skip the image encoder for a detection that motion alone matches unambiguously: exactly one
+    # track overlaps it, with IoU >= embed_skip_iou, and that track overlaps no other detection;
+    # such a track still gets a fresh crop every embed_refresh frames. 0 embeds every detection.
+    embed_skip_iou: float = 0.0
+    embed_refresh: int = 10
     # Track life cycle.
     min_hits: int = 3  # consecutive matches before a new track is confirmed and reported
     max_time_lost: int = 30  # frames a lost track is still matched by motion
@@ -72,7 +77,14 @@ class TrackerConfig:
             _check(0.0 < getattr(self, name) <= 2.0, f"{name} must be in (0, 2]")
         _check(0.0 <= self.min_iou < 1.0, "min_iou must be in [0, 1)")
         _check(0.0 <= self.appearance_weight <= 1.0, "appearance_weight must be in [0, 1]")
-        for name in ("min_hits", "embedding_window", "direction_delta", "cmc_downscale"):
+        _check(0.0 <= self.embed_skip_iou <= 1.0, "embed_skip_iou must be in [0, 1]")
+        for name in (
+            "min_hits",
+            "embedding_window",
+            "direction_delta",
+            "cmc_downscale",
+            "embed_refresh",
+        ):
             _check(int(getattr(self, name)) >= 1, f"{name} must be a whole number >= 1")
         _check(self.max_time_lost >= 0 and self.reid_buffer >= 0, "buffers must be >= 0")
         _check(self.std_position > 0 and self.std_velocity > 0, "Kalman noise must be > 0")

@@ -14,18 +14,24 @@ _BIG = 1e6
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``(N, 4)`` and ``(M, 4)`` corner boxes -> ``(N, M)`` in [0, 1]."""
+    """IoU of ``(N, 4)`` and ``(M, 4)`` corner boxes -> ``(N, M)`` in [0, 1].
+
+    Coordinates are broadcast as ``(N, 1)`` against ``(1, M)`` columns (no ``(N, M, 2)``
+    intermediates): this runs a few times per frame and dominates association at 30 tracks.
+    """
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    ax1, ay1, ax2, ay2 = a.T[:, :, None]
+    bx1, by1, bx2, by2 = b.T[:, None, :]
+    iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
+    ih = np.minimum(ay2, by2) - np.maximum(ay1, by1)
+    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
+    area_a = np.maximum(ax2 - ax1, 0.0) * np.maximum(ay2 - ay1, 0.0)
+    area_b = np.maximum(bx2 - bx1, 0.0) * np.maximum(by2 - by1, 0.0)
+    union = area_a + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -88,13 +94,17 @@ def fuse_cost(
     appearance_weight: float,
     min_iou: float,
     appearance_gate: float,
+    max_motion_cost: float | None = None,
 ) -> np.ndarray:
     """One cost from motion and appearance, with gates, ``(N, M)``.
 
     ``cost = (1 - w) * (1 - IoU) + w * cosine_distance``. A pair is gated out (``inf``) when its
-    IoU is below ``min_iou`` or its appearance distance exceeds ``appearance_gate``. Without
-    appearance, or where a row of ``appearance`` is NaN (a track with no embedding yet), it is
-    plain ``1 - IoU``.
+    IoU is below ``min_iou``, its appearance distance exceeds ``appearance_gate``, or its motion
+    cost ``1 - IoU`` alone exceeds ``max_motion_cost`` (the stage's threshold: appearance re-ranks
+    motion-plausible pairs but never admits a pair that motion alone would reject, since a low
+    appearance distance would otherwise pull the fused cost under the threshold at any IoU).
+    Without appearance, or where a row of ``appearance`` is NaN (a track with no embedding yet),
+    it is plain ``1 - IoU``.
     """
     cost = 1.0 - iou
     if appearance is not None and appearance_weight > 0:
@@ -102,8 +112,10 @@ def fuse_cost(
         fused = (1.0 - appearance_weight) * cost + appearance_weight * np.where(
             known, appearance, 0.0
         )
-        cost = np.where(known, fused, cost)
-        cost = np.where(known & (np.nan_to_num(appearance) > appearance_gate), np.inf, cost)
+        gated = known & (np.nan_to_num(appearance) > appearance_gate)
+        if max_motion_cost is not None:
+            gated |= known & (cost > max_motion_cost)
+        cost = np.where(gated, np.inf, np.where(known, fused, cost))
     return np.where(iou < min_iou, np.inf, cost)
 
 

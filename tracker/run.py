@@ -107,6 +107,7 @@ def track_video(
         config, embedder=_TimedEmbedder(embedder, sec) if embedder is not None else None
     )
     meta = {"video": str(video), "fps": info.fps, "width": info.width, "height": info.height}
+    meta["reid"] = getattr(embedder, "name", type(embedder).__name__) if embedder else "none"
     mot = MotWriter(out_mot) if out_mot else None
     js = JsonWriter(out_json, meta={**meta, "config": config.to_dict()}) if out_json else None
     vid = VideoAnnotator(out_video, fps=info.fps, size=info.size) if out_video else None
@@ -199,9 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--detections", help="replay a MOTChallenge det.txt instead of detecting")
     p.add_argument(
-        "--reid", default="none", help="cgclip checkpoint, 'clip', or 'none' (motion only)"
+        "--reid",
+        default="none",
+        help="appearance: a cgclip checkpoint (.safetensors), 'clip' (pretrained CLIP ViT-B/16, "
+        "downloaded once), 'clip:PATH' (local open_clip weights), or 'none' (motion only)",
     )
     p.add_argument("--device", default="cpu", help="torch device for the detector and ReID model")
+    p.add_argument(
+        "--backend",
+        default="eager",
+        help="ReID image-encoder backend (cgclip.runtime): eager, compile, onnx or tensorrt",
+    )
+    p.add_argument(
+        "--precision", help="ReID encoder precision: fp32, bf16 or fp16 (default: the backend's)"
+    )
     p.add_argument(
         "--preset", default="default", help=f"tracker preset: {', '.join(preset_names())}"
     )
@@ -229,7 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"{video}: no such video file or image folder")
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
-    embedder = build_embedder(args.reid, device=args.device)
+    embedder = build_embedder(
+        args.reid, device=args.device, backend=args.backend, precision=args.precision
+    )
     defaults = default_outputs(video, args.output_dir)
     out_video = None if args.no_video else (args.out_video or defaults["video"])
     out_mot = args.out_mot or defaults["mot"]

@@ -49,6 +49,9 @@ from tracker.matching import (
 )
 from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
 
+# Boxes overlapping less than this are "apart" when deciding whether motion is unambiguous.
+NEAR_IOU = 0.15
+
 
 class Tracker:
     """Multi-object tracker for people: Kalman + ByteTrack stages + OC-SORT + appearance re-ID.
@@ -88,7 +91,9 @@ class Tracker:
         self.frame_id = 0
         self._next_id = 1
         self.table = TrackTable(window=self.config.embedding_window)
+        self.embeds_skipped = 0  # detections the encoder skipped (embed_skip_iou)
         self._pred_xyxy = np.zeros((0, 4))
+        self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
 
     # ------------------------------------------------------------------ public API
@@ -107,6 +112,7 @@ class Tracker:
         dets = detections[keep] if len(keep) < len(detections) else detections
         conf = conf[keep]
         boxes = np.array(dets.xyxy, dtype=np.float64).reshape(-1, 4)
+        self._overlaps = None  # max_overlap(boxes), computed once if appearance needs it
 
         if self._cmc is not None and frame is not None:
             self._compensate_camera(frame, boxes)
@@ -228,8 +234,13 @@ class Tracker:
 
     def _appearance(
         self, dets: sv.Detections, frame: np.ndarray | None, boxes: np.ndarray
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Per-frame features ``(N, *F)`` for windows and embeddings ``(N, E)``, or ``(None, None)``."""
+    ) -> tuple[np.ndarray | list | None, np.ndarray | None]:
+        """Per-frame features for windows and embeddings ``(N, E)``, or ``(None, None)``.
+
+        Embeddings that arrive with the detections are used as they are. Otherwise the embedder
+        runs once over the detections that need appearance; skipped ones (``embed_skip_iou``) get
+        a NaN embedding (matched on motion) and no window feature (``None``).
+        """
         if len(dets) == 0:
             return None, None
         if EMBEDDING_KEY in dets.data:
@@ -239,8 +250,51 @@ class Tracker:
             return embs, embs
         if self.embedder is None or frame is None:
             return None, None
-        ff = self.embedder.embed_frame(frame, boxes)
-        return ff.features, ff.embeddings
+        need = self._needs_embedding(boxes)
+        if need.all():
+            ff = self.embedder.embed_frame(frame, boxes)
+            return ff.features, ff.embeddings
+        self.embeds_skipped += int((~need).sum())
+        if not need.any():
+            return [None] * len(boxes), None
+        idx = np.flatnonzero(need)
+        ff = self.embedder.embed_frame(frame, boxes[idx])
+        embs = np.full((len(boxes), ff.embeddings.shape[1]), np.nan, np.float32)
+        embs[idx] = ff.embeddings
+        feats: list[np.ndarray | None] = [None] * len(boxes)
+        for k, j in enumerate(idx.tolist()):
+            feats[j] = ff.features[k]
+        return feats, embs
+
+    def _needs_embedding(self, boxes: np.ndarray) -> np.ndarray:
+        """``(N,)`` bool: detections whose appearance may matter this frame.
+
+        A detection can skip the encoder when exactly one track (of any state) overlaps it, with
+        IoU >= ``embed_skip_iou``, that track overlaps no other detection, and the track's window
+        got a crop less than ``embed_refresh`` frames ago. Births, re-entries, crossings and
+        crowds therefore always get embeddings.
+        """
+        cfg = self.config
+        need = np.ones(len(boxes), dtype=bool)
+        if cfg.embed_skip_iou <= 0 or not len(self.table) or not len(boxes):
+            return need
+        gap = self.frame_id - self.table.last_frame - 1
+        iou = box_iou(self._pred_xyxy, boxes)  # (T, N)
+        iou[gap > cfg.max_time_lost] = 0.0  # long-lost tracks only compete through re-id
+        touch = iou > NEAR_IOU
+        lone = (touch.sum(axis=0) == 1) & (self._overlap(boxes) <= NEAR_IOU)  # one track, apart
+        track = iou.argmax(axis=0)  # the only overlapping track, where lone
+        fresh = self.frame_id - self.table.window_frame[track] < cfg.embed_refresh
+        exclusive = touch.sum(axis=1)[track] == 1  # that track overlaps only this detection
+        confident = iou[track, np.arange(len(boxes))] >= cfg.embed_skip_iou
+        need[lone & fresh & exclusive & confident & self.table.confirmed[track]] = False
+        return need
+
+    def _overlap(self, boxes: np.ndarray) -> np.ndarray:
+        """``(N,)`` each detection's largest IoU with another one this frame (cached)."""
+        if self._overlaps is None:
+            self._overlaps = max_overlap(boxes)
+        return self._overlaps
 
     # ------------------------------------------------------------------ matching stages
 
@@ -279,6 +333,7 @@ class Tracker:
             appearance_weight=cfg.appearance_weight,
             min_iou=cfg.min_iou,
             appearance_gate=cfg.appearance_gate,
+            max_motion_cost=cfg.match_thresh,
         )
         if cfg.direction_weight > 0:
             last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
@@ -313,6 +368,7 @@ class Tracker:
             appearance_weight=cfg.appearance_weight,
             min_iou=cfg.min_iou,
             appearance_gate=cfg.appearance_gate,
+            max_motion_cost=cfg.tentative_match_thresh,
         )
         matches, _, _ = linear_assignment(cost, cfg.tentative_match_thresh)
         self._assign(rows, det_idx, matches, det_track, matched)
@@ -362,10 +418,14 @@ class Tracker:
         self.table.saved_mean[ti] = self.table.mean[ti]
         self.table.saved_cov[ti] = self.table.cov[ti]
         if feats is not None:
-            clean = max_overlap(boxes)[dj] <= cfg.embed_max_overlap
+            clean = self._overlap(boxes)[dj] <= cfg.embed_max_overlap
+            added = []
             for j, t in zip(dj[clean].tolist(), ti[clean].tolist(), strict=True):
-                self.table.window[t].append(feats[j])
-            self.table.window_changed[ti[clean]] = True
+                if feats[j] is not None:
+                    self.table.window[t].append(feats[j])
+                    added.append(t)
+            self.table.window_changed[added] = True
+            self.table.window_frame[added] = self.frame_id
 
     def _reupdate(self, rows: np.ndarray, boxes: np.ndarray) -> None:
         """OC-SORT ORU: from the state saved at each track's last observation, step along a
@@ -392,7 +452,7 @@ class Tracker:
         mean, cov = self.kalman.initiate(boxes[births])
         firsts = [None] * len(births)
         if feats is not None:
-            clean = max_overlap(boxes)[births] <= self.config.embed_max_overlap
+            clean = self._overlap(boxes)[births] <= self.config.embed_max_overlap
             firsts = [
                 feats[j] if ok else None for j, ok in zip(births.tolist(), clean, strict=True)
             ]
@@ -428,7 +488,9 @@ class Tracker:
         if not len(lost):
             return None
         emb = self._tracklet_embeddings([t])[0]
-        dist = cosine_distance(np.stack([self.table.embedding[i] for i in lost]), emb[None])[:, 0]
+        if self.table.emb.shape[1] != emb.shape[0]:
+            return None
+        dist = cosine_distance(self.table.emb[lost], emb[None])[:, 0]
         best = int(np.argmin(dist))
         if dist[best] > self.config.reid_thresh:
             return None
@@ -442,7 +504,7 @@ class Tracker:
         return old
 
     def _tracklet_embeddings(self, rows: list[int]) -> np.ndarray:
-        windows = [np.stack(list(self.table.window[i])) for i in rows]
+        windows = [self.table.window[i] for i in rows]  # the embedder stacks (embed stage)
         if self.embedder is not None:
             return self.embedder.embed_tracklets(windows)
         return self._pool.embed_tracklets(windows)
@@ -453,6 +515,5 @@ class Tracker:
         ]
         if not rows:
             return
-        for i, e in zip(rows, self._tracklet_embeddings(rows), strict=True):
-            self.table.embedding[i] = e
+        self.table.set_embeddings(rows, self._tracklet_embeddings(rows))
         self.table.window_changed[rows] = False

@@ -2,10 +2,11 @@
 
 :class:`TrackTable` holds, per track row, the ids, life-cycle state and counters, the Kalman
 state (``mean (N, 8)``, ``cov (N, 3, 4)``, see :mod:`tracker.kalman`), the state saved at the last
-observation (for OC-SORT's re-update), the last observed box and the motion direction; plus three
-Python lists aligned with the rows: a short history of observed centres, the rolling window of
-per-frame appearance features and the tracklet embedding. The tracker reads and writes the
-arrays directly; rows are removed only through :meth:`TrackTable.keep`.
+observation (for OC-SORT's re-update), the last observed box and the motion direction, the
+tracklet embeddings ``emb (N, E)`` (``has_emb`` marks rows that have one); plus two Python lists
+aligned with the rows: a short history of observed centres and the rolling window of per-frame
+appearance features. The tracker reads and writes the arrays directly; rows are removed only
+through :meth:`TrackTable.keep`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ ARRAYS: dict[str, tuple[tuple[int, ...], Any]] = {
     "last_box": ((4,), np.float64),
     "direction": ((2,), np.float64),  # unit motion direction from past observations (OCM)
     "window_changed": ((), bool),
+    "window_frame": ((), np.int64),  # frame of the latest per-frame feature in the window
+    "has_emb": ((), bool),  # the row of ``emb`` holds a tracklet embedding
 }
-LISTS = ("history", "window", "embedding")
+LISTS = ("history", "window")
 HISTORY = 8  # observed centres kept per track for the motion direction
 
 
@@ -73,9 +76,11 @@ class TrackTable:
     last_box: np.ndarray
     direction: np.ndarray
     window_changed: np.ndarray
+    window_frame: np.ndarray
+    has_emb: np.ndarray
+    emb: np.ndarray  # (N, E) float32 tracklet embeddings; E is set by the first one stored
     history: list[deque[tuple[int, float, float]]]
     window: list[deque[Any]]
-    embedding: list[np.ndarray | None]
 
     def __init__(self, window: int) -> None:
         self.window_size = int(window)
@@ -83,6 +88,7 @@ class TrackTable:
             setattr(self, name, np.zeros((0, *shape), dtype=dtype))
         for name in LISTS:
             setattr(self, name, [])
+        self.emb = np.zeros((0, 0), np.float32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -97,6 +103,7 @@ class TrackTable:
             det_track[hit] = new_row[det_track[hit]]
         for name in ARRAYS:
             setattr(self, name, getattr(self, name)[mask])
+        self.emb = self.emb[mask]
         flags = mask.tolist()
         for name in LISTS:
             setattr(self, name, [x for x, k in zip(getattr(self, name), flags, strict=True) if k])
@@ -130,32 +137,36 @@ class TrackTable:
             "last_box": np.asarray(boxes, np.float64),
             "direction": np.zeros((k, 2)),
             "window_changed": np.array([f is not None for f in first_features], bool),
+            "window_frame": np.array(
+                [frame_id if f is not None else 0 for f in first_features], np.int64
+            ),
         }
+        new["has_emb"] = np.zeros(k, bool)
         for name, arr in new.items():
             setattr(self, name, np.concatenate([getattr(self, name), arr]))
+        self.emb = np.concatenate([self.emb, np.zeros((k, self.emb.shape[1]), np.float32)])
         for (x1, y1, x2, y2), feat in zip(boxes.tolist(), first_features, strict=True):
             self.history.append(deque([(frame_id, (x1 + x2) / 2, (y1 + y2) / 2)], maxlen=HISTORY))
             self.window.append(deque([] if feat is None else [feat], maxlen=self.window_size))
-            self.embedding.append(None)
         return n + np.arange(k)
 
     def has_embedding(self) -> np.ndarray:
         """``(N,)`` bool: rows that have a tracklet embedding."""
-        return np.array([e is not None for e in self.embedding], dtype=bool)
+        return self.has_emb
 
     def embeddings(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(K, E)`` tracklet embeddings of ``rows`` (zeros where missing) and the ``(K,)`` mask
-        of rows that have one."""
-        embs = [self.embedding[i] for i in rows]
-        has = np.array([e is not None for e in embs], dtype=bool)
-        if not has.any():
-            return np.zeros((len(rows), 0), np.float32), has
-        dim = next(e for e in embs if e is not None).shape[0]
-        out = np.zeros((len(rows), dim), np.float32)
-        for k, e in enumerate(embs):
-            if e is not None:
-                out[k] = e
-        return out, has
+        """``(K, E)`` tracklet embeddings of ``rows`` (zeros where missing; ``E = 0`` while no
+        track has one) and the ``(K,)`` mask of rows that have one."""
+        return self.emb[rows], self.has_emb[rows]
+
+    def set_embeddings(self, rows: Any, embs: np.ndarray) -> None:
+        """Store tracklet embeddings ``embs (K, E)`` for ``rows``."""
+        embs = np.asarray(embs, np.float32)
+        if self.emb.shape[1] != embs.shape[1]:  # first embedding (or a new embedder): resize
+            self.emb = np.zeros((len(self), embs.shape[1]), np.float32)
+            self.has_emb[:] = False
+        self.emb[rows] = embs
+        self.has_emb[rows] = True
 
     def warp(self, affine: np.ndarray, kalman: KalmanBoxFilter) -> None:
         """Move every track into the current camera frame (``(2, 3)`` similarity transform)."""
@@ -205,7 +216,7 @@ class TrackTable:
                 hits=int(self.hits[i]),
                 start_frame=int(self.start[i]),
                 last_frame=int(self.last_frame[i]),
-                has_embedding=self.embedding[i] is not None,
+                has_embedding=bool(self.has_emb[i]),
             )
             for i in range(len(self))
         ]

@@ -132,7 +132,9 @@ class CGCLIP(nn.Module):
         if x.ndim == 5:
             b, t = x.shape[:2]
             cams = None if camids is None else camids.to(self.device).repeat_interleave(t)
-            tokens = self.encode_frames(x.flatten(0, 1), cams)  # (B*T, L, D)
+            # The attention readout runs TFE, which needs every token when it attends over all.
+            keep = "all" if return_attention and self.config.tfe_keys == "all" else None
+            tokens = self.encode_frames(x.flatten(0, 1), cams, keep=keep)  # (B*T, L, D)
             x = tokens.view(b, t, *tokens.shape[1:])
         if x.ndim != 4:
             raise ValueError(

@@ -136,8 +136,13 @@ class ModelConfig:
 
     @property
     def tokens_per_frame(self) -> int:
-        """L, the tokens per frame that :meth:`CGCLIP.encode_frames` keeps (1 when keys are CLS)."""
-        return 1 if self.tfe_keys == "cls" else self.vision.num_tokens
+        """L, the tokens per frame that :meth:`CGCLIP.encode_frames` keeps by default: what the
+        inference embedding reads. 1 (CLS) unless it includes TFE's ``s`` with ``tfe_keys: all``;
+        ``f`` and ``v`` read only the CLS token, so a tracker stores 1 token per frame, not 1 + P.
+        """
+        if "s" in self.embedding_parts and self.tfe_keys == "all":
+            return self.vision.num_tokens
+        return 1
 
     @property
     def resolved_tfe_heads(self) -> int:

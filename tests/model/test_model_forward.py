@@ -120,7 +120,9 @@ def test_v_is_the_clip_image_embedding_averaged_over_frames(model):
 def test_default_tfe_embedding_is_the_mean_cls_and_skips_tfe(monkeypatch):
     model = cgclip.create_model("test-tiny")
     assert model.config.embedding_parts == ("f",) and model.embedding_dim == 64
-    tokens = model.encode_frames(crops(3)).view(1, 3, 9, 64)
+    # f reads only CLS, so encode_frames keeps only CLS by default (what a tracker stores)
+    assert model.tokens_per_frame == 1 and model.encode_frames(crops(3)).shape == (3, 1, 64)
+    tokens = model.encode_frames(crops(3), keep="all").view(1, 3, 9, 64)
     expected = F.normalize(tokens[0, :, 0].mean(0), dim=0)
     attn_emb, attn = model.encode_tracklet(tokens, return_attention=True)  # TFE runs for this
     assert attn.shape == (1, 3)
@@ -132,6 +134,7 @@ def test_default_tfe_embedding_is_the_mean_cls_and_skips_tfe(monkeypatch):
     emb = model.encode_tracklet(tokens)
     torch.testing.assert_close(emb[0], expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(attn_emb, emb)
+    torch.testing.assert_close(model.encode_tracklet(tokens[:, :, :1])[0], expected)
 
 
 def test_mean_pooling_embedding_is_the_normalised_mean_clip_embedding():

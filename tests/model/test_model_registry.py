@@ -31,7 +31,7 @@ def test_vit_b_16_is_the_papers_geometry():
 
 def test_vit_b_16_random_init_produces_129_tokens_of_width_768():
     model = cgclip.create_model("ViT-B-16")
-    tokens = model.encode_frames(torch.zeros(1, 3, 256, 128))
+    tokens = model.encode_frames(torch.zeros(1, 3, 256, 128), keep="all")
     assert tokens.shape == (1, 129, 768)
     emb = model.encode_tracklet(tokens[None])
     assert emb.shape == (1, 768)

@@ -16,10 +16,8 @@ from cgclip.io.mot import read_mot
 from tracker.run import default_outputs, main
 
 
-@pytest.fixture(scope="module")
-def tracked(sample_clip, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    rc = main(
+def _track_sample(sample_clip: Path, out: Path, *extra: str) -> int:
+    return main(
         [
             str(sample_clip / "sample.mp4"),
             "--detections",
@@ -28,18 +26,25 @@ def tracked(sample_clip, tmp_path_factory):
             "dance",
             "--output-dir",
             str(out),
-            "--quiet",
+            *extra,
         ]
     )
-    assert rc == 0
+
+
+@pytest.fixture(scope="module")
+def tracked(sample_clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert _track_sample(sample_clip, out, "--quiet") == 0
     return out
 
 
-def test_run_writes_consistent_mot_json_and_video(tracked, sample_clip):
+def _check_outputs(out: Path, sample_clip: Path) -> dict:
+    """Every output of a run on the 40-frame sample clip: MOT txt, JSON and annotated MP4 agree
+    with each other and with the clip. Returns the JSON."""
     mot_path, json_path, video_path = (
-        tracked / "sample.mot.txt",
-        tracked / "sample.tracks.json",
-        tracked / "sample.tracked.mp4",
+        out / "sample.mot.txt",
+        out / "sample.tracks.json",
+        out / "sample.tracked.mp4",
     )
     rows = read_mot(mot_path, kind="results")
     gt = read_mot(sample_clip / "gt.txt", kind="gt")
@@ -71,6 +76,25 @@ def test_run_writes_consistent_mot_json_and_video(tracked, sample_clip):
     ok, frame = cap.read()
     cap.release()
     assert ok and frame.shape == (360, 640, 3) and count == 40
+    return data
+
+
+def test_run_writes_consistent_mot_json_and_video(tracked, sample_clip):
+    assert _check_outputs(tracked, sample_clip)["reid"] == "none"
+
+
+def test_run_with_a_tiny_cgclip_checkpoint(sample_clip, tiny_checkpoint, tmp_path, capsys):
+    """``--reid <checkpoint>``: every output written and consistent, the embedder named in the
+    JSON, and the embed stage timed apart from association."""
+    assert _track_sample(sample_clip, tmp_path, "--reid", str(tiny_checkpoint)) == 0
+    data = _check_outputs(tmp_path, sample_clip)
+    assert data["reid"].startswith("cgclip:test-tiny") and str(tiny_checkpoint) in data["reid"]
+    table = {
+        line.split()[0]: float(line.split()[1])
+        for line in capsys.readouterr().out.splitlines()
+        if line.split() and line.split()[0] in ("embed", "associate")
+    }
+    assert table["embed"] > 0 and table["associate"] > 0
 
 
 def test_run_as_module_with_no_video(sample_clip, tmp_path, subprocess_env):
@@ -169,7 +193,7 @@ def _yaml(folder: Path, text: str) -> Path:
     return p
 
 
-def _bad_cases(sample_clip: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
+def _bad_cases(sample_clip: Path, tmp: Path, ckpt: Path) -> dict[str, tuple[list[str], str]]:
     video, det = str(sample_clip / "sample.mp4"), str(sample_clip / "det.txt")
     (tmp / "empty.mp4").write_bytes(b"")
     (tmp / "notes.mp4").write_text("these are meeting notes, not a video\n" * 20)
@@ -204,11 +228,21 @@ def _bad_cases(sample_clip: Path, tmp: Path) -> dict[str, tuple[list[str], str]]
         "missing det": ([video, "--detections", str(tmp / "nope.txt")], "not found"),
         "not a cgclip checkpoint": (
             [video, *replay, "--reid", str(tmp / "weights.safetensors")],
-            "CG-CLIP embedder is not available",
+            "not a cgclip checkpoint",
+        ),
+        "random file as checkpoint": (
+            [video, *replay, "--reid", str(tmp / "notes.mp4")],
+            "not a cgclip checkpoint",
         ),
         "missing checkpoint": (
             [video, *replay, "--reid", str(tmp / "nope.safetensors")],
-            "checkpoint not found",
+            "no such file",
+        ),
+        "offline clip": ([video, *replay, "--reid", "clip"], "--reid clip:/path/to/"),
+        "missing device": ([video, *replay, "--reid", str(ckpt), "--device", "cuda:99"], "CUDA"),
+        "unknown backend": (
+            [video, *replay, "--reid", str(ckpt), "--backend", "warp"],
+            "unknown backend",
         ),
         "bad config key": (
             [video, *replay, "--config", str(tmp / "bad.yaml")],
@@ -228,9 +262,18 @@ def _bad_cases(sample_clip: Path, tmp: Path) -> dict[str, tuple[list[str], str]]
     }
 
 
-def test_bad_inputs_give_one_line_errors(sample_clip, tmp_path, capsys, monkeypatch):
+def _offline(*args, **kwargs):
+    raise OSError("network is unreachable")
+
+
+def test_bad_inputs_give_one_line_errors(
+    sample_clip, tiny_checkpoint, tmp_path, capsys, monkeypatch
+):
+    import open_clip.pretrained
+
     monkeypatch.setenv("YOLO_OFFLINE", "1")
-    for name, (argv, needle) in _bad_cases(sample_clip, tmp_path).items():
+    monkeypatch.setattr(open_clip.pretrained, "download_pretrained", _offline)
+    for name, (argv, needle) in _bad_cases(sample_clip, tmp_path, tiny_checkpoint).items():
         rc = main([*argv, "--quiet"])
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2, name

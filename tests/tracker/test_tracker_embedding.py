@@ -85,16 +85,114 @@ def test_cgclip_embedder_shapes_and_batched_tracklets():
     assert batched.shape == (3, 6) and np.allclose(batched, single, atol=1e-6)
 
 
-def test_build_embedder_options(tmp_path):
+def test_build_embedder_none_and_checkpoint(tiny_checkpoint):
     assert build_embedder("none") is None and build_embedder(None) is None
-    with pytest.raises(UserError, match="not available in this build"):
+    emb = build_embedder(str(tiny_checkpoint), device="cpu")
+    assert isinstance(emb, CgclipEmbedder) and emb.model.name == "test-tiny"
+    assert emb.embedding_dim == emb.model.embedding_dim and "tiny.safetensors" in emb.name
+    ff = emb.embed_frame(np.zeros((120, 160, 3), np.uint8), np.array([[10, 10, 40, 100]]))
+    # test-tiny embeds with f (the frame-averaged CLS feature, the ablation's default), which
+    # never reads patch tokens, so windows keep the CLS token only: (N, 1, D) float16
+    assert emb.model.config.embedding_parts == ("f",)
+    assert ff.features.shape == (1, 1, 64)
+    assert ff.features.dtype == np.float16
+
+
+def test_tfe_embedding_windows_keep_every_token(tiny_checkpoint):
+    """With the TFE feature s in the embedding, TFE attends over all 1 + P tokens of each frame,
+    so the windows must keep them all."""
+    import cgclip
+
+    model = cgclip.load_model(tiny_checkpoint)
+    model.config.embedding = ("f", "s")
+    emb = CgclipEmbedder(model)
+    ff = emb.embed_frame(np.zeros((120, 160, 3), np.uint8), np.array([[10, 10, 40, 100]] * 2))
+    assert ff.features.shape == (2, model.config.tokens_per_frame, 64)
+    assert model.config.tokens_per_frame > 1
+    assert ff.embeddings.shape == (2, model.embedding_dim)
+
+
+def test_cls_only_models_store_only_the_cls_token():
+    """A mean-pooled model that embeds with the projected CLS (what ``--reid clip`` builds) never
+    reads patch tokens, so track windows hold one token per frame."""
+    import cgclip
+
+    model = cgclip.create_model("test-tiny", pooling="mean")
+    emb = CgclipEmbedder(model)
+    boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110]], np.float32)
+    frame = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    ff = emb.embed_frame(frame, boxes)
+    assert ff.features.shape == (2, 1, 64)
+    # the stored CLS windows give exactly the embedding of the full model call
+    crops = cgclip.crop_boxes(frame, boxes, model.preprocess)
+    with torch.inference_mode():
+        full = model.encode_tracklet(crops[None])  # one tracklet of the two frames
+    assert np.allclose(emb.embed_tracklets([ff.features])[0], full[0].numpy(), atol=1e-3)
+
+
+def _fail_download(*args, **kwargs):
+    raise OSError("network is unreachable")
+
+
+def test_reid_clip_offline_names_the_file_and_alternatives(monkeypatch):
+    import open_clip.pretrained
+
+    monkeypatch.setattr(open_clip.pretrained, "download_pretrained", _fail_download)
+    with pytest.raises(UserError) as err:
         build_embedder("clip")
-    with pytest.raises(UserError, match="checkpoint not found"):
-        build_embedder(str(tmp_path / "nope.safetensors"))
-    fake = tmp_path / "model.safetensors"
-    fake.write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="not available in this build"):
-        build_embedder(str(fake))
+    msg = str(err.value)
+    assert "\n" not in msg and "open_clip_pytorch_model.bin" in msg
+    assert "network is unreachable" in msg
+    for alternative in ("--reid none", "--reid clip:/path/to/", "cgclip checkpoint"):
+        assert alternative in msg
+
+
+def test_reid_bad_inputs(tmp_path, tiny_checkpoint):
+    from safetensors.torch import save_file
+
+    foreign = tmp_path / "foreign.safetensors"  # a real safetensors file, not from cgclip
+    save_file({"w": torch.zeros(2, 2)}, str(foreign))
+    foreign.with_suffix(".json").write_text('{"format": "cgclip", "version": 1, "config": {}}')
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00" * 64)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model\n")
+    lone = tmp_path / "lone.safetensors"  # cgclip weights without their sidecar
+    lone.write_bytes(tiny_checkpoint.read_bytes())
+    state = tmp_path / "small_clip.bin"  # open_clip-style weights of the wrong architecture
+    torch.save({"visual.proj": torch.zeros(3, 3)}, state)
+    cases = {
+        str(tmp_path / "nope.safetensors"): "no such file",
+        str(foreign): "not a cgclip checkpoint",
+        str(garbage): "not a cgclip checkpoint",
+        str(notes): "not a cgclip checkpoint",
+        str(lone): "no config sidecar",
+        f"clip:{tmp_path / 'nope.bin'}": "no such file",
+        f"clip:{state}": "do not fit",
+    }
+    for reid, needle in cases.items():
+        with pytest.raises(UserError, match=needle) as err:
+            build_embedder(reid)
+        assert "\n" not in str(err.value) and str(err.value).startswith("--reid ")
+
+
+def test_reid_device_checks(tiny_checkpoint):
+    with pytest.raises(UserError, match="not a torch device"):
+        build_embedder(str(tiny_checkpoint), device="banana")
+    with pytest.raises(UserError, match="CUDA"):
+        build_embedder(str(tiny_checkpoint), device="cuda:99")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cgclip_embedder_on_cuda_matches_cpu(tiny_checkpoint):
+    frame = np.random.default_rng(2).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110]], np.float32)
+    cpu, gpu = (build_embedder(str(tiny_checkpoint), device=d) for d in ("cpu", "cuda"))
+    a, b = cpu.embed_frame(frame, boxes), gpu.embed_frame(frame, boxes)
+    assert np.allclose(a.embeddings, b.embeddings, atol=1e-3)
+    assert np.allclose(
+        cpu.embed_tracklets([a.features]), gpu.embed_tracklets([b.features]), atol=1e-3
+    )
 
 
 def _red_and_blue(embedder) -> tuple[set[int], set[int]]:
@@ -151,3 +249,18 @@ def test_cgclip_embedder_drops_in_with_the_real_tiny_model():
     )
     assert tracker.update(d, frame).tracker_id.tolist() == [1]
     assert tracker.tracks[0].has_embedding
+
+
+def test_reid_through_a_runtime_backend(tiny_checkpoint):
+    """``--backend``/``--precision`` wrap the model in a ``cgclip.runtime`` backend; the
+    embeddings stay close to eager fp32 and the embedder says what runs."""
+    frame = np.random.default_rng(3).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110]], np.float32)
+    eager = build_embedder(str(tiny_checkpoint))
+    bf16 = build_embedder(str(tiny_checkpoint), backend="eager", precision="bf16")
+    assert "eager bf16 on cpu" in bf16.name
+    a, b = eager.embed_frame(frame, boxes), bf16.embed_frame(frame, boxes)
+    assert a.features.shape == b.features.shape
+    assert (a.embeddings * b.embeddings).sum(1).min() > 0.99
+    with pytest.raises(UserError, match="unknown backend"):
+        build_embedder(str(tiny_checkpoint), backend="warp-drive")

@@ -54,6 +54,17 @@ def test_fuse_cost_weights_and_gates():
     assert np.isclose(cost[1, 1], 0.4)  # unknown appearance: motion only
     motion = fuse_cost(iou, None, appearance_weight=0.5, min_iou=0.1, appearance_gate=0.4)
     assert np.isclose(motion[1, 0], 0.5)
+    # a look-alike far away: appearance alone would pull its fused cost (0.5) under a 0.8
+    # threshold although its motion cost (0.95) fails it; the motion gate keeps it out
+    far = fuse_cost(
+        np.array([[0.05]]),
+        np.array([[0.05]]),
+        appearance_weight=0.5,
+        min_iou=0.0,
+        appearance_gate=0.4,
+        max_motion_cost=0.8,
+    )
+    assert np.isinf(far[0, 0])
 
 
 def test_direction_cost_rewards_continuing_motion():

@@ -150,12 +150,14 @@ def test_two_trackers_do_not_share_state_and_reset_restarts_ids():
     assert t1.update(dets([person(50)])).tracker_id.tolist() == [1]
 
 
-def test_presets_and_reid_options():
+def test_presets_and_reid_options(tiny_checkpoint):
     sports = Tracker.from_preset("sports")
     assert sports.config == load_preset("sports") and sports.embedder is None
     assert Tracker.from_preset("dance", reid="none", min_hits=5).config.min_hits == 5
-    with pytest.raises(UserError, match="not available in this build"):
-        Tracker.from_preset("default", reid="clip")
+    dance = Tracker.from_preset("dance", reid=str(tiny_checkpoint), device="cpu")
+    assert dance.embedder.model.name == "test-tiny" and dance.config == load_preset("dance")
+    with pytest.raises(UserError, match="no such file"):
+        Tracker.from_preset("default", reid="nope.safetensors")
     with pytest.raises(UserError, match="unknown tracker preset"):
         Tracker.from_preset("hockey")
     with pytest.raises(UserError, match="unknown tracker setting"):

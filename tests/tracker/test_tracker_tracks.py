@@ -32,7 +32,7 @@ def test_append_sets_rows_and_windows():
 
 def test_keep_drops_rows_and_renumbers_detection_map():
     table, _ = _table()
-    table.embedding[2] = np.array([1.0, 0.0])
+    table.set_embeddings([2], np.array([[1.0, 0.0]]))
     det_track = np.array([2, -1, 0])
     table.keep(np.array([True, False, True]), det_track)
     assert len(table) == 2 and len(table.window) == 2 and len(table.history) == 2

@@ -1,0 +1,249 @@
+"""Per-detection CG-CLIP features of MOT sequences, computed once and replayed.
+
+Tuning runs the tracker hundreds of times over the same public detections; the image encoder's
+output for a detection does not depend on the tracker settings, so it is computed once per
+(checkpoint, sequence) with the real :class:`tracker.embedding.CgclipEmbedder` (the exact code
+``tracker.run --reid`` uses, one batched pass per frame) and stored next to the data:
+
+    CACHE/<checkpoint digest>-<parts>/<split>/<seq>.npz        frame (N,), box xyxy (N, 4),
+                                                               embedding (N, E) float32
+    CACHE/<checkpoint digest>-<parts>/<split>/<seq>.tokens.npy (N, L, D) float16, memory-mapped
+
+``<parts>`` is the embedding the model reads (``f``, ``s``, ``f+s``...): it decides both the
+single-frame embedding and which tokens a window keeps, so it is part of the key.
+
+Rows follow ``read_mot(det.txt)`` order. :class:`ReplayEmbedder` serves them back to
+:class:`tracker.Tracker` (and the same embeddings go to the BoxMOT peers), while the tracklet
+embeddings still run TFE on the fly over each track's window, as in a live run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from cgclip.io.atomic import atomic_path
+from cgclip.io.mot import read_mot, read_seqinfo, write_mot
+from cgclip.io.video import open_video
+from tracker.config import TrackerConfig
+from tracker.embedding import CgclipEmbedder, FrameFeatures
+from tracker.tracker import Tracker
+
+
+def checkpoint_digest(path: str | Path) -> str:
+    """First 16 hex digits of the SHA-256 of a checkpoint's weights (the cache key)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def load_embedder(
+    checkpoint: str | Path, *, embedding: Sequence[str] | None = None, device: str = "cpu"
+) -> CgclipEmbedder:
+    """The tracker's :class:`CgclipEmbedder` for ``checkpoint``; ``embedding`` (e.g. ``("s",)``)
+    overrides the checkpoint's embedding parts (``ModelConfig.embedding``)."""
+    import cgclip
+
+    model = cgclip.load_model(checkpoint, device=device)
+    if embedding:
+        model.config.embedding = tuple(embedding)
+        model.config.__post_init__()  # validates the parts
+    return CgclipEmbedder(model, device=device)
+
+
+def cache_key(checkpoint: str | Path, embedder: CgclipEmbedder) -> str:
+    """``<checkpoint digest>-<embedding parts>``, the cache folder name."""
+    parts = "+".join(embedder.model.config.embedding_parts)
+    return f"{checkpoint_digest(checkpoint)}-{parts}"
+
+
+def det_xyxy(rows: np.ndarray) -> np.ndarray:
+    """``(N, 10)`` MOT rows -> ``(N, 4)`` corner boxes, as ``ReplayDetector`` builds them."""
+    xywh = rows[:, 2:6]
+    return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+
+
+def embed_sequence(seq_dir: Path, embedder: CgclipEmbedder, out: Path) -> Path:
+    """Embed every ``det.txt`` box of a sequence, frame by frame; writes ``out`` (.npz) and its
+    ``.tokens.npy``. Returns ``out``."""
+    rows = read_mot(seq_dir / "det" / "det.txt", kind="det")
+    boxes = det_xyxy(rows)
+    frames = rows[:, 0].astype(np.int64)
+    length = read_seqinfo(seq_dir).seq_length
+    starts = np.searchsorted(frames, np.arange(1, length + 2))
+    embs: np.ndarray | None = None
+    tokens: np.ndarray | None = None
+    reader = open_video(seq_dir / "img1")
+    try:
+        for fid, frame in enumerate(tqdm(reader, total=length, desc=seq_dir.name, leave=False), 1):
+            lo, hi = starts[fid - 1], starts[fid]
+            if hi == lo:
+                continue
+            ff = embedder.embed_frame(frame, boxes[lo:hi])
+            if embs is None:
+                embs = np.zeros((len(rows), ff.embeddings.shape[1]), np.float32)
+                tokens = np.zeros((len(rows), *ff.features.shape[1:]), np.float16)
+            embs[lo:hi], tokens[lo:hi] = ff.embeddings, ff.features
+    finally:
+        reader.close()
+    if embs is None:
+        raise ValueError(f"{seq_dir}: det.txt has no detections to embed")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(tokens_path(out)) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, tokens)
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, frame=frames, box=boxes, embedding=embs)
+    return out
+
+
+def tokens_path(npz: Path) -> Path:
+    return npz.with_name(npz.name.replace(".npz", ".tokens.npy"))
+
+
+def ensure_cache(
+    split_dir: Path,
+    checkpoint: Path,
+    cache_root: Path,
+    *,
+    seqs: Sequence[str] | None = None,
+    embedding: Sequence[str] | None = None,
+    device: str = "cpu",
+) -> Path:
+    """Embed every sequence of ``split_dir`` (or only ``seqs``) not yet cached for
+    ``checkpoint`` (with ``embedding`` parts, default the checkpoint's); returns the split's
+    cache folder."""
+    embedder = load_embedder(checkpoint, embedding=embedding, device=device)
+    folder = cache_root / cache_key(checkpoint, embedder) / split_dir.name
+    todo = [
+        s
+        for s in sorted(split_dir.iterdir())
+        if (s / "det" / "det.txt").is_file()
+        and (seqs is None or s.name in seqs)
+        and not (folder / f"{s.name}.npz").is_file()
+    ]
+    if todo:
+        for seq in todo:
+            embed_sequence(seq, embedder, folder / f"{seq.name}.npz")
+    return folder
+
+
+class ReplayEmbedder:
+    """:class:`tracker.embedding.Embedder` that serves one sequence's cached detection features.
+
+    Call :meth:`at` with the frame number before ``Tracker.update``; ``embed_frame`` then returns
+    the cached rows of the boxes it is given (the tracker drops low-confidence boxes first, so rows
+    are matched by box). ``embed_tracklets`` runs the model's TFE, as a live run does.
+    """
+
+    def __init__(self, npz: Path, tracklet_embedder: CgclipEmbedder | None) -> None:
+        data = np.load(npz)
+        self.frames, self.boxes, self.embeddings = data["frame"], data["box"], data["embedding"]
+        self.tokens = np.load(tokens_path(npz), mmap_mode="r")
+        self.inner = tracklet_embedder
+        self._starts = np.searchsorted(self.frames, np.arange(1, int(self.frames.max()) + 2))
+        self._frame = 0
+        self.served = 0  # detections embed_frame was asked for (the encoder's work in a live run)
+
+    def at(self, frame_id: int) -> None:
+        self._frame = int(frame_id)
+
+    def rows(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Cache rows of this frame's ``boxes (K, 4)``."""
+        f = self._frame
+        lo, hi = (self._starts[f - 1], self._starts[f]) if f < len(self._starts) else (0, 0)
+        cand = self.boxes[lo:hi]
+        if len(boxes_xyxy) == 0:
+            return np.zeros(0, np.int64)
+        dist = np.abs(np.asarray(boxes_xyxy, np.float64)[:, None] - cand[None]).sum(-1)
+        best = dist.argmin(axis=1)
+        if (dist[np.arange(len(best)), best] > 0.05).any():
+            raise ValueError(f"frame {f}: a box is not in the cached det.txt rows")
+        return lo + best
+
+    def embed_frame(self, frame: np.ndarray, boxes_xyxy: np.ndarray) -> FrameFeatures:
+        rows = self.rows(boxes_xyxy)
+        self.served += len(rows)
+        return FrameFeatures(np.asarray(self.tokens[rows]), self.embeddings[rows])
+
+    def embed_tracklets(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        if self.inner is None:
+            raise RuntimeError("ReplayEmbedder built without a tracklet embedder")
+        return self.inner.embed_tracklets(windows)
+
+
+_DUMMY_FRAME = np.zeros((1, 1, 3), np.uint8)  # the replayed embedder never reads pixels
+
+
+def track_sequence_replayed(
+    seq_dir: Path,
+    config: TrackerConfig,
+    cache: Path,
+    tracklet_embedder: CgclipEmbedder | None,
+    *,
+    pooling: str = "tfe",
+    stats: dict[str, int] | None = None,
+) -> np.ndarray:
+    """Our tracker on a sequence's public detections with cached CG-CLIP features.
+
+    ``pooling="tfe"``: detections bring tokens, tracks run TFE over their windows (the live
+    ``--reid`` path). ``"mean"``: detections bring only their single-frame embedding in
+    ``data["embedding"]`` and tracks mean-pool it (what the BoxMOT peers receive).
+    ``stats`` (optional) accumulates ``embedded`` (crops the encoder would have run on) and
+    ``detections`` (those the tracker kept). Returns MOT result rows ``(N, 10)``.
+    """
+    from tracker.detectors import ReplayDetector
+
+    replay = ReplayEmbedder(cache / f"{seq_dir.name}.npz", tracklet_embedder)
+    tracker = Tracker(config, embedder=replay if pooling == "tfe" else None)
+    detector = ReplayDetector(seq_dir / "det" / "det.txt")
+    frames = iter(open_video(seq_dir / "img1")) if config.cmc else None
+    rows: list[list[float]] = []
+    for fid in range(1, read_seqinfo(seq_dir).seq_length + 1):
+        frame = next(frames) if frames is not None else _DUMMY_FRAME
+        det = detector.detect([frame], [fid])[0]
+        replay.at(fid)
+        if stats is not None:
+            stats["detections"] = stats.get("detections", 0) + int(
+                (np.asarray(det.confidence) >= config.low_thresh).sum()
+            )
+        if pooling == "mean" and len(det):
+            det.data["embedding"] = replay.embeddings[replay.rows(det.xyxy)]
+        out = tracker.update(det, frame)
+        for box, tid, c in zip(out.xyxy, out.tracker_id, out.confidence, strict=True):
+            rows.append([fid, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1])
+    if stats is not None:
+        stats["embedded"] = stats.get("embedded", 0) + replay.served
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 10)
+
+
+def run_ours_replayed(
+    split_dir: Path,
+    seq_names: Sequence[str],
+    config_for: Any,
+    cache: Path,
+    tracklet_embedder: CgclipEmbedder | None,
+    out_dir: Path,
+    *,
+    pooling: str = "tfe",
+    stats: dict[str, int] | None = None,
+) -> Path:
+    """Track ``seq_names`` of a split (config from ``config_for(seq_name)``); ``out_dir/<seq>.txt``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in seq_names:
+        rows = track_sequence_replayed(
+            split_dir / name,
+            config_for(name),
+            cache,
+            tracklet_embedder,
+            pooling=pooling,
+            stats=stats,
+        )
+        write_mot(out_dir / f"{name}.txt", rows)
+    return out_dir
