@@ -222,7 +222,7 @@ def peer_scorer(peer: str, split_dir: Path, seqs: list[str], emb: Path, tmp: Pat
 # ----------------------------------------------------------------------------- main
 
 
-def _variant_rows(ckpt, workers, variants, val, vseqs, params, caches) -> dict[str, Any]:
+def _variant_rows(ckpt, workers, variants, val, vseqs, params, caches, tuned_for) -> dict[str, Any]:
     """Ours on val with other embedding parts of the same checkpoint, at the knobs tuned for the
     default parts (so these rows are if anything at a disadvantage)."""
     rows = {}
@@ -232,7 +232,7 @@ def _variant_rows(ckpt, workers, variants, val, vseqs, params, caches) -> dict[s
             [report] = pool.reports([(str(val), vseqs, params, str(caches[parts]), "tfe", "")])
         finally:
             pool.close()
-        rows[f"ours (embedding {'+'.join(parts)}, same knobs)"] = {
+        rows[f"ours (CG-CLIP {'+'.join(parts)}, knobs tuned for {tuned_for})"] = {
             "params": params,
             "embedding": list(parts),
             **_summary(report),
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp = Path(tmpdir)
             for kind in args.kinds.split(","):
                 result["kinds"][kind] = run_kind(
-                    kind, args, caches, ours, peers, tmp, previous.get(kind), variants, ckpt
+                    kind, args, caches, ours, peers, tmp, previous.get(kind), variants, ckpt, parts
                 )
                 atomic_write_json(args.out, {**result, "seconds": time.time() - t0})
     finally:
@@ -357,6 +357,7 @@ def run_kind(
     previous: dict[str, Any] | None,
     variants: list[tuple[str, ...]],
     ckpt: Path,
+    parts: tuple[str, ...],
 ) -> dict[str, Any]:
     train, val = args.data / "train", args.data / "val"
     tseqs, vseqs = kind_seqs(train, kind), kind_seqs(val, kind)
@@ -394,20 +395,24 @@ def run_kind(
         (str(val), vseqs, {}, str(caches["val"]), "none", ""),
     ]
     r_tfe, r_skip, r_mean, r_none = ours.reports(jobs)
+    p = "+".join(parts)
     rows: dict[str, Any] = {
-        "ours (CG-CLIP, TFE tracklets)": {
+        f"ours (CG-CLIP {p}, track-window embedding)": {
             "params": ours_params,
             "config": load_preset(kind, **ours_params).to_dict(),
             **_summary(r_tfe),
             "per_sequence": r_tfe.get("sequences"),
         },
-        f"ours (CG-CLIP, embed_skip_iou={SKIP_IOU})": {
+        f"ours (CG-CLIP {p}, embed_skip_iou={SKIP_IOU})": {
             "params": skip,
             "embedded_fraction": r_skip["embedded_fraction"],
             **_summary(r_skip),
         },
-        "ours (detection embeddings, mean-pooled)": {"params": ours_params, **_summary(r_mean)},
-        **_variant_rows(ckpt, args.workers, variants, val, vseqs, ours_params, caches),
+        f"ours (CG-CLIP {p}, detection embeddings mean-pooled)": {
+            "params": ours_params,
+            **_summary(r_mean),
+        },
+        **_variant_rows(ckpt, args.workers, variants, val, vseqs, ours_params, caches, p),
         "ours (motion only, --reid none)": {"params": {}, **_summary(r_none)},
     }
     for peer in peers:
@@ -419,10 +424,10 @@ def run_kind(
         rows[f"{peer} (default)"] = {"params": {}, **_summary(reports[0])}
         rows[f"{peer} (tuned on train)"] = {"params": tuned[peer]["params"], **_summary(reports[1])}
     print(f"\n{kind} (val, {len(vseqs)} sequences)")
-    print(f"{'tracker':<42} {'HOTA':>6} {'IDF1':>6} {'IDSW':>5} {'MOTA':>6} {'AssA':>6}")
+    print(f"{'tracker':<52} {'HOTA':>6} {'IDF1':>6} {'IDSW':>5} {'MOTA':>6} {'AssA':>6}")
     for name, r in rows.items():
         print(
-            f"{name:<42} {r['HOTA']:6.2f} {r['IDF1']:6.2f} {r['IDSW']:5d} {r['MOTA']:6.2f} {r['AssA']:6.2f}"
+            f"{name:<52} {r['HOTA']:6.2f} {r['IDF1']:6.2f} {r['IDSW']:5d} {r['MOTA']:6.2f} {r['AssA']:6.2f}"
         )
     return {
         "val_sequences": vseqs,
