@@ -23,8 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.tracker_common import (
     RESULTS_DIR,
     machine_info,
@@ -32,6 +30,7 @@ from benchmarks.tracker_common import (
     run_ours,
     sequences,
 )
+from benchmarks.tracker_search import search
 from cgclip.io.atomic import atomic_write_json
 from tracker.config import load_preset
 from tracker.eval import evaluate
@@ -99,44 +98,24 @@ def tune_peer(
     peer: str, data: Path, kind: str, trials: int, refine: int, seed: int, tmp: Path
 ) -> dict[str, Any]:
     """Random search (``trials``) then hill-climbing (``refine`` rounds of 4 proposals changing
-    one or two knobs of the best), exactly as ``benchmarks.tracker_tune`` does for ours."""
+    one or two knobs of the best): :func:`benchmarks.tracker_search.search`, the procedure
+    ``benchmarks.tracker_tune`` uses for ours."""
     split = data / "train"
     seqs = [s.name for s in sequences(split) if s.name.startswith(kind)]
-    rng = np.random.default_rng(seed)
-    space = PEER_SPACE[peer]
 
-    def draw(key: str) -> Any:
-        v = space[key][int(rng.integers(len(space[key])))]
-        return v.item() if hasattr(v, "item") else v
-
-    def score_all(cands: list[dict[str, Any]], tag: str) -> list[tuple[float, dict[str, Any]]]:
-        outs = run_peer(peer, split, seqs, cands, tmp / f"tune-{kind}-{peer}-{tag}")
+    def score(cands: list[dict[str, Any]]) -> list[float]:
+        outs = run_peer(peer, split, seqs, cands, tmp / f"tune-{kind}-{peer}-{next(rounds)}")
         gt = [str(split / s) for s in seqs]
         with _EVAL_LOCK:  # evaluate() swaps sys.stdout while TrackEval runs: one at a time
-            return [(_objective(evaluate(gt, o)), c) for c, o in zip(cands, outs, strict=True)]
+            return [_objective(evaluate(gt, o)) for o in outs]
 
-    candidates: list[dict[str, Any]] = [{}]
-    while len(candidates) < trials:
-        candidates.append({k: draw(k) for k in space})
-    scored = score_all(candidates, "random")
-    best = max(scored, key=lambda x: x[0])
-    for r in range(refine):
-        proposals = []
-        for _ in range(4):
-            p = dict(best[1])
-            for key in rng.choice(sorted(space), size=int(rng.integers(1, 3)), replace=False):
-                p[str(key)] = draw(str(key))
-            proposals.append(p)
-        batch = score_all(proposals, f"refine{r}")
-        scored.extend(batch)
-        top = max(batch, key=lambda x: x[0])
-        if top[0] > best[0]:
-            best = top
+    rounds = iter(range(10**6))
+    out = search(score, PEER_SPACE[peer], trials=trials, refine=refine, seed=seed)
     return {
-        "params": best[1],
-        "train_score": best[0],
-        "default_train_score": next(s for s, c in scored if c == {}),
-        "trials": len(scored),
+        "params": out["params"],
+        "train_score": out["score"],
+        "default_train_score": out["start_score"],
+        "trials": out["trials"],
     }
 
 
