@@ -206,6 +206,8 @@ def artifact_key(model: Any, kind: str, precision: str, **extra: Any) -> str:
     payload = {
         "weights": weights_fingerprint(model.image_encoder),
         "config": model.config.to_dict(),
+        # the exported graph's output: (N, L, D) with L = tokens_per_frame (CLS only for f/v)
+        "tokens_per_frame": model.tokens_per_frame,
         "kind": kind,
         "precision": precision,
         **{k: str(v) for k, v in sorted(extra.items())},
