@@ -323,18 +323,23 @@ class Tracker:
             det_track[cols[matches[:, 1]]] = rows[matches[:, 0]]
             matched[rows[matches[:, 0]]] = True
 
+    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float) -> np.ndarray:
+        """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated."""
+        cfg = self.config
+        return fuse_cost(
+            box_iou(self._pred_xyxy[rows], boxes[det_idx]),
+            self._appearance_cost(rows, det_idx, embs),
+            appearance_weight=cfg.appearance_weight,
+            min_iou=cfg.min_iou,
+            appearance_gate=cfg.appearance_gate,
+            max_motion_cost=max_cost,
+        )
+
     def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:
         cfg = self.config
         if not len(pool) or not len(high):
             return
-        cost = fuse_cost(
-            box_iou(self._pred_xyxy[pool], boxes[high]),
-            self._appearance_cost(pool, high, embs),
-            appearance_weight=cfg.appearance_weight,
-            min_iou=cfg.min_iou,
-            appearance_gate=cfg.appearance_gate,
-            max_motion_cost=cfg.match_thresh,
-        )
+        cost = self._fused_cost(pool, high, boxes, embs, cfg.match_thresh)
         if cfg.direction_weight > 0:
             last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
             centres = (boxes[high, :2] + boxes[high, 2:]) / 2
@@ -361,16 +366,9 @@ class Tracker:
         self._assign(rows, det_idx, matches, det_track, matched)
 
     def _match_tentative(self, rows, det_idx, boxes, embs, det_track, matched) -> None:
-        cfg = self.config
-        cost = fuse_cost(
-            box_iou(self._pred_xyxy[rows], boxes[det_idx]),
-            self._appearance_cost(rows, det_idx, embs),
-            appearance_weight=cfg.appearance_weight,
-            min_iou=cfg.min_iou,
-            appearance_gate=cfg.appearance_gate,
-            max_motion_cost=cfg.tentative_match_thresh,
-        )
-        matches, _, _ = linear_assignment(cost, cfg.tentative_match_thresh)
+        max_cost = self.config.tentative_match_thresh
+        cost = self._fused_cost(rows, det_idx, boxes, embs, max_cost)
+        matches, _, _ = linear_assignment(cost, max_cost)
         self._assign(rows, det_idx, matches, det_track, matched)
 
     def _match_reid(self, det_idx, embs, det_track, matched) -> None:
