@@ -19,9 +19,8 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.tracker_common import RESULTS_DIR, machine_info, sequences, track_sequence
+from benchmarks.tracker_search import search
 from cgclip.io.atomic import atomic_write_json
 from cgclip.io.mot import write_mot
 from tracker.config import TrackerConfig
@@ -68,31 +67,23 @@ def tune(
     split_dir = data / "train"
     seq_names = [s.name for s in sequences(split_dir) if s.name.startswith(kind)]
     space = {**SPACE, **KIND_SPACE.get(kind, {})}
-    rng = np.random.default_rng(seed)
-    candidates = [{}]  # the library defaults are always trial 0
-    while len(candidates) < trials:
-        candidates.append({k: v[int(rng.integers(len(v)))] for k, v in space.items()})
-    candidates = [
-        {k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()} for c in candidates
-    ]
-    jobs = [(str(split_dir), seq_names, c) for c in candidates]
+    results: list[dict[str, Any]] = []  # every trial's report, in the order scored
     with Pool(workers) as pool:
-        results = pool.map(_trial, jobs)
-        best = max(results, key=lambda r: r["score"])
-        # Refinement: hill-climb from the best, changing one or two knobs per proposal.
-        for _ in range(refine_rounds):
-            proposals = []
-            for _ in range(2 * workers):
-                p = dict(best["params"])
-                for key in rng.choice(sorted(space), size=int(rng.integers(1, 3)), replace=False):
-                    v = space[str(key)][int(rng.integers(len(space[str(key)])))]
-                    p[str(key)] = v.item() if hasattr(v, "item") else v
-                proposals.append(p)
-            batch = pool.map(_trial, [(str(split_dir), seq_names, p) for p in proposals])
+
+        def score_batch(cands: list[dict[str, Any]]) -> list[float]:
+            batch = pool.map(_trial, [(str(split_dir), seq_names, c) for c in cands])
             results.extend(batch)
-            top = max(batch, key=lambda r: r["score"])
-            if top["score"] > best["score"]:
-                best = top
+            return [r["score"] for r in batch]
+
+        # trial 0 is the library defaults; refinement proposes 2 x workers settings per round
+        search(
+            score_batch,
+            space,
+            trials=trials,
+            refine=refine_rounds,
+            seed=seed,
+            per_round=2 * workers,
+        )
     results.sort(key=lambda r: -r["score"])
     return {
         "kind": kind,
