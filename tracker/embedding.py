@@ -101,9 +101,9 @@ class CgclipEmbedder:
     ``model.encode_frames((N, 3, H, W)) -> (N, L, D)`` tokens and
     ``model.encode_tracklet((B, T, L, D)) -> (B, E)``; ``crop_fn(frame, boxes, preprocess)``
     makes the normalised crops (default: ``cgclip.model.crop_boxes``). A track's window keeps only
-    the tokens its tracklet embedding reads: all ``1 + P`` tokens when TFE attends over every token,
-    the CLS token alone otherwise (``tfe_keys: cls``, or mean pooling without the ``s`` part, as
-    ``--reid clip``). Windows hold float16 numpy arrays on the host, so a long video's memory is
+    the tokens its tracklet embedding reads, which ``encode_frames`` returns by default
+    (``model.tokens_per_frame``): all ``1 + P`` when the embedding includes TFE's ``s`` over every
+    token, the CLS token alone otherwise (the default ``f``, or ``--reid clip``). Windows hold float16 numpy arrays on the host, so a long video's memory is
     bounded by (tracks alive) x W x L x D x 2 bytes whatever the device.
     """
 
@@ -125,7 +125,6 @@ class CgclipEmbedder:
         self.model = model.eval().to(self.device) if hasattr(model, "eval") else model
         self.crop_fn = crop_fn
         self.batch_size = int(batch_size)
-        self._keep = _tokens_to_keep(model)
         self._torch = torch
 
     @property
@@ -140,12 +139,12 @@ class CgclipEmbedder:
         if len(boxes) == 0:
             return FrameFeatures(np.zeros((0, 0, 0), np.float16), np.zeros((0, 0), np.float32))
         crops = torch.as_tensor(self.crop_fn(frame, boxes, self.model.preprocess))
-        kwargs = {} if self._keep is None else {"keep": self._keep}
         tokens, embs = [], []
         with torch.inference_mode():
             for i in range(0, len(crops), self.batch_size):
                 chunk = crops[i : i + self.batch_size].to(self.device, non_blocking=True)
-                tok = self.model.encode_frames(chunk, **kwargs)  # (n, L, D)
+                # (n, L, D): by default the model keeps the tokens its embedding reads
+                tok = self.model.encode_frames(chunk)
                 emb = self.model.encode_tracklet(tok[:, None])  # a one-frame tracklet per crop
                 tokens.append(tok.to(torch.float16).cpu().numpy())
                 embs.append(emb.float().cpu().numpy())
@@ -165,17 +164,6 @@ class CgclipEmbedder:
                 for k, i in enumerate(idx):
                     out[i] = emb[k]
         return l2_normalize(np.stack(out))
-
-
-def _tokens_to_keep(model: Any) -> str | None:
-    """``"all"``/``"cls"`` for a CG-CLIP model (what its tracklet embedding reads), ``None`` for
-    other objects with the model API (they keep their own default)."""
-    config = getattr(model, "config", None)
-    parts = getattr(config, "embedding_parts", None)
-    if parts is None:
-        return None
-    needs_patches = "s" in parts and getattr(config, "tfe_keys", "all") == "all"
-    return "all" if needs_patches else "cls"
 
 
 def resolve_device(device: str) -> Any:
