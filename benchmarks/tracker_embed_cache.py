@@ -19,6 +19,7 @@ embeddings still run TFE on the fly over each track's window, as in a live run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,9 +53,8 @@ def load_embedder(
     import cgclip
 
     model = cgclip.load_model(checkpoint, device=device)
-    if embedding:
-        model.config.embedding = tuple(embedding)
-        model.config.__post_init__()  # validates the parts
+    if embedding:  # replace() re-runs the config's validation of the parts
+        model.config = dataclasses.replace(model.config, embedding=tuple(embedding))
     return CgclipEmbedder(model, device=device)
 
 
