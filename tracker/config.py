@@ -44,6 +44,24 @@ class TrackerConfig:
     reid_thresh: float = 0.25  # max cosine distance to bring back a lost track by appearance
     embedding_window: int = 8  # W: per-frame features kept per track for its tracklet embedding
     embed_max_overlap: float = 0.4  # a crop overlapping another detection more is not stored
+    # Appearance that never hurts (docs/robustness.md). Reachability gate on every
+    # appearance-driven re-identification (lost track x detection, and the late one at
+    # confirmation): the detection's centre must lie within
+    #   height * (reid_margin + seconds_lost * max(reid_max_speed, reid_speed_factor * speed))
+    # of the track's last observed centre (camera motion compensated when cmc is on), where
+    # speed is the track's own Kalman speed in box heights per second.
+    reid_gate: bool = True
+    reid_max_speed: float = 3.0  # box heights per second anyone may cover while unseen (a jog)
+    reid_speed_factor: float = 2.0  # a fast track may keep accelerating while unseen
+    reid_margin: float = 1.0  # box heights of slack: jitter, pose, a step through a border
+    # Adaptive trust: appearance counts only as far as it separates the people in view. The
+    # video's separability (how often a motion-confident match is also the nearest in
+    # appearance among the people in view) scales the appearance weight and relaxes its gates,
+    # and re-identification needs a cosine margin over every other known person.
+    appearance_trust: bool = True
+    trust_floor: float = 0.6  # separability at or below which appearance is ignored
+    trust_full: float = 0.9  # separability at or above which appearance is fully trusted
+    reid_min_margin: float = 0.05  # cosine margin a re-identification needs over the runner-up
     # Skip the image encoder for a detection that motion alone matches unambiguously: exactly one
     # track overlaps it, with IoU >= embed_skip_iou, and that track overlaps no other detection;
     # such a track still gets a fresh crop every embed_refresh frames. 0 embeds every detection.
@@ -88,6 +106,15 @@ class TrackerConfig:
             _check(int(getattr(self, name)) >= 1, f"{name} must be a whole number >= 1")
         _check(self.max_time_lost >= 0 and self.reid_buffer >= 0, "buffers must be >= 0")
         _check(self.std_position > 0 and self.std_velocity > 0, "Kalman noise must be > 0")
+        _check(
+            self.reid_max_speed >= 0 and self.reid_speed_factor >= 0 and self.reid_margin >= 0,
+            "reid_max_speed, reid_speed_factor and reid_margin must be >= 0",
+        )
+        _check(
+            0.0 <= self.trust_floor < self.trust_full <= 1.0,
+            "need 0 <= trust_floor < trust_full <= 1",
+        )
+        _check(0.0 <= self.reid_min_margin <= 2.0, "reid_min_margin must be in [0, 2]")
 
         _check(
             self.output_box in ("detection", "kalman"), "output_box must be 'detection' or 'kalman'"

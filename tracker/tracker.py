@@ -14,12 +14,29 @@ Per frame (``Tracker.update``):
       detections;
    d. tentative tracks x remaining high detections;
    e. re-identification: lost tracks still in the ``reid_buffer`` x remaining high detections,
-      appearance only, so a player who left and came back keeps the id;
+      by appearance, so a player who left and came back keeps the id;
 5. matched tracks are corrected (after a gap, OC-SORT's observation-centric re-update along a
    virtual path); unmatched ones become lost; new tracks are born from confident leftovers and
    confirmed after ``min_hits`` consecutive matches, at which point their tracklet embedding is
    compared to the lost tracks once more (a late re-identification);
 6. tracklet embeddings of tracks whose window changed are recomputed in one batched call.
+
+Appearance never hurts (``docs/robustness.md``): every appearance-driven association passes a
+reachability gate (the detection must be within what the track's speed and the time lost allow),
+and appearance is trusted only as far as it separates the people in view. The tracker measures
+that per video: every motion-confident first-stage match is a sample, a success when the matched
+detection is also the track's nearest in appearance among all detections of the frame. The
+running success rate (the separability) maps to a trust in [0, 1] that scales the appearance
+weight, relaxes the appearance gate and the re-identification threshold, and an embedder that
+cannot tell people apart ends up with trust 0: motion only. Re-identification also needs a cosine
+margin over every other known person.
+
+Frame-count knobs (``max_time_lost``, ``reid_buffer``) are given at 30 fps and scaled to the
+video's ``frame_rate``, as ByteTrack does; speeds are in box heights per second.
+
+A track reported only from its ``min_hits``-th frame would lose its first frames; when it is
+confirmed, :attr:`Tracker.backfill` holds its tentative frames with the new id, so file outputs
+(which can wait a few frames) keep them. The live stream of ``update()`` cannot go back.
 
 Track state is a structure of arrays (:class:`tracker.tracks.TrackTable`: one row per track),
 so every step is a few numpy operations over all tracks. All state lives on the instance: ids start at 1
@@ -28,12 +45,14 @@ per tracker and ``reset()`` starts over.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
 import numpy as np
 import supervision as sv
 
+from cgclip.errors import UserError
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
 from tracker.embedding import EMBEDDING_KEY, Embedder, MeanPoolEmbedder, build_embedder
@@ -51,6 +70,13 @@ from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
 
 # Boxes overlapping less than this are "apart" when deciding whether motion is unambiguous.
 NEAR_IOU = 0.15
+# A first-stage match with at least this IoU is "motion-confident": a separability sample.
+CONFIDENT_IOU = 0.5
+# The separability estimate starts from this many pseudo-samples at the middle of the trust ramp,
+# and forgets old samples at this rate (an effective memory of ~500 samples).
+SEPARABILITY_PRIOR = 5.0
+SEPARABILITY_DECAY = 0.998
+REFERENCE_FPS = 30.0  # frame-count knobs are given at this rate
 
 
 class Tracker:
@@ -61,10 +87,24 @@ class Tracker:
     """
 
     def __init__(
-        self, config: TrackerConfig | None = None, *, embedder: Embedder | None = None
+        self,
+        config: TrackerConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        frame_rate: float = REFERENCE_FPS,
     ) -> None:
         self.config = config or TrackerConfig()
         self.embedder = embedder
+        if not (
+            isinstance(frame_rate, (int, float)) and math.isfinite(frame_rate) and frame_rate > 0
+        ):
+            raise UserError(
+                f"frame_rate must be a positive number of frames per second, got {frame_rate!r}"
+            )
+        self.frame_rate = float(frame_rate)
+        scale = self.frame_rate / REFERENCE_FPS
+        self.max_time_lost = int(round(self.config.max_time_lost * scale))  # frames at this rate
+        self.reid_buffer = int(round(self.config.reid_buffer * scale))
         self.kalman = KalmanBoxFilter(self.config.std_position, self.config.std_velocity)
         self._pool = MeanPoolEmbedder()
         self.reset()
@@ -76,6 +116,7 @@ class Tracker:
         *,
         reid: str | Embedder | None = None,
         device: str = "cpu",
+        frame_rate: float = REFERENCE_FPS,
         **overrides: Any,
     ) -> Tracker:
         """A tracker with a named preset; ``reid`` is an :class:`Embedder`, ``"none"`` or a ``--reid`` value."""
@@ -84,7 +125,7 @@ class Tracker:
             if reid is None or isinstance(reid, Embedder)
             else build_embedder(reid, device=device)
         )
-        return cls(load_preset(name, **overrides), embedder=embedder)
+        return cls(load_preset(name, **overrides), embedder=embedder, frame_rate=frame_rate)
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (use between videos)."""
@@ -95,6 +136,9 @@ class Tracker:
         self._pred_xyxy = np.zeros((0, 4))
         self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
+        mid = (self.config.trust_floor + self.config.trust_full) / 2
+        self._sep_hits, self._sep_total = SEPARABILITY_PRIOR * mid, SEPARABILITY_PRIOR
+        self.backfill: list[tuple[int, sv.Detections]] = []
 
     # ------------------------------------------------------------------ public API
 
@@ -107,6 +151,7 @@ class Tracker:
         """
         cfg = self.config
         self.frame_id += 1
+        self.backfill = []
         conf = self._confidence(detections)
         keep = np.flatnonzero(conf >= cfg.low_thresh)
         dets = detections[keep] if len(keep) < len(detections) else detections
@@ -125,10 +170,11 @@ class Tracker:
         det_track = np.full(len(dets), -1, dtype=np.int64)  # track row per detection
         matched = np.zeros(len(self.table), dtype=bool)  # per track row
         gap = self.frame_id - self.table.last_frame - 1  # frames missed before this one
-        pool = np.flatnonzero(self.table.confirmed & (gap <= cfg.max_time_lost))
+        pool = np.flatnonzero(self.table.confirmed & (gap <= self.max_time_lost))
 
         # a. confirmed tracks x high detections: IoU + appearance + direction.
         self._match_first(pool, high, boxes, conf, embs, det_track, matched)
+        self._observe_separability(high, boxes, embs, det_track)
         high_left = high[det_track[high] < 0]
         # b. tracked (not lost) leftovers x low detections: IoU only.
         left = pool[~matched[pool]]
@@ -156,7 +202,7 @@ class Tracker:
             high_left = high_left[det_track[high_left] < 0]
         # e. re-identification of lost tracks by appearance.
         if embs is not None and len(high_left):
-            self._match_reid(high_left, embs, det_track, matched)
+            self._match_reid(high_left, embs, boxes, det_track, matched)
             high_left = high_left[det_track[high_left] < 0]
 
         self._apply_matches(det_track, boxes, conf, feats)
@@ -165,6 +211,7 @@ class Tracker:
             high_left[conf[high_left] >= cfg.new_track_thresh], boxes, conf, feats, det_track
         )
         self._confirm(det_track)
+        self._hold_tentative(dets, det_track)
         self._refresh_embeddings()
 
         out_idx = np.flatnonzero(det_track >= 0)
@@ -215,10 +262,11 @@ class Tracker:
     def _drop_expired(self) -> None:
         if not len(self.table):
             return
-        cfg = self.config
         gap = self.frame_id - self.table.last_frame - 1
         limit = np.where(
-            self.table.has_embedding(), max(cfg.max_time_lost, cfg.reid_buffer), cfg.max_time_lost
+            self.table.has_embedding(),
+            max(self.max_time_lost, self.reid_buffer),
+            self.max_time_lost,
         )
         self.table.keep((self.table.state != LOST) | (gap <= limit))
 
@@ -280,7 +328,7 @@ class Tracker:
             return need
         gap = self.frame_id - self.table.last_frame - 1
         iou = box_iou(self._pred_xyxy, boxes)  # (T, N)
-        iou[gap > cfg.max_time_lost] = 0.0  # long-lost tracks only compete through re-id
+        iou[gap > self.max_time_lost] = 0.0  # long-lost tracks only compete through re-id
         touch = iou > NEAR_IOU
         lone = (touch.sum(axis=0) == 1) & (self._overlap(boxes) <= NEAR_IOU)  # one track, apart
         track = iou.argmax(axis=0)  # the only overlapping track, where lone
@@ -323,17 +371,92 @@ class Tracker:
             det_track[cols[matches[:, 1]]] = rows[matches[:, 0]]
             matched[rows[matches[:, 0]]] = True
 
-    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float) -> np.ndarray:
-        """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated."""
+    @property
+    def trust(self) -> float:
+        """How far appearance is trusted on this video so far, in [0, 1] (1 without
+        ``appearance_trust``): the separability mapped through ``trust_floor..trust_full``."""
         cfg = self.config
-        return fuse_cost(
+        if not cfg.appearance_trust:
+            return 1.0
+        return float(
+            np.clip(
+                (self.separability - cfg.trust_floor) / (cfg.trust_full - cfg.trust_floor), 0.0, 1.0
+            )
+        )
+
+    @property
+    def separability(self) -> float:
+        """Running rate at which a motion-confident match is also the nearest in appearance."""
+        return self._sep_hits / self._sep_total
+
+    def _observe_separability(self, high, boxes, embs, det_track) -> None:
+        """Score this frame's motion-confident first-stage matches (see the module docstring)."""
+        if embs is None or len(high) < 2:
+            return
+        rows = det_track[high]
+        hit = rows >= 0
+        rows, cols = rows[hit], high[hit]
+        if not len(rows):
+            return
+        temb, has = self.table.embeddings(rows)
+        if temb.shape[1] != embs.shape[1]:
+            return
+        iou = box_iou(self._pred_xyxy[rows], boxes[cols])[
+            np.arange(len(rows)), np.arange(len(rows))
+        ]
+        ok = has & (iou >= CONFIDENT_IOU) & np.isfinite(embs[cols]).all(axis=1)
+        if not ok.any():
+            return
+        others = high[np.isfinite(embs[high]).all(axis=1)]
+        if len(others) < 2:
+            return
+        dist = cosine_distance(temb[ok], embs[others])  # (K, M)
+        own = others[None, :] == cols[ok][:, None]
+        pos = dist[own]  # one per row: every matched column is among ``others``
+        neg = np.where(own, np.inf, dist).min(axis=1)
+        n = float(len(pos))
+        decay = SEPARABILITY_DECAY**n
+        self._sep_hits = self._sep_hits * decay + float((pos < neg).sum())
+        self._sep_total = self._sep_total * decay + n
+
+    def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
+        """``(K, M)`` bool: detection ``m`` is within reach of track ``rows[k]``'s last observed
+        box, given the time since and the track's speed (``TrackerConfig.reid_*``)."""
+        cfg = self.config
+        if not cfg.reid_gate:
+            return np.ones((len(rows), len(det_boxes)), dtype=bool)
+        last = self.table.last_box[rows]
+        height = np.maximum(last[:, 3] - last[:, 1], 1.0)
+        seconds = (self.frame_id - self.table.last_frame[rows]) / self.frame_rate
+        speed = np.hypot(*self.table.saved_mean[rows, 4:6].T) * self.frame_rate / height
+        reach = height * (
+            cfg.reid_margin
+            + seconds * np.maximum(cfg.reid_max_speed, cfg.reid_speed_factor * speed)
+        )
+        centre = (last[:, :2] + last[:, 2:]) / 2
+        det_centre = (det_boxes[:, :2] + det_boxes[:, 2:]) / 2
+        dist = np.hypot(*(det_centre[None, :, :] - centre[:, None, :]).transpose(2, 0, 1))
+        return dist <= reach[:, None]
+
+    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float) -> np.ndarray:
+        """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated.
+
+        Appearance weighs ``appearance_weight * trust`` and its gate relaxes towards "no gate"
+        (a cosine distance of 2) as trust falls; pairs out of reach are gated out."""
+        cfg = self.config
+        trust = self.trust
+        appearance = self._appearance_cost(rows, det_idx, embs) if trust > 0 else None
+        cost = fuse_cost(
             box_iou(self._pred_xyxy[rows], boxes[det_idx]),
-            self._appearance_cost(rows, det_idx, embs),
-            appearance_weight=cfg.appearance_weight,
+            appearance,
+            appearance_weight=cfg.appearance_weight * trust,
             min_iou=cfg.min_iou,
-            appearance_gate=cfg.appearance_gate,
+            appearance_gate=cfg.appearance_gate + (2.0 - cfg.appearance_gate) * (1.0 - trust),
             max_motion_cost=max_cost,
         )
+        if appearance is not None:
+            cost[~self._reachable(rows, boxes[det_idx])] = np.inf
+        return cost
 
     def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:
         cfg = self.config
@@ -371,17 +494,43 @@ class Tracker:
         matches, _, _ = linear_assignment(cost, max_cost)
         self._assign(rows, det_idx, matches, det_track, matched)
 
-    def _match_reid(self, det_idx, embs, det_track, matched) -> None:
-        has = self.table.has_embedding()
-        lost = np.flatnonzero(self.table.confirmed & (self.table.state == LOST) & has & ~matched)
-        if not len(lost):
-            return
-        temb, _ = self.table.embeddings(lost)
-        if temb.shape[1] != embs.shape[1]:
-            return
-        matches, _, _ = linear_assignment(
-            cosine_distance(temb, embs[det_idx]), self.config.reid_thresh
+    def _reid_cost(self, lost: np.ndarray, emb: np.ndarray, boxes: np.ndarray, exclude: np.ndarray):
+        """Cosine distances ``(L, M)`` of lost tracks ``lost`` to embeddings ``emb (M, E)`` at
+        ``boxes (M, 4)``, with ``inf`` where re-identification is not allowed: out of reach, or
+        not ``reid_min_margin`` closer than the runner-up among every other confirmed track with
+        an embedding (rows in ``exclude`` are not people to compare with). Returns the costs and
+        the threshold (``reid_thresh * trust``), or ``None`` when appearance is not trusted."""
+        cfg = self.config
+        thresh = cfg.reid_thresh * self.trust
+        if thresh <= 0 or not len(lost):
+            return None
+        known = self.table.confirmed & self.table.has_embedding()
+        known[exclude] = False
+        people = np.flatnonzero(known)  # every lost row is among them
+        dist = cosine_distance(self.table.emb[people], emb)  # (P, M)
+        dist[:, ~np.isfinite(emb).all(axis=1)] = np.inf  # skipped crops (embed_skip_iou)
+        lost_at = np.searchsorted(people, lost)
+        cost = dist[lost_at]
+        if len(people) > 1:
+            two = np.partition(dist, 1, axis=0)[:2]  # best and second best per detection
+            runner_up = np.where(cost <= two[0][None, :], two[1][None, :], two[0][None, :])
+            cost = np.where(runner_up - cost >= cfg.reid_min_margin, cost, np.inf)
+        cost[~self._reachable(lost, boxes)] = np.inf
+        return cost, thresh
+
+    def _match_reid(self, det_idx, embs, boxes, det_track, matched) -> None:
+        lost = np.flatnonzero(
+            self.table.confirmed
+            & (self.table.state == LOST)
+            & self.table.has_embedding()
+            & ~matched
         )
+        if not len(lost) or self.table.emb.shape[1] != embs.shape[1]:
+            return
+        out = self._reid_cost(lost, embs[det_idx], boxes[det_idx], np.zeros(0, np.int64))
+        if out is None:
+            return
+        matches, _, _ = linear_assignment(*out)
         self._assign(lost, det_idx, matches, det_track, matched)
 
     # ------------------------------------------------------------------ state changes
@@ -393,7 +542,7 @@ class Tracker:
             return
         ti = det_track[dj]  # unique: every stage only offers unmatched tracks
         gap = self.frame_id - self.table.last_frame[ti]
-        long_lost = (self.table.state[ti] == LOST) & (gap - 1 > cfg.max_time_lost)
+        long_lost = (self.table.state[ti] == LOST) & (gap - 1 > self.max_time_lost)
         oru = ~long_lost & (gap > 1) & cfg.reupdate_after_gap
         plain = ~long_lost & ~oru
         if plain.any():
@@ -488,9 +637,13 @@ class Tracker:
         emb = self._tracklet_embeddings([t])[0]
         if self.table.emb.shape[1] != emb.shape[0]:
             return None
-        dist = cosine_distance(self.table.emb[lost], emb[None])[:, 0]
+        exclude = np.concatenate([[t], np.flatnonzero(gone)]).astype(np.int64)
+        out = self._reid_cost(lost, emb[None], self.table.last_box[[t]], exclude)
+        if out is None:
+            return None
+        dist, thresh = out[0][:, 0], out[1]
         best = int(np.argmin(dist))
-        if dist[best] > self.config.reid_thresh:
+        if not dist[best] <= thresh:
             return None
         old = int(lost[best])
         self.table.ids[t], self.table.start[t] = self.table.ids[old], self.table.start[old]
@@ -500,6 +653,22 @@ class Tracker:
         self.table.window[t] = deque(earlier + list(window), maxlen=window.maxlen)
         self.table.window_changed[t] = True
         return old
+
+    def _hold_tentative(self, dets: sv.Detections, det_track: np.ndarray) -> None:
+        """Keep each tentative track's detections; a track confirmed this frame hands them to
+        :attr:`backfill` under its id, grouped by frame (one ``sv.Detections`` per frame)."""
+        by_frame: dict[int, list[sv.Detections]] = {}
+        dj = np.flatnonzero(det_track >= 0)
+        for j, t in zip(dj.tolist(), det_track[dj].tolist(), strict=True):
+            pending = self.table.pending[t]
+            if not self.table.confirmed[t]:
+                pending.append((self.frame_id, dets[[j]]))
+                continue
+            for fid, det in pending:
+                det.tracker_id = np.array([self.table.ids[t]], dtype=np.int64)
+                by_frame.setdefault(fid, []).append(det)
+            pending.clear()
+        self.backfill = [(f, sv.Detections.merge(by_frame[f])) for f in sorted(by_frame)]
 
     def _tracklet_embeddings(self, rows: list[int]) -> np.ndarray:
         windows = [self.table.window[i] for i in rows]  # the embedder stacks (embed stage)

@@ -5,7 +5,7 @@ state (``mean (N, 8)``, ``cov (N, 3, 4)``, see :mod:`tracker.kalman`), the state
 observation (for OC-SORT's re-update), the last observed box and the motion direction, the
 tracklet embeddings ``emb (N, E)`` (``has_emb`` marks rows that have one); plus two Python lists
 aligned with the rows: a short history of observed centres and the rolling window of per-frame
-appearance features. The tracker reads and writes the arrays directly; rows are removed only
+appearance features, and the detections a tentative track has had (see ``Tracker.backfill``). The tracker reads and writes the arrays directly; rows are removed only
 through :meth:`TrackTable.keep`.
 """
 
@@ -41,7 +41,7 @@ ARRAYS: dict[str, tuple[tuple[int, ...], Any]] = {
     "window_frame": ((), np.int64),  # frame of the latest per-frame feature in the window
     "has_emb": ((), bool),  # the row of ``emb`` holds a tracklet embedding
 }
-LISTS = ("history", "window")
+LISTS = ("history", "window", "pending")
 HISTORY = 8  # observed centres kept per track for the motion direction
 
 
@@ -81,6 +81,7 @@ class TrackTable:
     emb: np.ndarray  # (N, E) float32 tracklet embeddings; E is set by the first one stored
     history: list[deque[tuple[int, float, float]]]
     window: list[deque[Any]]
+    pending: list[list[tuple[int, Any]]]  # (frame, detection) of a tentative track, for backfill
 
     def __init__(self, window: int) -> None:
         self.window_size = int(window)
@@ -148,6 +149,7 @@ class TrackTable:
         for (x1, y1, x2, y2), feat in zip(boxes.tolist(), first_features, strict=True):
             self.history.append(deque([(frame_id, (x1 + x2) / 2, (y1 + y2) / 2)], maxlen=HISTORY))
             self.window.append(deque([] if feat is None else [feat], maxlen=self.window_size))
+            self.pending.append([])
         return n + np.arange(k)
 
     def has_embedding(self) -> np.ndarray:
