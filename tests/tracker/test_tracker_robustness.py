@@ -1,0 +1,167 @@
+"""Appearance that never hurts: hand-built toy scenes with exact id assertions.
+
+Embeddings are hand-made unit vectors passed with the detections (``data["embedding"]``), so each
+scene controls exactly how alike people look.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from cgclip.errors import UserError
+from tracker import Tracker, TrackerConfig
+
+DIM = 16
+BASIS = np.eye(DIM, dtype=np.float32)
+LOOKS = {
+    "A": BASIS[0] + BASIS[3],
+    "B": BASIS[1] + BASIS[4],
+    "C": BASIS[2] + BASIS[5],
+    "D": BASIS[0] + BASIS[3],  # A's look-alike
+}
+
+
+def person(x: float, y: float = 100.0, w: float = 30.0, h: float = 90.0) -> list[float]:
+    return [x, y, x + w, y + h]
+
+
+def frame_dets(people: dict[str, list[float]], looks: dict[str, np.ndarray] | None, rng):
+    names = list(people)
+    d = sv.Detections(
+        xyxy=np.array([people[n] for n in names], dtype=np.float32).reshape(-1, 4),
+        confidence=np.full(len(names), 0.9, dtype=np.float32),
+        class_id=np.zeros(len(names), dtype=np.int64),
+    )
+    if looks is not None and names:
+        d.data["embedding"] = np.stack(
+            [looks[n] + rng.normal(0, 0.05, DIM).astype(np.float32) for n in names]
+        )
+    return names, d
+
+
+def run_scene(scene, config: TrackerConfig, looks=LOOKS, frames: int = 120, **kw):
+    """``scene(f) -> {name: box}``; returns ``{name: set of ids}`` and the tracker."""
+    rng = np.random.default_rng(0)
+    tracker = Tracker(config, **kw)
+    seen: dict[str, set[int]] = {}
+    for f in range(frames):
+        people = scene(f)
+        names, d = frame_dets(people, looks, rng)
+        out = tracker.update(d)
+        by_left = {round(float(b[0]), 3): int(t) for b, t in zip(out.xyxy, out.tracker_id)}
+        for n in names:
+            tid = by_left.get(round(float(people[n][0]), 3))
+            if tid is not None:
+                seen.setdefault(n, set()).add(tid)
+    return seen, tracker
+
+
+def far_side_lookalike(f: int) -> dict[str, list[float]]:
+    """A walks on the left and is hidden for frames 30-44; from frame 33 D, who looks exactly
+    like A, walks on the far right; B and C stand apart (they teach the tracker that
+    appearance separates people)."""
+    people = {} if 30 <= f < 45 else {"A": person(40 + 1.0 * f)}
+    people |= {"B": person(250, y=20), "C": person(330, y=250)}
+    if f >= 33:
+        people["D"] = person(560 - 1.0 * (f - 33), y=120)
+    return people
+
+
+def test_lookalike_on_the_far_side_never_takes_a_lost_id():
+    cfg = TrackerConfig(min_hits=1, max_time_lost=30, reid_buffer=200)
+    seen, tracker = run_scene(far_side_lookalike, cfg)
+    # Appearance is trusted (it separates B and C from everyone), though not fully: once A is
+    # back, A and D are in view and cannot be told apart.
+    assert 0.3 < tracker.trust < 1.0
+    assert seen == {"A": {1}, "B": {2}, "C": {3}, "D": {4}}
+
+
+def test_without_the_gate_the_far_lookalike_steals_the_id():
+    """The same scene with the gate off: the failure the gate exists for (a 500 px teleport)."""
+    cfg = TrackerConfig(min_hits=1, max_time_lost=30, reid_buffer=200, reid_gate=False)
+    seen, _ = run_scene(far_side_lookalike, cfg)
+    assert 1 in seen["D"]
+
+
+def left_border_exit(f: int) -> dict[str, list[float]]:
+    """A walks out through the left border (frame ~25), B and C stay; A comes back through the
+    left border 60 frames later, lower in the frame, walking right."""
+    people = {}
+    if f < 25:
+        x = 60 - 4 * f
+        people["A"] = [max(x, 0.0), 100.0, x + 30.0, 190.0]  # clipped at the border
+    elif f >= 85:
+        x = -20 + 3 * (f - 85)
+        people["A"] = [max(x, 0.0), 160.0, x + 30.0, 250.0]
+    return people | {"B": person(300, y=20), "C": person(420, y=220)}
+
+
+def test_player_leaving_through_the_left_border_comes_back_with_the_id():
+    cfg = TrackerConfig(min_hits=2, max_time_lost=30, reid_buffer=300)
+    seen, _ = run_scene(left_border_exit, cfg, frames=130)
+    assert seen == {"A": {1}, "B": {2}, "C": {3}}
+
+
+@pytest.mark.parametrize("kind", ["identical", "noise"])
+def test_an_embedder_that_cannot_tell_people_apart_falls_back_to_motion(kind):
+    """Everyone looks the same (or appearance is pure noise): trust drops to 0 and ids are
+    exactly those of motion only, on a scene with an exit and a re-entry."""
+    rng = np.random.default_rng(1)
+    if kind == "identical":
+        looks = dict.fromkeys(LOOKS, BASIS[0])
+    else:  # a fresh random vector per person and frame
+        looks = _NoiseLooks(rng)
+    cfg = TrackerConfig(min_hits=2, max_time_lost=30, reid_buffer=300)
+    motion_only, _ = run_scene(left_border_exit, cfg, looks=None, frames=130)
+    with_app, tracker = run_scene(left_border_exit, cfg, looks=looks, frames=130)
+    assert tracker.trust == 0.0
+    assert with_app == motion_only
+    assert motion_only["A"] == {1, 4}  # motion alone cannot know the returning player
+
+
+class _NoiseLooks(dict):
+    def __init__(self, rng) -> None:
+        super().__init__()
+        self.rng = rng
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.rng.normal(0, 1, DIM).astype(np.float32)
+
+
+def test_reid_needs_a_margin_over_every_other_known_person():
+    """A leaves and comes back where it left; B (still in view) looks exactly like A. The
+    embedding cannot say which of the two the newcomer is, so A's return gets a new id."""
+    looks = {**LOOKS, "B": LOOKS["A"]}
+    cfg = TrackerConfig(min_hits=2, max_time_lost=30, reid_buffer=300)
+    seen, _ = run_scene(left_border_exit, cfg, looks=looks, frames=130)
+    assert seen["A"] == {1, 4}
+    assert seen["B"] == {2} and seen["C"] == {3}
+
+
+def test_confirmed_tracks_hand_back_their_tentative_frames():
+    tracker = Tracker(TrackerConfig(min_hits=3))
+    rng = np.random.default_rng(0)
+    live, back = {}, {}
+    for f in range(1, 9):
+        people = {"B": person(300)} if f >= 4 else {}
+        _, d = frame_dets(people, None, rng)
+        out = tracker.update(d)
+        live[f] = out.tracker_id.tolist()
+        for fid, det in tracker.backfill:
+            back[fid] = det.tracker_id.tolist()
+            assert det.xyxy.tolist() == [person(300)]
+    # B appears at frame 4 and is confirmed (and reported live) at its third frame, 6.
+    assert live == {1: [], 2: [], 3: [], 4: [], 5: [], 6: [1], 7: [1], 8: [1]}
+    assert back == {4: [1], 5: [1]}
+
+
+def test_frame_count_knobs_scale_with_the_frame_rate():
+    cfg = TrackerConfig(max_time_lost=30, reid_buffer=300)
+    assert (Tracker(cfg).max_time_lost, Tracker(cfg).reid_buffer) == (30, 300)
+    fast = Tracker(cfg, frame_rate=60)
+    assert (fast.max_time_lost, fast.reid_buffer) == (60, 600)
+    assert Tracker(cfg, frame_rate=10).max_time_lost == 10
+    with pytest.raises(UserError, match="frame_rate"):
+        Tracker(cfg, frame_rate=float("nan"))
