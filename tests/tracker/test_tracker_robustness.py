@@ -50,7 +50,9 @@ def run_scene(scene, config: TrackerConfig, looks=LOOKS, frames: int = 120, **kw
         people = scene(f)
         names, d = frame_dets(people, looks, rng)
         out = tracker.update(d)
-        by_left = {round(float(b[0]), 3): int(t) for b, t in zip(out.xyxy, out.tracker_id)}
+        by_left = {
+            round(float(b[0]), 3): int(t) for b, t in zip(out.xyxy, out.tracker_id, strict=True)
+        }
         for n in names:
             tid = by_left.get(round(float(people[n][0]), 3))
             if tid is not None:
@@ -109,10 +111,8 @@ def test_an_embedder_that_cannot_tell_people_apart_falls_back_to_motion(kind):
     """Everyone looks the same (or appearance is pure noise): trust drops to 0 and ids are
     exactly those of motion only, on a scene with an exit and a re-entry."""
     rng = np.random.default_rng(1)
-    if kind == "identical":
-        looks = dict.fromkeys(LOOKS, BASIS[0])
-    else:  # a fresh random vector per person and frame
-        looks = _NoiseLooks(rng)
+    # The same vector for everyone, or a fresh random vector per person and frame.
+    looks = dict.fromkeys(LOOKS, BASIS[0]) if kind == "identical" else _NoiseLooks(rng)
     cfg = TrackerConfig(min_hits=2, max_time_lost=30, reid_buffer=300)
     motion_only, _ = run_scene(left_border_exit, cfg, looks=None, frames=130)
     with_app, tracker = run_scene(left_border_exit, cfg, looks=looks, frames=130)
