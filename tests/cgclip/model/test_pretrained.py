@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,7 @@ import cgclip
 from cgclip.errors import UserError
 from cgclip.model import get_model_config
 from cgclip.model.backbone import build_open_clip
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO_ROOT
 
 
 def square_clip_state(size: int = 32) -> dict[str, torch.Tensor]:
@@ -87,7 +85,7 @@ def test_offline_openai_download_is_one_clear_line(tmp_path):
     )
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(REPO_ROOT),
         "HF_HUB_OFFLINE": "1",
         "HF_HOME": str(tmp_path / "hf"),
     }

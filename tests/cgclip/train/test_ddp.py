@@ -7,19 +7,17 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO_ROOT
 
 SCRIPT = textwrap.dedent(
     """
     import hashlib, json, os, sys
     from pathlib import Path
     import torch
-    sys.path.insert(0, {tests!r})
-    from conftest import make_dataset
+    from tests.cgclip.train.conftest import make_dataset
     from cgclip.train import load_train_config, train
 
     rank = int(os.environ["RANK"])
@@ -46,8 +44,8 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_two_process_gloo_training_keeps_replicas_identical(tmp_path):
     script = tmp_path / "ddp_train.py"
-    script.write_text(SCRIPT.format(tests=str(REPO / "tests" / "train"), out=str(tmp_path)))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    script.write_text(SCRIPT.format(out=str(tmp_path)))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     proc = subprocess.run(
         [*cmd, str(script)], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from cgclip.errors import UserError
 from cgclip.train.config import TrainConfig, load_train_config
+from tests.support import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
-PRESETS = sorted((REPO / "configs" / "train").glob("*.yaml"))
+PRESETS = sorted((REPO_ROOT / "configs" / "train").glob("*.yaml"))
 
 
 def test_all_presets_exist_and_validate():
@@ -22,12 +20,12 @@ def test_all_presets_exist_and_validate():
 
 
 def test_presets_follow_table_s7():
-    mars = load_train_config(REPO / "configs/train/mars.yaml")
+    mars = load_train_config(REPO_ROOT / "configs/train/mars.yaml")
     assert mars.model.overrides["tfe_queries"] == 50
     assert (mars.optim.epochs, mars.optim.milestones) == (80, (30, 50, 70))
-    sports = load_train_config(REPO / "configs/train/sportsvreid.yaml")
+    sports = load_train_config(REPO_ROOT / "configs/train/sportsvreid.yaml")
     assert sports.optim.weight_decay == 2.5e-4 and sports.optim.epochs == 60
-    ilids = load_train_config(REPO / "configs/train/ilidsvid.yaml")
+    ilids = load_train_config(REPO_ROOT / "configs/train/ilidsvid.yaml")
     assert ilids.optim.weight_decay == 1e-4 and ilids.model.overrides["tfe_queries"] == 15
     for cfg in (mars, sports, ilids):
         assert (cfg.sampler.ids_per_batch, cfg.sampler.tracklets_per_id) == (8, 4)
@@ -90,5 +88,5 @@ def test_missing_and_invalid_files(tmp_path):
 
 
 def test_round_trip_through_dict():
-    cfg = load_train_config(REPO / "configs/train/mars.yaml")
+    cfg = load_train_config(REPO_ROOT / "configs/train/mars.yaml")
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg

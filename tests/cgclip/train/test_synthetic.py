@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 import cgclip
 from cgclip.evaluate import main as evaluate_main
 from cgclip.train.__main__ import main as train_main
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO_ROOT
 
 
 # A few synthetic identities have fewer than K=4 tracklets: the sampler says so, by design.
@@ -29,7 +27,7 @@ def test_train_then_evaluate_on_synthetic(synthetic_root, tmp_path, capsys):
         f"data.root={synthetic_root}",
         f"run.output_dir={out}",
     ]
-    args = ["--config", str(REPO / "configs/train/synthetic.yaml"), "--no-progress"]
+    args = ["--config", str(REPO_ROOT / "configs/train/synthetic.yaml"), "--no-progress"]
     assert train_main([*args, *[a for o in overrides for a in ("--override", o)]]) == 0
     model = cgclip.load_model(out / "best.safetensors")
     meta = model.checkpoint_meta

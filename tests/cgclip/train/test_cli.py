@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,7 @@ from cgclip.errors import UserError
 from cgclip.evaluate import load_reid_dataset, parse_splits
 from cgclip.evaluate import main as evaluate_main
 from cgclip.train.__main__ import main as train_main
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO_ROOT
 
 TINY = [
     "model.name=test-tiny",
@@ -55,7 +53,7 @@ def test_train_cli_end_to_end_then_evaluate(fake_readers, tmp_path, capsys):
     code = train_main(
         [
             "--config",
-            str(REPO / "configs/train/synthetic.yaml"),
+            str(REPO_ROOT / "configs/train/synthetic.yaml"),
             "--no-progress",
             *overrides(f"run.output_dir={out}", f"data.root={tmp_path}"),
         ]
@@ -144,7 +142,7 @@ def test_missing_readers_are_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_bad_config_key_exits_2_without_traceback(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", "cgclip.train", "--override", "optim.lrr=1"],
         env=env,
