@@ -204,13 +204,13 @@ def _coerce(tp: Any, value: Any, where: str, path: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise bad("a list")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, where, f"{path}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
+            args = (args[0],) * len(value)
+        elif len(value) != len(args):
             raise bad(f"a list of {len(args)} values")
-        return tuple(
-            _coerce(a, v, where, f"{path}[{i}]")
-            for i, (a, v) in enumerate(zip(args, value, strict=True))
-        )
+        out = tuple(_coerce(a, v, where, path) for a, v in zip(args, value, strict=True))
+        if any(isinstance(v, float) and not math.isfinite(v) for v in out):
+            raise bad("a list of finite numbers")
+        return out
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
             raise bad("a mapping")
