@@ -179,7 +179,8 @@ def load_yolo(weights: str, *, trust_weights: bool = False):
     except Exception as err:  # ultralytics raises TypeError/RuntimeError/KeyError for bad files
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         refused = "Weights only load failed" in str(err.__cause__ or "")
-        if refused or "outside the supported" in first:  # the safe unpickler refused a global
+        refused = refused or "outside the supported" in first
+        if refused and not trust_weights:  # the safe unpickler refused a global
             raise UserError(
                 f"{weights}: refused to load: the file names Python objects outside the "
                 f"Ultralytics checkpoint format, which could run code; {TRUST_HINT}"
