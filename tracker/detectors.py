@@ -11,8 +11,9 @@ detector says how many frames it wants per call (``batch_size``) so the pipeline
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -83,7 +84,8 @@ class YoloDetector:
 
     ``weights`` is a model name ultralytics can download (``yolo11n.pt``), a local ``.pt`` path, or
     a model ``.yaml`` (random init; for tests). Offline download failures and unreadable files
-    become a one-line :class:`UserError`.
+    become a one-line :class:`UserError`. ``.pt`` files load with torch's safe (``weights_only``)
+    unpickler; ``trust_weights=True`` allows any pickle, which can run code (see docs/security.md).
     """
 
     def __init__(
@@ -95,13 +97,14 @@ class YoloDetector:
         imgsz: int = 640,
         device: str = "cpu",
         person_class: int | None = None,
+        trust_weights: bool = False,
     ) -> None:
         self.weights = str(weights)
         self.conf = float(conf)
         self.batch_size = max(int(batch_size), 1)
         self.imgsz = int(imgsz)
         self.device = device
-        self.model = load_yolo(self.weights)
+        self.model = load_yolo(self.weights, trust_weights=trust_weights)
         self.person_class = self._person_class(person_class)
 
     def _person_class(self, person_class: int | None) -> int:
@@ -131,8 +134,20 @@ class YoloDetector:
         return out
 
 
-def load_yolo(weights: str):
-    """``ultralytics.YOLO(weights)`` with the failures a user can cause turned into UserError."""
+TRUST_HINT = (
+    "if you trust whoever made this file, pass --trust-weights (it lets the file run code on "
+    "this machine); otherwise export the model again with a current ultralytics"
+)
+
+
+def load_yolo(weights: str, *, trust_weights: bool = False):
+    """``ultralytics.YOLO(weights)`` with the failures a user can cause turned into UserError.
+
+    A ``.pt`` file is a pickle, and unpickling can run any code it names. Unless
+    ``trust_weights``, it is loaded with ultralytics' safe mode (``torch.load(weights_only=True)``
+    with an allow-list of ultralytics/torch model classes), which refuses such a file before any
+    of it runs.
+    """
     from ultralytics import YOLO
 
     path = Path(weights)
@@ -146,7 +161,10 @@ def load_yolo(weights: str):
     if is_local and path.is_file() and path.stat().st_size == 0:
         raise UserError(f"{weights}: weights file is empty; re-download or re-export it")
     try:
-        return YOLO(str(weights))
+        with _ultralytics_safe_load(enabled=not trust_weights):
+            return YOLO(str(weights))
+    except UserError:
+        raise
     except FileNotFoundError:
         raise UserError(
             f"{weights}: YOLO weights not found locally and not a downloadable ultralytics model; "
@@ -160,7 +178,44 @@ def load_yolo(weights: str):
         ) from None
     except Exception as err:  # ultralytics raises TypeError/RuntimeError/KeyError for bad files
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        refused = "Weights only load failed" in str(err.__cause__ or "")
+        refused = refused or "outside the supported" in first
+        if refused and not trust_weights:  # the safe unpickler refused a global
+            raise UserError(
+                f"{weights}: refused to load: the file names Python objects outside the "
+                f"Ultralytics checkpoint format, which could run code; {TRUST_HINT}"
+            ) from None
         raise UserError(f"{weights}: not a loadable ultralytics model ({first[:160]})") from None
+
+
+@contextlib.contextmanager
+def _ultralytics_safe_load(enabled: bool) -> Iterator[None]:
+    """Turn on ultralytics' opt-in safe mode (``ULTRALYTICS_SAFE_LOAD``) for the block.
+
+    Ultralytics reads the flag once at import, as ``ultralytics.nn.tasks.SAFE_LOAD``; both its
+    loader (``torch_safe_load``) and its model builder read that module global at call time.
+    """
+    if not enabled:
+        yield
+        return
+    import ultralytics
+    from ultralytics.nn import tasks
+
+    safe = getattr(tasks, "_SafeLoad", None)
+    if not hasattr(tasks, "SAFE_LOAD") or not getattr(safe, "SUPPORTED", False):
+        import torch
+
+        raise UserError(
+            f"ultralytics {ultralytics.__version__} with torch {torch.__version__} cannot load "
+            ".pt weights safely (ultralytics 8.4.190 with torch >= 2.6 can); upgrade them, or "
+            + TRUST_HINT
+        )
+    previous = tasks.SAFE_LOAD
+    tasks.SAFE_LOAD = True
+    try:
+        yield
+    finally:
+        tasks.SAFE_LOAD = previous
 
 
 class HogDetector:
@@ -208,10 +263,18 @@ def make_detector(
     batch_size: int = 8,
     imgsz: int = 640,
     device: str = "cpu",
+    trust_weights: bool = False,
 ) -> Detector:
     """The detector the CLI's ``--detector`` / ``--detections`` options ask for."""
     if detections is not None:
         return ReplayDetector(detections)
     if str(detector).lower() == "hog":
         return HogDetector()
-    return YoloDetector(detector, conf=conf, batch_size=batch_size, imgsz=imgsz, device=device)
+    return YoloDetector(
+        detector,
+        conf=conf,
+        batch_size=batch_size,
+        imgsz=imgsz,
+        device=device,
+        trust_weights=trust_weights,
+    )

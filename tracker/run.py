@@ -200,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--detections", help="replay a MOTChallenge det.txt instead of detecting")
     p.add_argument(
+        "--trust-weights",
+        action="store_true",
+        help="load --detector .pt files with the full unpickler. RISK: a .pt file is a pickle and "
+        "can run any code on this machine when loaded; use only for files from a source you "
+        "trust. Without it, .pt weights load with torch's safe (weights_only) loader",
+    )
+    p.add_argument(
         "--reid",
         default="none",
         help="appearance: a cgclip checkpoint (.safetensors), 'clip' (pretrained CLIP ViT-B/16, "
@@ -260,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_size=args.batch,
         imgsz=args.imgsz,
         device=args.device,
+        trust_weights=args.trust_weights,
     )
     summary = track_video(
         video,

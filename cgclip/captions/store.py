@@ -11,7 +11,6 @@ the shape and reports the first problem with the file name and the identity.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_write_json
+from cgclip.io.config import read_json
 
 
 def validate_captions(obj: Any, source: str = "captions") -> dict[int, list[str]]:
@@ -54,12 +54,7 @@ def validate_captions(obj: Any, source: str = "captions") -> dict[int, list[str]
 def load_captions(path: str | os.PathLike[str]) -> dict[int, list[str]]:
     """Read and validate a caption JSON: ``{pid: [caption, ...]}`` (captions without ID text)."""
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{p}: caption file not found; write one with `python -m cgclip.captions`")
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{p}: not valid JSON ({err})") from None
+    obj = read_json(p, what="caption file", hint="write one with `python -m cgclip.captions`")
     return validate_captions(obj, str(p))
 
 

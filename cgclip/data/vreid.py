@@ -30,7 +30,6 @@ Evaluation protocol for these single-camera sets (also in the README):
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import numpy as np
 
 from cgclip.data.tracklets import ReidDataset, Tracklet
 from cgclip.errors import UserError
+from cgclip.io.config import read_json
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "cgclip-vreid"
@@ -69,18 +69,7 @@ def read_index(root: Path) -> dict[str, Any]:
         "build it with `python -m cgclip.data.build_vreid --mot-root <MOT root> "
         f"--split train,val --out {root}`"
     )
-    if not path.is_file():
-        raise UserError(f"{path}: VReID index not found; {hint}")
-    try:
-        index = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON ({err}); rebuild the set: {hint}") from None
-    if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT:
-        raise UserError(f"{path}: not a cgclip VReID index (no format {INDEX_FORMAT!r}); {hint}")
-    if index.get("version") != INDEX_VERSION:
-        raise UserError(
-            f"{path}: index version {index.get('version')} is not {INDEX_VERSION}; rebuild: {hint}"
-        )
+    index = read_json(path, INDEX_FORMAT, INDEX_VERSION, what="VReID index", hint=hint)
     if not isinstance(index.get("tracklets"), list):
         raise UserError(f"{path}: no 'tracklets' list; {hint}")
     return index

@@ -7,7 +7,6 @@ files are written atomically. Loading never unpickles anything.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 
 from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_path, atomic_write_json
+from cgclip.io.config import read_json
 from cgclip.model.cgclip import CGCLIP
 from cgclip.model.config import ModelConfig
 
@@ -65,19 +65,13 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
             f"{path} has no config sidecar {side.name} next to it; a cgclip checkpoint is a "
             ".safetensors file plus its .json sidecar (both written by cgclip.train)"
         )
-    try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(
-            f"sidecar {side} is not valid JSON ({err}); re-export the checkpoint"
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserError(f'{side} is not a cgclip checkpoint sidecar (no "format": "{FORMAT}")')
-    if data.get("version") != FORMAT_VERSION:
-        raise UserError(
-            f"{side} has checkpoint format version {data.get('version')}, this cgclip reads "
-            f"version {FORMAT_VERSION}; upgrade cgclip or re-export the checkpoint"
-        )
+    data = read_json(
+        side,
+        FORMAT,
+        FORMAT_VERSION,
+        what="cgclip checkpoint sidecar",
+        hint="re-export the checkpoint, or upgrade cgclip if it was written by a newer one",
+    )
     if not isinstance(data.get("config"), dict):
         raise UserError(f"{side} has no model config")
     return data

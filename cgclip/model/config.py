@@ -10,10 +10,11 @@ Every option that an ablation or the tracker needs is a field here, so a checkpo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cgclip.errors import UserError
+from cgclip.io.config import check_fields, choice, from_mapping, num
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -29,11 +30,14 @@ class VisionConfig:
     """The CLIP ViT image tower (open_clip ``vision_cfg``). ``image_size`` is (H, W)."""
 
     image_size: tuple[int, int] = (256, 128)
-    patch_size: int = 16
-    width: int = 768
-    layers: int = 12
-    head_width: int = 64
-    mlp_ratio: float = 4.0
+    patch_size: int = num(16, "[1, inf)")
+    width: int = num(768, "[1, inf)")
+    layers: int = num(12, "[0, inf)")
+    head_width: int = num(64, "[1, inf)")
+    mlp_ratio: float = num(4.0, "(0, inf)")
+
+    def __post_init__(self) -> None:
+        check_fields(self, "vision config")
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -49,11 +53,14 @@ class VisionConfig:
 class TextConfig:
     """The CLIP text tower (open_clip ``text_cfg``); frozen, used for the text memory and search."""
 
-    context_length: int = 77
-    vocab_size: int = 49408
-    width: int = 512
-    heads: int = 8
-    layers: int = 12
+    context_length: int = num(77, "[1, inf)")
+    vocab_size: int = num(49408, "[1, inf)")
+    width: int = num(512, "[1, inf)")
+    heads: int = num(8, "[1, inf)")
+    layers: int = num(12, "[0, inf)")
+
+    def __post_init__(self) -> None:
+        check_fields(self, "text config")
 
 
 @dataclass
@@ -68,39 +75,41 @@ class ModelConfig:
     encoder's space) for ``pooling="mean"``.
     """
 
-    embed_dim: int = 512
+    embed_dim: int = num(512, "[1, inf)")
     vision: VisionConfig = field(default_factory=VisionConfig)
     text: TextConfig = field(default_factory=TextConfig)
     quick_gelu: bool = False
     mean: tuple[float, float, float] = OPENAI_MEAN
     std: tuple[float, float, float] = OPENAI_STD
-    clip_len: int = 8  # frames per tracklet (RRS chunks) in training and evaluation
+    clip_len: int = num(
+        8, "[1, inf)"
+    )  # frames per tracklet (RRS chunks) in training and evaluation
     # Temporal pooling: TFE (learnable queries) or a plain mean over the same keys.
-    pooling: str = "tfe"
-    tfe_keys: str = "all"  # keys/values: all T*(P+1) tokens, or the T CLS tokens
-    tfe_queries: int = 15
-    tfe_blocks: int = 1
-    tfe_heads: int = 0  # 0: width // 64 (at least 1)
+    pooling: str = choice("tfe", POOLINGS)
+    tfe_keys: str = choice(
+        "all", TOKEN_KEYS
+    )  # keys/values: all T*(P+1) tokens, or the T CLS tokens
+    tfe_queries: int = num(15, "[1, inf)")
+    tfe_blocks: int = num(1, "[1, inf)")
+    tfe_heads: int = num(0, "[0, inf)")  # 0: width // 64 (at least 1)
     # Caption-guided memory refinement (training only).
     use_cmr: bool = True
-    cmr_blocks: int = 2
-    cmr_heads: int = 8
-    cmr_keys: str = "all"
-    cmr_temperature: float = 0.07
-    memory_update: str = "video"
-    memory_momentum: float = 0.2
+    cmr_blocks: int = num(2, "[1, inf)")
+    cmr_heads: int = num(8, "[1, inf)")
+    cmr_keys: str = choice("all", TOKEN_KEYS)
+    cmr_temperature: float = num(0.07, "(0, inf)")
+    memory_update: str = choice("video", MEMORY_UPDATES)
+    memory_momentum: float = num(0.2, "[0, 1]")
     # Heads.
-    num_classes: int = 0  # 0: no ID classifiers and no memory (an inference-only model)
-    num_cameras: int = 0  # >0 enables the camera embedding (SIE) added to CLS
-    sie_coef: float = 1.0
+    # 0: no ID classifiers and no memory (an inference-only model)
+    num_classes: int = num(0, "[0, inf)")
+    num_cameras: int = num(0, "[0, inf)")  # >0 enables the camera embedding (SIE) added to CLS
+    sie_coef: float = num(1.0, "[0, inf)")
     embedding: tuple[str, ...] | None = None
     grad_checkpointing: bool = False
 
     def __post_init__(self) -> None:
-        _check_choice("pooling", self.pooling, POOLINGS)
-        _check_choice("tfe_keys", self.tfe_keys, TOKEN_KEYS)
-        _check_choice("cmr_keys", self.cmr_keys, TOKEN_KEYS)
-        _check_choice("memory_update", self.memory_update, MEMORY_UPDATES)
+        check_fields(self, "model config")  # types, finiteness, ranges, choices (above)
         if self.embedding is not None:
             self.embedding = tuple(self.embedding)
             bad = [p for p in self.embedding if p not in EMBEDDING_PARTS]
@@ -109,11 +118,6 @@ class ModelConfig:
                     f"embedding={list(self.embedding)} is invalid: use a non-empty subset of "
                     f"{list(EMBEDDING_PARTS)} without repeats"
                 )
-        if not 0.0 <= self.memory_momentum <= 1.0:
-            raise UserError(f"memory_momentum must be in [0, 1], got {self.memory_momentum}")
-        for name in ("tfe_queries", "tfe_blocks", "cmr_blocks", "cmr_heads", "clip_len"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         h, w = self.vision.image_size
         p = self.vision.patch_size
         if h % p or w % p:
@@ -153,34 +157,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        return _build(cls, data, "model config")
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise UserError(f"{name}={value!r} is not one of {list(choices)}")
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    """Build dataclass ``cls`` from a (possibly nested) dict, rejecting unknown keys by name."""
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise UserError(f"unknown {where} key(s) {unknown}; valid keys are {sorted(known)}")
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        if name == "vision":
-            value = (
-                value if isinstance(value, VisionConfig) else _build(VisionConfig, value, "vision")
-            )
-        elif name == "text":
-            value = value if isinstance(value, TextConfig) else _build(TextConfig, value, "text")
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[name] = value
-    if "image_size" in kwargs:
-        kwargs["image_size"] = tuple(int(x) for x in kwargs["image_size"])
-    return cls(**kwargs)
+        return from_mapping(cls, data, "model config")
 
 
 # ----------------------------------------------------------------------------- registry

@@ -246,11 +246,11 @@ def _bad_cases(sample_clip: Path, tmp: Path, ckpt: Path) -> dict[str, tuple[list
         ),
         "bad config key": (
             [video, *replay, "--config", str(tmp / "bad.yaml")],
-            "unknown tracker setting(s) min_hitz",
+            "unknown setting(s) min_hitz",
         ),
         "bad config type": (
             [video, *replay, "--config", str(tmp / "badtype.yaml")],
-            "min_hits must be a int",
+            "min_hits must be a whole number",
         ),
         "broken yaml": ([video, *replay, "--config", str(tmp / "broken.yaml")], "not valid YAML"),
         "unknown preset": ([video, *replay, "--preset", "curling"], "unknown tracker preset"),

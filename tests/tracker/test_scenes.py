@@ -160,7 +160,7 @@ def test_presets_and_reid_options(tiny_checkpoint):
         Tracker.from_preset("default", reid="nope.safetensors")
     with pytest.raises(UserError, match="unknown tracker preset"):
         Tracker.from_preset("hockey")
-    with pytest.raises(UserError, match="unknown tracker setting"):
+    with pytest.raises(UserError, match="unknown setting"):
         Tracker.from_preset("default", min_hitz=2)
     with pytest.raises(UserError, match="output_box must be"):
         Tracker.from_preset("default", output_box="smooth")

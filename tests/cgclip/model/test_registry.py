@@ -57,8 +57,9 @@ def test_num_queries_override_and_default_heads():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"not_a_key": 1}, "unknown model config key"),
-        ({"vision": {"depth": 3}}, "unknown vision key"),
+        ({"not_a_key": 1}, r"model config: unknown setting\(s\) not_a_key"),
+        ({"vision": {"depth": 3}}, r"unknown setting\(s\) vision.depth"),
+        ({"cmr_temperature": float("nan")}, "cmr_temperature must be a finite number"),
         ({"pooling": "max"}, "pooling"),
         ({"tfe_keys": "patches"}, "tfe_keys"),
         ({"memory_update": "ema"}, "memory_update"),
