@@ -1,10 +1,12 @@
-"""Write synthetic sports/dance sequences in the MOTChallenge layout (see DEVELOPING.md).
+"""Write synthetic dance/sports/street sequences in the MOTChallenge layout (see DEVELOPING.md).
 
-Identities come in groups (dance troupes, sports teams) with one uniform each. Every split has its
-own pool of groups (train and val identities are disjoint, as in ReID benchmarks), and each group
-appears in several sequences of its split, so cross-video re-identification has ground truth:
+Dance and sports identities come in groups (troupes, teams) with one uniform each; street
+identities are passers-by in varied clothes, some in near-identical pairs. Every split has its own
+pool of identities (train and val identities are disjoint, as in ReID benchmarks), and identities
+appear in several sequences of their split, so cross-video re-identification has ground truth:
 ``id_map.csv`` links each sequence-local track id to its global identity. Everything is
-deterministic for a seed.
+deterministic for a seed. ``docs/synthetic.md`` describes the options (frame rate, duration,
+detector profile, image-free generation).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -23,13 +26,24 @@ from tqdm import tqdm
 from cgclip.data.synthetic.detections import DetectionNoise, noisy_detections
 from cgclip.data.synthetic.motion import Camera, dance_motion, sports_motion
 from cgclip.data.synthetic.people import COLORS, SPORTS, Identity, make_group
-from cgclip.data.synthetic.render import render_frames
+from cgclip.data.synthetic.profiles import PROFILE_NAMES, PROFILES, profile_detections
+from cgclip.data.synthetic.render import FrameTruth, render_frames, street_background
+from cgclip.data.synthetic.street import (
+    StreetPlan,
+    assign_identities,
+    make_pedestrians,
+    plan_street,
+    sample_walkers,
+    street_camera,
+)
+from cgclip.data.synthetic.truth import paint_street_frame, pose_keys, street_truth
 from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_write_json, atomic_write_text
 from cgclip.io.mot import SeqInfo, write_mot, write_seqinfo, write_seqmap
 from cgclip.io.video import VideoWriter
 
-KINDS = ("dance", "sports")
+KINDS = ("dance", "sports", "street")
+FRAME_RATES = (10, 15, 25, 30, 60)  # the rates the options are tested at (any 1..120 works)
 STAMP_NAME = ".synthetic.json"  # written last: a root holding it is a finished dataset
 # Troupe costumes (top, pants) and team kits (shirt, shorts), picked in order per split.
 COSTUMES = [
@@ -68,13 +82,22 @@ ATTRIBUTE_COLUMNS = [
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """What to generate. ``seqs_per_split`` counts sequences per scene kind and split."""
+    """What to generate. ``seqs_per_split`` counts sequences per scene kind and split.
+
+    ``fps`` changes the motion per frame, not the motion per second; ``seconds`` (when set)
+    overrides ``frames`` with ``round(seconds * fps)``, so a sequence spans the same time at any
+    frame rate. ``detector_profile`` picks the ``det.txt`` noise (:data:`PROFILE_NAMES`).
+    ``render=False`` writes annotations only (no JPEGs, no MP4): for cheap tuning sweeps.
+    ``walkers`` is the street's (min, max) people in view, spread geometrically over the
+    sequences of each split; ``lookalike_share`` the share of street identities in near-identical
+    pairs.
+    """
 
     width: int = 640
     height: int = 360
     fps: float = 25.0
     frames: int = 150
-    kinds: tuple[str, ...] = KINDS
+    kinds: tuple[str, ...] = ("dance", "sports")
     splits: tuple[str, ...] = ("train", "val")
     seqs_per_split: int = 2
     dancers: int = 7
@@ -85,18 +108,52 @@ class SyntheticConfig:
     write_video: bool = True
     jpeg_quality: int = 90
     noise: DetectionNoise = field(default_factory=DetectionNoise)
+    seconds: float | None = None
+    detector_profile: str = "synthetic"
+    render: bool = True
+    walkers: tuple[int, int] = (3, 40)
+    lookalike_share: float = 0.3
 
     def __post_init__(self) -> None:
         bad = [k for k in self.kinds if k not in KINDS]
         if bad:
             raise UserError(f"unknown scene kind(s) {bad}; choose from {list(KINDS)}")
-        if self.frames < 2 or self.width < 64 or self.height < 64:
+        if not 1 <= self.fps <= 120:
+            raise UserError(f"fps must be in 1..120 (tested: {list(FRAME_RATES)}), got {self.fps}")
+        if self.detector_profile not in PROFILE_NAMES:
+            raise UserError(
+                f"unknown detector profile {self.detector_profile!r}; "
+                f"choose from {list(PROFILE_NAMES)}"
+            )
+        if self.seconds is not None and self.seconds <= 0:
+            raise UserError(f"seconds must be positive, got {self.seconds}")
+        lo, hi = self.walkers
+        if not 1 <= lo <= hi <= 80:
+            raise UserError(f"walkers must be (min, max) with 1 <= min <= max <= 80, got {lo, hi}")
+        if not 0 <= self.lookalike_share <= 1:
+            raise UserError("lookalike_share must be in [0, 1]")
+        if self.n_frames < 2 or self.width < 64 or self.height < 64:
             raise UserError("synthetic sequences need at least 2 frames and 64x64 pixels")
         if self.seqs_per_split < 1 or self.teams_per_split < 2 or self.troupes_per_split < 1:
             raise UserError(
                 "need seqs_per_split >= 1, teams_per_split >= 2, troupes_per_split >= 1"
             )
 
+    @property
+    def n_frames(self) -> int:
+        """Frames per sequence: ``round(seconds * fps)`` when ``seconds`` is set, else ``frames``."""
+        return self.frames if self.seconds is None else int(round(self.seconds * self.fps))
+
+
+# Options added after datasets were published: left out of the digest at their defaults, so
+# existing stamped datasets stay up to date (their files are byte-identical).
+_LATER_DEFAULTS = {
+    "seconds": None,
+    "detector_profile": "synthetic",
+    "render": True,
+    "walkers": (3, 40),
+    "lookalike_share": 0.3,
+}
 
 PRESETS: dict[str, SyntheticConfig] = {
     # Tests, examples and CI: 8 short sequences (2 kinds x 2 splits x 2), ~20 s on one core.
@@ -120,6 +177,7 @@ class SequenceSpec:
     look: str  # "dance" or the sport
     people: tuple[Identity, ...]
     index: int  # global sequence index, seeds its RNG
+    plan: StreetPlan | None = None  # street only: the walks, people[i] walks plan.walkers[i]
 
 
 def plan_dataset(cfg: SyntheticConfig) -> tuple[list[Identity], list[SequenceSpec]]:
@@ -160,6 +218,8 @@ def plan_dataset(cfg: SyntheticConfig) -> tuple[list[Identity], list[SequenceSpe
             teams.append(group)
         identities += [p for grp in troupes + teams for p in grp]
         for kind in cfg.kinds:
+            if kind == "street":
+                continue  # planned below, after every group (keeps their ids and seeds)
             for i in range(cfg.seqs_per_split):
                 idx = counters[kind]
                 counters[kind] += 1
@@ -171,7 +231,53 @@ def plan_dataset(cfg: SyntheticConfig) -> tuple[list[Identity], list[SequenceSpe
                 specs.append(
                     SequenceSpec(f"{kind}-{idx:02d}", split, kind, look, tuple(people), len(specs))
                 )
+    if "street" in cfg.kinds:
+        next_gid = _plan_street(cfg, identities, specs, next_gid, counters)
     return identities, specs
+
+
+def _plan_street(
+    cfg: SyntheticConfig,
+    identities: list[Identity],
+    specs: list[SequenceSpec],
+    next_gid: int,
+    counters: dict[str, int],
+) -> int:
+    """Append street sequences (walks, then pedestrians drawn from a per-split pool)."""
+    camera = street_camera(cfg.width, cfg.height)
+    n = cfg.seqs_per_split
+    lo, hi = cfg.walkers
+    densities = np.geomspace(lo, hi, n) if n > 1 else np.array([np.sqrt(lo * hi)])
+    seconds = cfg.n_frames / cfg.fps
+    for s, split in enumerate(cfg.splits):
+        plans = []
+        for i in range(n):
+            index = len(specs) + i
+            plans.append(
+                plan_street(
+                    float(densities[i]),
+                    seconds,
+                    camera,
+                    np.random.default_rng([cfg.seed, 3000 + index]),
+                )
+            )
+        rng = np.random.default_rng([cfg.seed, 8, s])
+        picks, size = assign_identities([len(p.walkers) for p in plans], 1, rng)
+        pool = make_pedestrians(
+            rng, first_gid=next_gid, size=size, split=split, lookalike_share=cfg.lookalike_share
+        )
+        next_gid += len(pool)
+        identities += pool
+        for plan, pick in zip(plans, picks, strict=True):
+            idx = counters["street"]
+            counters["street"] += 1
+            people = tuple(pool[j] for j in pick)
+            specs.append(
+                SequenceSpec(
+                    f"street-{idx:02d}", split, "street", "street", people, len(specs), plan
+                )
+            )
+    return next_gid
 
 
 @dataclass
@@ -190,49 +296,55 @@ def render_sequence(
     video_path: Path | None = None,
     progress: tqdm | None = None,
 ) -> SequenceResult:
-    """Render one sequence; write frames to ``seq_dir/img1`` and/or an MP4 when given."""
+    """Render one sequence; write frames to ``seq_dir/img1`` and/or an MP4 when given.
+
+    With ``cfg.render`` False nothing is painted or written; the truth and detections are the
+    same as a painted run's.
+    """
     rng = np.random.default_rng([cfg.seed, 1000 + spec.index])
-    camera = Camera(cfg.width, cfg.height)
     n = len(spec.people)
-    if spec.kind == "dance":
-        track, halfwidth = dance_motion(n, cfg.frames, rng, fps=cfg.fps), 0.5
+    frames = cfg.n_frames
+    if spec.kind == "street":
+        local = rng.permutation(n) + 1  # sequence-local track ids, unrelated to global ids
+        source = _street_frames(spec, cfg, rng, paint=cfg.render)
     else:
-        track, halfwidth = sports_motion(n // 2, cfg.frames, rng, fps=cfg.fps), 1.0
-    local = rng.permutation(n) + 1  # sequence-local track ids, unrelated to global ids
-    gt_rows, det_rows = [], []
-    img_dir = seq_dir / "img1" if seq_dir is not None else None
+        if spec.kind == "dance":
+            track, halfwidth = dance_motion(n, frames, rng, fps=cfg.fps), 0.5
+        else:
+            track, halfwidth = sports_motion(n // 2, frames, rng, fps=cfg.fps), 1.0
+        local = rng.permutation(n) + 1
+        source = render_frames(
+            list(spec.people),
+            track,
+            Camera(cfg.width, cfg.height),
+            spec.look,
+            rng,
+            field_halfwidth=halfwidth,
+            fps=cfg.fps,
+            paint=cfg.render,
+        )
+    img_dir = seq_dir / "img1" if seq_dir is not None and cfg.render else None
     if img_dir is not None:
         img_dir.mkdir(parents=True, exist_ok=True)
     writer = (
         VideoWriter(video_path, cfg.fps, (cfg.width, cfg.height))
-        if video_path is not None
+        if video_path is not None and cfg.render
         else None
     )
-    det_rng = np.random.default_rng([cfg.seed, 2000 + spec.index])
+    gt_rows, per_frame = [], []
     try:
         if writer is not None:
             writer.__enter__()
-        for t, (frame, truths) in enumerate(
-            render_frames(
-                list(spec.people), track, camera, spec.look, rng, field_halfwidth=halfwidth
-            ),
-            start=1,
-        ):
+        for t, (frame, truths) in enumerate(source, start=1):
             if img_dir is not None:
                 ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
                 assert ok
                 (img_dir / f"{t:06d}.jpg").write_bytes(buf.tobytes())
             if writer is not None:
                 writer.write(frame)
-            boxes = np.array([tr.box for tr in truths]).reshape(-1, 4)
-            vis = np.array([tr.visibility for tr in truths])
             for tr in truths:
                 gt_rows.append((t, int(local[tr.person]), *tr.box, 1, 1, round(tr.visibility, 3)))
-            det_rows.append(
-                noisy_detections(
-                    t, boxes, vis, width=cfg.width, height=cfg.height, rng=det_rng, noise=cfg.noise
-                )
-            )
+            per_frame.append(truths)
             if progress is not None:
                 progress.update(1)
     except BaseException as err:
@@ -242,16 +354,81 @@ def render_sequence(
     if writer is not None:
         writer.__exit__(None, None, None)
     gt = np.asarray(gt_rows, dtype=np.float64).reshape(-1, 9)
-    det = np.concatenate(det_rows) if det_rows else np.zeros((0, 10))
+    det_rng = np.random.default_rng([cfg.seed, 2000 + spec.index])
+    if cfg.detector_profile == "synthetic":
+        det_rows = [
+            noisy_detections(
+                t,
+                np.array([tr.box for tr in truths]).reshape(-1, 4),
+                np.array([tr.visibility for tr in truths]),
+                width=cfg.width,
+                height=cfg.height,
+                rng=det_rng,
+                noise=cfg.noise,
+            )
+            for t, truths in enumerate(per_frame, start=1)
+        ]
+        det = np.concatenate(det_rows) if det_rows else np.zeros((0, 10))
+    else:
+        det = profile_detections(
+            gt,
+            frames=frames,
+            fps=cfg.fps,
+            width=cfg.width,
+            height=cfg.height,
+            rng=det_rng,
+            profile=PROFILES[cfg.detector_profile],
+        )
     return SequenceResult(
         spec.name, gt, det, {p.gid: int(local[i]) for i, p in enumerate(spec.people)}
     )
 
 
+def _street_frames(
+    spec: SequenceSpec, cfg: SyntheticConfig, rng: np.random.Generator, *, paint: bool
+) -> Iterator[tuple[np.ndarray | None, list[FrameTruth]]]:
+    """Frames (``None`` unless ``paint``) and truth of a street sequence (truth from templates)."""
+    assert spec.plan is not None
+    camera = street_camera(cfg.width, cfg.height)
+    people = list(spec.people)
+    times = np.arange(cfg.n_frames) / cfg.fps
+    xz, present, walking, phase, facing = sample_walkers(
+        spec.plan.walkers, times, spec.plan.x_metres
+    )
+    nt, n = present.shape
+    x_img, y_img, h_img = camera.project(xz.reshape(-1, 2), 0.0)
+    feet = np.stack([x_img, y_img], axis=1).reshape(nt, n, 2)
+    body_h = h_img.reshape(nt, n)
+    keys, bins = pose_keys(people, facing, walking, phase)
+    rows = street_truth(people, feet, body_h, xz[..., 1], present, keys, cfg.width, cfg.height)
+    by_frame: list[list[FrameTruth]] = [[] for _ in range(nt)]
+    for t, i, x, y, w, h, v in rows:
+        by_frame[int(t) - 1].append(FrameTruth(int(i), (x, y, w, h), float(v)))
+    background = street_background(camera, rng) if paint else None
+    for t in range(nt):
+        frame = None
+        if background is not None:
+            frame = background.copy()
+            paint_street_frame(
+                frame,
+                people,
+                feet[t],
+                body_h[t],
+                xz[t, :, 1],
+                present[t],
+                walking[t],
+                facing[t],
+                bins[t],
+            )
+        yield frame, by_frame[t]
+
+
 def _config_digest(cfg: SyntheticConfig) -> str:
-    return hashlib.sha256(
-        json.dumps(asdict(cfg), sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
+    fields = asdict(cfg)
+    for name, default in _LATER_DEFAULTS.items():
+        if fields[name] == default:
+            del fields[name]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def generate_dataset(
@@ -272,18 +449,18 @@ def generate_dataset(
     if not force and stamp.is_file() and json.loads(stamp.read_text()).get("digest") == digest:
         return root
     identities, specs = plan_dataset(cfg)
-    total = cfg.frames * len(specs)
+    total = cfg.n_frames * len(specs)
     id_map: list[tuple[str, int, int]] = []
     with tqdm(total=total, desc="synthetic", unit="frame", disable=not progress) as bar:
         for spec in specs:
             seq_dir = root / spec.split / spec.name
-            video = seq_dir / f"{spec.name}.mp4" if cfg.write_video else None
+            video = seq_dir / f"{spec.name}.mp4" if cfg.write_video and cfg.render else None
             res = render_sequence(spec, cfg, seq_dir, video_path=video, progress=bar)
             write_mot(seq_dir / "gt" / "gt.txt", _pad_gt(res.gt))
             write_mot(seq_dir / "det" / "det.txt", res.det)
             write_seqinfo(
                 seq_dir / "seqinfo.ini",
-                SeqInfo(spec.name, cfg.fps, cfg.frames, cfg.width, cfg.height),
+                SeqInfo(spec.name, cfg.fps, cfg.n_frames, cfg.width, cfg.height),
             )
             id_map += [
                 (spec.name, lid, gid)
@@ -326,8 +503,14 @@ def generate_sample(
     seed: int = 0,
     progress: bool = True,
     force: bool = False,
+    fps: float = 25.0,
+    seconds: float | None = None,
+    detector_profile: str = "synthetic",
 ) -> Path:
-    """One clip for demos and ``make run``: ``sample.mp4`` with ``det.txt``, ``gt.txt``, ``identities.csv``."""
+    """One clip for demos and ``make run``: ``sample.mp4`` with ``det.txt``, ``gt.txt``, ``identities.csv``.
+
+    ``seconds`` (when set) overrides ``frames`` with ``round(seconds * fps)``.
+    """
     out = Path(out_dir)
     cfg = replace(
         PRESETS["test"],
@@ -337,6 +520,9 @@ def generate_sample(
         seqs_per_split=1,
         dancers=8,
         seed=seed,
+        fps=fps,
+        seconds=seconds,
+        detector_profile=detector_profile,
     )
     stamp = out / ".sample.json"
     digest = _config_digest(cfg)
@@ -349,7 +535,9 @@ def generate_sample(
         return out
     identities, specs = plan_dataset(cfg)
     spec = specs[0]
-    with tqdm(total=frames, desc=f"sample ({kind})", unit="frame", disable=not progress) as bar:
+    with tqdm(
+        total=cfg.n_frames, desc=f"sample ({kind})", unit="frame", disable=not progress
+    ) as bar:
         res = render_sequence(spec, cfg, None, video_path=out / "sample.mp4", progress=bar)
     write_mot(out / "gt.txt", _pad_gt(res.gt))
     write_mot(out / "det.txt", res.det)
@@ -361,6 +549,8 @@ def generate_sample(
 
 __all__ = [
     "COLORS",
+    "FRAME_RATES",
+    "KINDS",
     "PRESETS",
     "STAMP_NAME",
     "SequenceSpec",

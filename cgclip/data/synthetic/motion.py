@@ -85,7 +85,7 @@ def _formation(kind: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def dance_motion(n: int, frames: int, rng: np.random.Generator, *, fps: float = 25.0) -> Track:
     """Formation changes with position swaps and crossings; occasional exits to the wings."""
-    beat = max(24, int(1.6 * fps))
+    beat = max(2, int(round(1.6 * fps)))  # 1.6 s at any frame rate
     xz = np.zeros((frames, n, 2))
     current = _formation(int(rng.integers(5)), n, rng)[rng.permutation(n)]
     t = 0
@@ -104,7 +104,7 @@ def dance_motion(n: int, frames: int, rng: np.random.Generator, *, fps: float = 
     xz[:, :, 0] += sway
     present = np.ones((frames, n), dtype=bool)
     # Exits: a dancer walks to the nearest wing, stays off stage, then walks back to their slot.
-    n_exits = max(1, frames // 200) if n >= 4 else 0
+    n_exits = max(1, int(frames // (8.0 * fps))) if n >= 4 else 0  # one per 8 s
     for _ in range(n_exits):
         who = int(rng.integers(n))
         start = int(rng.integers(frames // 6, max(frames // 6 + 1, frames - frames // 3)))
@@ -125,8 +125,13 @@ def dance_motion(n: int, frames: int, rng: np.random.Generator, *, fps: float = 
 def sports_motion(
     n_per_team: int, frames: int, rng: np.random.Generator, *, fps: float = 25.0
 ) -> Track:
-    """Two teams pursuing a ball with sudden turns; the camera pans over a field 2 views wide."""
+    """Two teams pursuing a ball with sudden turns; the camera pans over a field 2 views wide.
+
+    Speeds are set per frame at 25 fps and scaled by ``k = 25 / fps`` (accelerations by ``k**2``),
+    so a player covers the same ground per second at any frame rate.
+    """
     n = 2 * n_per_team
+    k = 25.0 / fps
     half_field = 1.0
     ball = np.array([0.0, 0.55])
     ball_v = np.zeros(2)
@@ -138,8 +143,8 @@ def sports_motion(
         [rng.uniform(0.05, 0.6, n) * np.where(team == 0, -1, 1), rng.uniform(-0.35, 0.35, n)],
         axis=1,
     )
-    vmax = rng.uniform(0.011, 0.017, n)  # per frame at 25 fps
-    amax = vmax * 0.18
+    vmax = rng.uniform(0.011, 0.017, n) * k  # 0.011..0.017 per frame at 25 fps
+    amax = vmax * 0.18 * k
     xz = np.zeros((frames, n, 2))
     cam = np.zeros(frames)
     cam_x = 0.0
@@ -147,7 +152,7 @@ def sports_motion(
     for t in range(frames):
         if t >= next_turn:  # the ball changes direction abruptly
             ang = rng.uniform(0, 2 * np.pi)
-            ball_v = rng.uniform(0.006, 0.02) * np.array([np.cos(ang), 0.45 * np.sin(ang)])
+            ball_v = (rng.uniform(0.006, 0.02) * k) * np.array([np.cos(ang), 0.45 * np.sin(ang)])
             next_turn = t + int(rng.integers(int(0.5 * fps), int(1.6 * fps)))
         ball = ball + ball_v
         for axis, lo, hi in ((0, -half_field, half_field), (1, 0.12, 0.97)):
@@ -164,7 +169,7 @@ def sports_motion(
             target[c] = ball
         desired = target - pos
         norm = np.linalg.norm(desired, axis=1, keepdims=True)
-        desired = desired / np.maximum(norm, 1e-9) * np.minimum(norm, vmax[:, None] * 3)
+        desired = desired / np.maximum(norm, 1e-9) * np.minimum(norm * k, vmax[:, None] * 3)
         desired = np.clip(desired, -vmax[:, None], vmax[:, None])
         dv = desired - vel
         dv_norm = np.linalg.norm(dv, axis=1, keepdims=True)
@@ -176,7 +181,7 @@ def sports_motion(
         # The camera follows the ball with lag and a dead zone, like a broadcast operator.
         err = ball[0] - cam_x
         if abs(err) > 0.12:
-            cam_x += 0.06 * (err - np.sign(err) * 0.12)
+            cam_x += 0.06 * k * (err - np.sign(err) * 0.12)
         cam_x = float(np.clip(cam_x, -half_field + 0.5, half_field - 0.5))
         cam[t] = cam_x
     present = np.ones((frames, n), dtype=bool)

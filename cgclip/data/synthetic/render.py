@@ -82,18 +82,27 @@ def render_frames(
     rng: np.random.Generator,
     *,
     field_halfwidth: float,
-) -> Iterator[tuple[np.ndarray, list[FrameTruth]]]:
-    """Yield ``(frame BGR (H, W, 3), ground truth)`` for every frame of the track."""
+    fps: float = 25.0,
+    paint: bool = True,
+) -> Iterator[tuple[np.ndarray | None, list[FrameTruth]]]:
+    """Yield ``(frame BGR (H, W, 3), ground truth)`` for every frame of the track.
+
+    ``paint=False`` yields ``None`` frames: the label image (hence the truth) is still drawn, and
+    the random draws are the same, so the truth is identical to a painted run.
+    """
     pano, pano_x0 = make_panorama(look, camera, field_halfwidth, rng)
     w, h = camera.width, camera.height
+    k = 25.0 / fps  # track speeds are per frame; limb motion is set per second (at 25 fps)
     # Limb cycle advances with distance travelled (running) plus a slow idle bob (dancing).
-    phase = np.cumsum(track.speed, axis=0) * 28.0 + np.arange(len(track.speed))[:, None] * 0.12
+    phase = np.cumsum(track.speed, axis=0) * 28.0 + np.arange(len(track.speed))[:, None] * (
+        0.12 * k
+    )
     phase = phase + rng.uniform(0, 2 * np.pi, len(people))[None, :]
     label = np.zeros((h, w), dtype=np.uint8)
     for t in range(len(track.xz)):
         col = int(round((track.cam_x[t] - pano_x0 - 0.5) * w))
         col = int(np.clip(col, 0, pano.shape[1] - w))
-        frame = pano[:, col : col + w].copy()
+        frame = pano[:, col : col + w].copy() if paint else None
         label.fill(0)
         x_img, y_img, h_img = camera.project(track.xz[t], float(track.cam_x[t]))
         order = np.argsort(track.xz[t, :, 1], kind="stable")  # far (small z) first
@@ -101,7 +110,7 @@ def render_frames(
         for i in order:
             if not track.present[t, i]:
                 continue
-            swing = float(np.clip(track.speed[t, i] * 70.0, 0.15, 1.0))
+            swing = float(np.clip(track.speed[t, i] * 70.0 / k, 0.15, 1.0))
             pose = Pose(
                 x=float(x_img[i]),
                 y=float(y_img[i]),
@@ -115,7 +124,8 @@ def render_frames(
             ext = primitives_extent(prims)
             if ext[2] < 0 or ext[0] >= w or ext[3] < 0 or ext[1] >= h:
                 continue  # entirely outside the view
-            draw_primitives(frame, prims)
+            if frame is not None:
+                draw_primitives(frame, prims)
             draw_primitives(label, prims, color=int(i) + 1)
             drawn.append((int(i), prims))
         truths = []
@@ -149,3 +159,37 @@ def _truth_of(i: int, prims: list, label: np.ndarray, w: int, h: int) -> FrameTr
         box=(float(cx0), float(cy0), float(cx1 - cx0), float(cy1 - cy0)),
         visibility=visible / total,
     )
+
+
+def street_background(camera: Camera, rng: np.random.Generator) -> np.ndarray:
+    """A paved pedestrian street seen from above: tiles in perspective, kerb, benches, planters.
+
+    ``(H, W, 3)`` BGR. Street furniture is painted flat into the background: it never occludes.
+    """
+    w, h = camera.width, camera.height
+    tone = rng.integers(-15, 16)
+    ys = np.linspace(0.0, 1.0, h)[:, None]
+    far, near = np.array([120, 125, 130]) + tone, np.array([150, 155, 160]) + tone
+    img = np.clip((1 - ys) * far + ys * near, 0, 255)[:, None, :].repeat(w, axis=1)
+    img = img.astype(np.uint8)
+    joint = (95 + int(tone), 100 + int(tone), 105 + int(tone))
+    span = camera.near - camera.horizon
+    for z in np.arange(0.0, 1.6, 0.1):  # tile rows: closer together further up
+        y = int(h * (camera.horizon + span * z))
+        if 0 <= y < h:
+            cv2.line(img, (0, y), (w - 1, y), joint, 1)
+    for x in np.arange(-3.0, 3.01, 0.25):  # tile columns converge towards the top
+        p0 = camera.project(np.array([[x, 0.0]]), 0.0)
+        p1 = camera.project(np.array([[x, 1.6]]), 0.0)
+        cv2.line(img, (int(p0[0][0]), int(p0[1][0])), (int(p1[0][0]), int(p1[1][0])), joint, 1)
+    kerb_y = max(2, int(h * camera.horizon))
+    cv2.rectangle(img, (0, 0), (w - 1, kerb_y), (70, 72, 75), -1)  # road strip at the top
+    cv2.line(img, (0, kerb_y), (w - 1, kerb_y), (200, 200, 200), 2)
+    for _ in range(int(rng.integers(2, 6))):  # benches and planters along the street
+        z = rng.uniform(0.15, 0.95)
+        x_img, y_img, h_img = camera.project(np.array([[rng.uniform(-0.6, 0.6), z]]), 0.0)
+        bw, bh = int(h_img[0] * rng.uniform(0.4, 0.9)), int(h_img[0] * rng.uniform(0.12, 0.25))
+        x0, y0 = int(x_img[0]) - bw // 2, int(y_img[0]) - bh
+        col = tuple(int(c) for c in rng.integers(30, 110, 3))
+        cv2.rectangle(img, (x0, y0), (x0 + bw, y0 + bh), col, -1)
+    return img
