@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.tracker_appearance import ensure_checkpoint, kind_seqs
-from benchmarks.tracker_common import RESULTS_DIR, machine_info, run_ours
+from benchmarks.tracker_common import RESULTS_DIR, machine_info, track_sequence
 from benchmarks.tracker_embed_cache import ensure_cache, load_embedder, run_ours_replayed
 from cgclip.io.atomic import atomic_write_json
-from cgclip.io.mot import read_mot, read_seqinfo
+from cgclip.io.mot import read_mot, read_seqinfo, write_mot
 from tracker.config import TrackerConfig, load_preset
 from tracker.eval import evaluate
 
@@ -86,7 +86,9 @@ def score(folder: Path, split_dir: Path, seqs: list[str]) -> dict[str, float]:
     c = evaluate([str(split_dir / s) for s in seqs], folder)["combined"]
     out = {k: c[k] for k in ("HOTA", "IDF1", "MOTA", "AssA", "IDSW")}
     out["teleports"] = sum(
-        teleports(read_mot(folder / f"{s}.txt", kind="results"), read_seqinfo(split_dir / s).frame_rate)
+        teleports(
+            read_mot(folder / f"{s}.txt", kind="results"), read_seqinfo(split_dir / s).frame_rate
+        )
         for s in seqs
     )
     return out
@@ -99,8 +101,10 @@ def family_rows(
     preset = load_preset(family)
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        out = run_ours(split_dir, Path(tmp) / "motion", {family: {}}, seqs=seqs)
-        rows["motion only"] = score(out, split_dir, seqs)
+        motion = Path(tmp) / "motion"
+        for seq in seqs:
+            write_mot(motion / f"{seq}.txt", track_sequence(split_dir / seq, preset))
+        rows["motion only"] = score(motion, split_dir, seqs)
         for name, ckpt in checkpoints.items():
             cache = ensure_cache(split_dir, ckpt, cache_root, seqs=seqs)
             embedder = load_embedder(ckpt)
