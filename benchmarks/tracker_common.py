@@ -65,18 +65,21 @@ def track_sequence(seq_dir: Path, config: TrackerConfig) -> np.ndarray:
     Frames are decoded only when the config needs them (camera-motion compensation).
     """
     detector = ReplayDetector(seq_dir / "det" / "det.txt")
-    tracker = Tracker(config)
     from cgclip.io.mot import read_seqinfo
 
-    length = read_seqinfo(seq_dir).seq_length
+    info = read_seqinfo(seq_dir)
+    tracker = Tracker(config, frame_rate=info.frame_rate)
     frames = iter(open_video(seq_dir / "img1")) if config.cmc else None
     rows = []
-    for fid in range(1, length + 1):
+    for fid in range(1, info.seq_length + 1):
         frame = next(frames) if frames is not None else None
         det = detector.detect([frame], [fid])[0]
         out = tracker.update(det, frame)
-        for box, tid, c in zip(out.xyxy, out.tracker_id, out.confidence, strict=True):
-            rows.append([fid, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1])
+        for f, d in [*tracker.backfill, (fid, out)]:  # a confirmed track's tentative frames too
+            for box, tid, c in zip(d.xyxy, d.tracker_id, d.confidence, strict=True):
+                rows.append(
+                    [f, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1]
+                )
     return np.asarray(rows, dtype=np.float64).reshape(-1, 10)
 
 

@@ -201,7 +201,11 @@ def track_sequence_replayed(
     from tracker.detectors import ReplayDetector
 
     replay = ReplayEmbedder(cache / f"{seq_dir.name}.npz", tracklet_embedder)
-    tracker = Tracker(config, embedder=replay if pooling == "tfe" else None)
+    tracker = Tracker(
+        config,
+        embedder=replay if pooling == "tfe" else None,
+        frame_rate=read_seqinfo(seq_dir).frame_rate,
+    )
     detector = ReplayDetector(seq_dir / "det" / "det.txt")
     frames = iter(open_video(seq_dir / "img1")) if config.cmc else None
     rows: list[list[float]] = []
@@ -216,8 +220,11 @@ def track_sequence_replayed(
         if pooling == "mean" and len(det):
             det.data["embedding"] = replay.embeddings[replay.rows(det.xyxy)]
         out = tracker.update(det, frame)
-        for box, tid, c in zip(out.xyxy, out.tracker_id, out.confidence, strict=True):
-            rows.append([fid, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1])
+        for f, d in [*tracker.backfill, (fid, out)]:  # a confirmed track's tentative frames too
+            for box, tid, c in zip(d.xyxy, d.tracker_id, d.confidence, strict=True):
+                rows.append(
+                    [f, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1]
+                )
     if stats is not None:
         stats["embedded"] = stats.get("embedded", 0) + replay.served
     return np.asarray(rows, dtype=np.float64).reshape(-1, 10)
