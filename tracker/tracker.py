@@ -246,6 +246,13 @@ class Tracker:
         """How many distinct ids this tracker has handed out since the last reset."""
         return self._next_id - 1
 
+    @property
+    def backfill_horizon(self) -> int:
+        """How many frames back :attr:`backfill` can reach: a tentative track is dropped at its
+        first miss, so it is confirmed at most ``min_hits - 1`` frames after its first box. A
+        file sink that holds this many frames before writing can put backfilled boxes in order."""
+        return max(self.config.min_hits - 1, 0)
+
     # ------------------------------------------------------------------ bookkeeping
 
     @staticmethod

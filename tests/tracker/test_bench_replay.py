@@ -28,8 +28,9 @@ def _live(seq, config, embedder) -> np.ndarray:
     rows = []
     for fid, frame in enumerate(open_video(seq / "img1"), 1):
         out = tracker.update(det.detect([frame], [fid])[0], frame)
-        for box, tid in zip(out.xyxy, out.tracker_id, strict=True):
-            rows.append([fid, tid, *box])
+        for f, d in [*tracker.backfill, (fid, out)]:  # confirmed tracks' tentative frames too
+            for box, tid in zip(d.xyxy, d.tracker_id, strict=True):
+                rows.append([f, tid, *box])
     return np.asarray(rows).reshape(-1, 6)
 
 

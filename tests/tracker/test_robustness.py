@@ -155,6 +155,7 @@ def test_confirmed_tracks_hand_back_their_tentative_frames():
     # B appears at frame 4 and is confirmed (and reported live) at its third frame, 6.
     assert live == {1: [], 2: [], 3: [], 4: [], 5: [], 6: [1], 7: [1], 8: [1]}
     assert back == {4: [1], 5: [1]}
+    assert max(6 - f for f in back) == tracker.backfill_horizon == 2
 
 
 def test_frame_count_knobs_scale_with_the_frame_rate():
