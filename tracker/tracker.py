@@ -55,14 +55,19 @@ import supervision as sv
 from cgclip.errors import UserError
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
-from tracker.embedding import EMBEDDING_KEY, Embedder, MeanPoolEmbedder, build_embedder
+from tracker.embedding import (
+    EMBEDDING_KEY,
+    Embedder,
+    MeanPoolEmbedder,
+    build_embedder,
+    l2_normalize,
+)
 from tracker.kalman import KalmanBoxFilter, cxcywh_to_xyxy, state_to_xyxy, xyxy_to_cxcywh
 from tracker.matching import (
     box_iou,
     cosine_distance,
     direction_cost,
     fuse_cost,
-    l2_normalize,
     linear_assignment,
     max_overlap,
 )
