@@ -27,7 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest upload accepted")
     p.add_argument("--max-seconds", type=float, default=120.0, help="longest clip accepted")
-    p.add_argument("--device", default="cpu", help="torch device for the detector and ReID model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="torch device for the detector and ReID model: auto (CUDA when present, else "
+        "cpu), cpu, cuda or cuda:N",
+    )
     p.add_argument("--concurrency", type=int, default=1, help="tracking jobs run at once")
     p.add_argument("--queue-size", type=int, default=16, help="jobs that may wait in the queue")
     p.add_argument(
@@ -53,13 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sample_frames < 10:
         raise UserError("--sample-frames must be at least 10")
 
+    from cgclip.runtime.load import resolve_device
     from demo.app import DemoSettings, build_app, launch
     from demo.pipeline import Limits
+
+    device = str(resolve_device(args.device))
+    print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""))
 
     settings = DemoSettings(
         checkpoints=args.checkpoints,
         limits=Limits(max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds),
-        device=args.device,
+        device=device,
         concurrency=args.concurrency,
         queue_size=args.queue_size,
         clip_weights=args.clip_weights,

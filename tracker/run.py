@@ -212,7 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="appearance: a cgclip checkpoint (.safetensors), 'clip' (pretrained CLIP ViT-B/16, "
         "downloaded once), 'clip:PATH' (local open_clip weights), or 'none' (motion only)",
     )
-    p.add_argument("--device", default="cpu", help="torch device for the detector and ReID model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="torch device for the detector and ReID model: auto (CUDA when present, else "
+        "cpu), cpu, cuda or cuda:N",
+    )
     p.add_argument(
         "--backend",
         default="eager",
@@ -240,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _device(args: argparse.Namespace) -> str:
+    """``--device`` resolved (``auto``: CUDA when present, else cpu) and printed, when anything
+    runs on it: YOLO or a ReID model. Replayed or HOG detections with ``--reid none`` never
+    import torch."""
+    uses_torch = args.reid.strip().lower() != "none" or (
+        args.detections is None and args.detector.lower() != "hog"
+    )
+    if not uses_torch:
+        return "cpu"
+    from cgclip.runtime.load import resolve_device
+
+    device = str(resolve_device(args.device))
+    if not args.quiet:
+        print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""), file=sys.stderr)
+    return device
+
+
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -248,8 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"{video}: no such video file or image folder")
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
+    device = _device(args)
     embedder = build_embedder(
-        args.reid, device=args.device, backend=args.backend, precision=args.precision
+        args.reid, device=device, backend=args.backend, precision=args.precision
     )
     defaults = default_outputs(video, args.output_dir)
     out_video = None if args.no_video else (args.out_video or defaults["video"])
@@ -266,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         conf=args.conf,
         batch_size=args.batch,
         imgsz=args.imgsz,
-        device=args.device,
+        device=device,
         trust_weights=args.trust_weights,
     )
     summary = track_video(

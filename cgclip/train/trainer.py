@@ -29,9 +29,10 @@ from cgclip.errors import UserError
 from cgclip.evaluate import evaluate_model
 from cgclip.io.atomic import atomic_write_json, atomic_write_text
 from cgclip.model import CGCLIP, create_model, save_checkpoint
+from cgclip.runtime.load import resolve_device
 from cgclip.train.config import TrainConfig
 from cgclip.train.data import TrainClips, carve_validation
-from cgclip.train.dist import DistInfo, barrier, cleanup, init_distributed, resolve_device
+from cgclip.train.dist import DistInfo, barrier, cleanup, init_distributed
 from cgclip.train.losses import CGCLIPLoss
 from cgclip.train.optim import build_optimizer, lr_at_epoch, set_lr
 from cgclip.train.sampler import PKBatchSampler
@@ -67,7 +68,8 @@ def train(
     """
     import os
 
-    device = resolve_device(config.run.device, int(os.environ.get("LOCAL_RANK", "0")))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(config.run.device, local_rank=local_rank, option="run.device")
     info = init_distributed(device)
     try:
         return _Trainer(dataset, config, captions, device, info, progress).run()
