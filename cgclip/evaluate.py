@@ -26,10 +26,11 @@ import torch
 from tqdm import tqdm
 
 from cgclip.data import load_dataset
+from cgclip.data.sampling import rrs_indices
 from cgclip.errors import UserError, cli
 from cgclip.io.atomic import atomic_write_json
 from cgclip.metrics import RankMetrics, distance_matrix, evaluate_rank, mean_metrics
-from cgclip.model.preprocess import Preprocess, load_clip, rrs_indices
+from cgclip.model.preprocess import Preprocess, load_clip
 
 log = logging.getLogger(__name__)
 

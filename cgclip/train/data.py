@@ -22,9 +22,10 @@ import torch
 
 from cgclip.captions import load_captions
 from cgclip.data import ReidDataset, Tracklet, load_dataset
+from cgclip.data.sampling import rrs_indices
 from cgclip.errors import UserError
 from cgclip.metrics import default_ignore_mask
-from cgclip.model.preprocess import Preprocess, load_clip, rrs_indices
+from cgclip.model.preprocess import Preprocess, load_clip
 from cgclip.train.config import AugmentSection, DataSection
 
 log = logging.getLogger(__name__)
