@@ -122,9 +122,9 @@ def score_cells(split_dir: Path, names: list[str], config: TrackerConfig) -> dic
     return report["sequences"]
 
 
-def _trial(job: tuple[str, list[str], dict[str, Any]]) -> dict[str, dict]:
-    split_dir, names, params = job
-    return score_cells(Path(split_dir), names, TrackerConfig(**params))
+def _trial(job: tuple[str, list[str], str, dict[str, Any]]) -> dict[str, dict]:
+    split_dir, names, preset, params = job
+    return score_cells(Path(split_dir), names, load_preset(preset, **params))
 
 
 def worst(per_cell: dict[str, dict]) -> float:
@@ -133,26 +133,33 @@ def worst(per_cell: dict[str, dict]) -> float:
     return min(scores) + 1e-3 * sum(scores) / len(scores)
 
 
-def tune(data: Path, names: list[str], trials: int, refine: int, seed: int, workers: int) -> dict:
+def tune(
+    data: Path, preset: str, names: list[str], trials: int, refine: int, seed: int, workers: int
+) -> dict:
+    """Search the motion knobs of ``preset`` (trial 0 is the preset as it is; its appearance
+    knobs are kept) for the best worst tuning cell of ``names`` on TRAIN."""
     split_dir = data / "train"
+    current = load_preset(preset)
+    start = {k: getattr(current, k) for k in SPACE}
     history: list[dict[str, Any]] = []
     bar = tqdm(total=trials + 4 * refine, desc=f"tune ({len(names)} cells)", unit="trial")
     with Pool(workers) as pool:
 
         def score(cands: list[dict[str, Any]]) -> list[float]:
-            reports = pool.map(_trial, [(str(split_dir), names, c) for c in cands], chunksize=1)
+            jobs = [(str(split_dir), names, preset, c) for c in cands]
+            reports = pool.map(_trial, jobs, chunksize=1)
             bar.update(len(cands))
             history.extend({"params": c, "cells": r} for c, r in zip(cands, reports, strict=True))
             return [worst(r) for r in reports]
 
-        out = search(score, SPACE, trials=trials, refine=refine, seed=seed)
+        out = search(score, SPACE, trials=trials, refine=refine, seed=seed, start=start)
     bar.close()
     best = next(h for h in history if h["params"] == out["params"])
     return {
         "cells": names,
         "params": out["params"],
         "train_worst": out["score"],
-        "train_worst_of_library_defaults": out["start_score"],
+        "train_worst_of_preset_before": out["start_score"],
         "train_cells": {k: _short(v) for k, v in best["cells"].items()},
         "trials": out["trials"],
     }
@@ -209,15 +216,13 @@ def main(argv: list[str] | None = None) -> int:
             families = FAMILIES if preset == "default" else (preset,)
             names = cells(tuning=True, families=families)
             result["tuning"][preset] = tune(
-                args.data, names, args.trials, args.refine, args.seed, args.workers
+                args.data, preset, names, args.trials, args.refine, args.seed, args.workers
             )
             print(f"{preset}: train worst {result['tuning'][preset]['train_worst']:.2f}")
     configs = {}
     for preset in wanted:
         tuned = result["tuning"].get(preset)
-        configs[f"ours ({preset})"] = (
-            TrackerConfig(**tuned["params"]) if tuned else load_preset(preset)
-        )
+        configs[f"ours ({preset})"] = load_preset(preset, **(tuned["params"] if tuned else {}))
     result["configs"] = {k: asdict(v) for k, v in configs.items()}
     peers = tuple(x for x in args.peers.split(",") if x)
     result["val"] = validate(args.data, configs, peers)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from cgclip.errors import UserError, cli
 from cgclip.io.video import open_video
+from cgclip.threads import add_threads_argument, configure_threads
 from tracker.config import TrackerConfig, load_preset, preset_names, read_config_yaml
 from tracker.detectors import Detector, ReplayDetector, make_detector
 from tracker.embedding import Embedder, FrameFeatures, build_embedder
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_threads_argument(p)
     return p
 
 
@@ -246,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     video = Path(args.video)
     if not video.exists():
         raise UserError(f"{video}: no such video file or image folder")
+    # The decoder runs beside the detector and encoder pool.
+    threads = configure_threads(args.threads, concurrent=1)
+    if not args.quiet:
+        print(threads.describe())
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
     embedder = build_embedder(
