@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -51,23 +50,31 @@ def prepare(folder: Path, frames: int) -> tuple[Path, Path, Path]:
 
 
 def worker(setting: str, video: str, det: str, ckpt: str) -> dict[str, Any]:
-    """Track once with ``setting`` in this process -> frames, seconds and the threads used."""
+    """Track once with ``setting`` in this process -> frames, tracking seconds (process start
+    and model loading excluded: the run's own stage clock) and the torch threads used."""
     import torch
 
     import cgclip.threads
-    from tracker.run import main
+    import tracker.run
 
     if setting == "unmanaged":
         cgclip.threads.apply_threads = lambda plan: plan  # leave every pool at its default
+    summaries = []
+    track_video = tracker.run.track_video
+
+    def spy(*args: Any, **kwargs: Any):
+        summaries.append(track_video(*args, **kwargs))
+        return summaries[-1]
+
+    tracker.run.track_video = spy
     args = [video, "--detections", det, "--reid", ckpt, "--no-video", "--quiet"]
     if setting not in ("auto", "unmanaged"):
         args += ["--threads", setting]
     with tempfile.TemporaryDirectory() as out:
-        t0 = time.perf_counter()
-        main([*args, "--output-dir", out])
-        seconds = time.perf_counter() - t0
-        rows = json.loads((Path(out) / "sample.tracks.json").read_text())["frames"]
-    return {"seconds": seconds, "frames": len(rows), "torch": torch.get_num_threads()}
+        tracker.run.main([*args, "--output-dir", out])
+    (summary,) = summaries
+    seconds = sum(summary.seconds.values())
+    return {"seconds": seconds, "frames": summary.frames, "torch": torch.get_num_threads()}
 
 
 def run_setting(setting: str, paths: tuple[Path, Path, Path]) -> dict[str, Any]:
@@ -131,3 +138,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def render(result: dict[str, Any]) -> str:
+    """Markdown: FPS per thread setting (median of the rounds) and auto against the best."""
+    fps = result["fps_median"]
+    best = fps[result["best_manual"]]
+    lines = ["| setting | torch threads | FPS | vs best manual |", "|---|---|---|---|"]
+    for setting, value in fps.items():
+        label = setting if not setting.isdigit() else f"--threads {setting}"
+        lines.append(
+            f"| {label} | {result['torch_threads'][setting]} | {value:.1f} | {value / best:.2f} |"
+        )
+    m = result["machine"]
+    lines.append("")
+    lines.append(
+        f"{result['usable_cores']} usable cores, load average {m.get('load_avg', '?')} at the "
+        f"start; {result['rounds']} rounds, settings rotated each round."
+    )
+    return "\n".join(lines)

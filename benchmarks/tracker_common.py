@@ -46,13 +46,15 @@ def machine_info() -> dict[str, Any]:
         "scipy": scipy.__version__,
         "torch": torch.__version__,
         "supervision": supervision.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
 def preset_for(seq_name: str) -> str:
     """The scene preset for a synthetic sequence name (``dance-03`` -> ``dance``)."""
     kind = seq_name.split("-")[0]
-    return kind if kind in ("dance", "sports") else "default"
+    return kind if kind in ("dance", "sports", "street") else "default"
 
 
 def sequences(split_dir: Path) -> list[Path]:

@@ -234,3 +234,37 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def render(result: dict[str, Any]) -> str:
+    """Markdown: every validation cell, our ``default`` and family preset against the peers'
+    defaults (HOTA / IDF1); a cell where ``default`` is below a peer is marked."""
+    val = result["val"]
+    peers = [k for k in val if k.endswith("(default)")]
+    held = result["held_out"]
+    head = ["cell", "tuned on", "ours default", "ours family preset", *peers, "default >= peers"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    wins = 0
+    names = list(val["ours (default)"])
+    for name in names:
+        family, rate, profile = name.split("-")
+        fps = int(rate.removesuffix("fps"))
+        tuned = "held out" if fps in held["rates"] or profile in held["profiles"] else "train"
+        ours = val["ours (default)"][name]
+        family_row = val.get(f"ours ({family})", {}).get(name)
+        ok = all(ours[m] >= val[p][name][m] - 1e-9 for p in peers for m in ("HOTA", "IDF1"))
+        wins += ok
+        cols = [name, tuned, _pair(ours), _pair(family_row) if family_row else "-"]
+        cols += [_pair(val[p][name]) for p in peers]
+        cols.append("yes" if ok else "**no**")
+        lines.append("| " + " | ".join(cols) + " |")
+    lines.append("")
+    lines.append(
+        f"HOTA / IDF1 on the validation sequence of each cell. `default` is at least every "
+        f"peer's default on both metrics in {wins} of {len(names)} cells."
+    )
+    return "\n".join(lines)
+
+
+def _pair(report: dict[str, Any]) -> str:
+    return f"{report['HOTA']:.1f} / {report['IDF1']:.1f}"

@@ -190,3 +190,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def render(result: dict[str, Any]) -> str:
+    """Markdown: per family, motion only and each embedder before / now, then the checks."""
+    lines = [
+        "| family | run | HOTA | IDF1 | IDSW | teleports |",
+        "|---|---|---|---|---|---|",
+    ]
+    for family, body in result["families"].items():
+        for name, r in body["rows"].items():
+            lines.append(
+                f"| {family} | {name} | {r['HOTA']:.2f} | {r['IDF1']:.2f} | {r['IDSW']} "
+                f"| {r['teleports']} |"
+            )
+    lines += ["", "| family | check | ok |", "|---|---|---|"]
+    for family, body in result["families"].items():
+        for check, c in body["checks"].items():
+            lines.append(f"| {family} | {check} | {'yes' if c['ok'] else '**no**'} |")
+    return "\n".join(lines)
