@@ -220,6 +220,23 @@ def encoder_throughput(results: Path) -> str:
     return "\n\n".join(tables)
 
 
+@renderer("model_cost")
+def model_cost(results: Path) -> str:
+    """Image-encoder crops/s per batch size and one training step, per model variant."""
+    variants = read_result(results, "model_cost")["variants"]
+    batches = sorted({row["batch"] for v in variants.values() for row in v["encoder"]})
+    rows = []
+    for name, v in variants.items():
+        cells = {row["batch"]: fmt_rate(row["crops_per_s"]) for row in v["encoder"]}
+        step = v.get("train_step")
+        rows.append(
+            [f"`{name}`", *(cells.get(b, "-") for b in batches)]
+            + [f"{step['clips_per_s']:.1f}" if step else "-"]
+        )
+    header = ["variant", *(f"crops/s, batch {b}" for b in batches), "training clips/s"]
+    return md_table(header, rows)
+
+
 @renderer("demo_latency")
 def demo_latency(results: Path) -> str:
     runs = read_result(results, "demo_latency")["runs"]
