@@ -112,19 +112,17 @@ QUALITY_COLUMNS = ("HOTA", "IDF1", "IDSW", "MOTA", "DetA", "AssA")
 PEER_NAMES = {"bytetrack": "BoxMOT ByteTrack", "ocsort": "BoxMOT OC-SORT"}
 
 
-def _metric_cells(rows: list[dict[str, Any]], columns: Sequence[str]) -> list[list[str]]:
-    """Formatted metric cells, the best value of each column in bold (IDSW: the fewest)."""
-    best = {
-        c: (min if c == "IDSW" else max)(r[c] for r in rows) for c in columns if rows
-    }
-    out = []
-    for r in rows:
+def metrics_table(title: str, rows: dict[str, dict[str, Any]], columns: Sequence[str]) -> str:
+    """``{label: metrics}`` as a table, the best value of each column in bold (IDSW: the fewest)."""
+    best = {c: (min if c == "IDSW" else max)(r[c] for r in rows.values()) for c in columns}
+    lines = []
+    for label, r in rows.items():
         cells = []
         for c in columns:
             text = f"{r[c]:d}" if c == "IDSW" else f"{r[c]:.2f}"
             cells.append(f"**{text}**" if r[c] == best[c] else text)
-        out.append(cells)
-    return out
+        lines.append([label, *cells])
+    return md_table([title, *columns], lines)
 
 
 def _peer_label(key: str) -> str:
@@ -134,10 +132,11 @@ def _peer_label(key: str) -> str:
 
 def tracker_quality(kind: str, results: Path) -> str:
     runs = read_result(results, "tracker_quality")["kinds"][kind]
-    labels = [f"ours (`{kind}` preset)" if k == "ours" else _peer_label(k) for k in runs]
-    metrics = [run["combined"] for run in runs.values()]
-    cells = _metric_cells(metrics, QUALITY_COLUMNS)
-    return md_table([kind, *QUALITY_COLUMNS], [[lab, *c] for lab, c in zip(labels, cells)])
+    rows = {
+        f"ours (`{kind}` preset)" if k == "ours" else _peer_label(k): run["combined"]
+        for k, run in runs.items()
+    }
+    return metrics_table(kind, rows, QUALITY_COLUMNS)
 
 
 APPEARANCE_COLUMNS = ("HOTA", "IDF1", "IDSW", "MOTA", "AssA")
@@ -145,12 +144,13 @@ APPEARANCE_COLUMNS = ("HOTA", "IDF1", "IDSW", "MOTA", "AssA")
 
 def tracker_appearance(kind: str, results: Path) -> str:
     rows = read_result(results, "tracker_appearance")["kinds"][kind]["rows"]
-    labels = [
-        f"{k} ({r['embedded_fraction']:.0%} of crops embedded)" if "embedded_fraction" in r else k
+    labelled = {
+        f"{k} ({r['embedded_fraction']:.0%} of crops embedded)"
+        if "embedded_fraction" in r
+        else k: r
         for k, r in rows.items()
-    ]
-    cells = _metric_cells(list(rows.values()), APPEARANCE_COLUMNS)
-    return md_table([kind, *APPEARANCE_COLUMNS], [[lab, *c] for lab, c in zip(labels, cells)])
+    }
+    return metrics_table(kind, labelled, APPEARANCE_COLUMNS)
 
 
 for _kind in ("dance", "sports"):
@@ -218,6 +218,42 @@ def encoder_throughput(results: Path) -> str:
         header = [variant, *(f"batch {b}" for b in batches), "build s", "token error", "min cosine"]
         tables.append(md_table(header, rows))
     return "\n\n".join(tables)
+
+
+@renderer("parity")
+def parity(results: Path) -> str:
+    """Tolerances per precision and the parity each measured backend reached against eager fp32."""
+    from cgclip.runtime.parity import TOLERANCES
+
+    data = read_result(results, "encoder_throughput_cpu")
+    by_precision: dict[str, list[dict[str, Any]]] = {}
+    for v in data["variants"].values():
+        for run in v["runs"]:
+            if (run["backend"], run["precision"]) != ("eager", "fp32"):
+                by_precision.setdefault(run["precision"], []).append(run["parity"])
+    rows = []
+    for precision, tol in TOLERANCES.items():
+        checks = by_precision.get(precision, [])
+        errors = [c["token_rel_error"] for c in checks]
+        measured = (
+            [
+                f"{min(errors):.1e} to {max(errors):.1e}",
+                f"{min(c['min_cosine'] for c in checks):.5f}",
+                f"{sum(c['passed'] for c in checks)} of {len(checks)}",
+            ]
+            if checks
+            else ["not measured (no CUDA GPU in this run)", "-", "-"]
+        )
+        rows.append([precision, f"< {tol.token_rel:g}", f"> {tol.cosine:g}", *measured])
+    header = [
+        "precision",
+        "token error",
+        "cosine",
+        "measured token error",
+        "lowest cosine",
+        "passed",
+    ]
+    return md_table(header, rows)
 
 
 @renderer("model_cost")
