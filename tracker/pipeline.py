@@ -179,9 +179,10 @@ def iter_tracked(
     have it. ``progress``: show a bar (a string names it). The detector checks the source first
     when it can (``detector.check_video(info)``, e.g. a det.txt longer than the video)."""
     src = open_source(source)
+    max_frames = max_frames or None  # 0 means no limit, as on the command line
     timer = timer if timer is not None else StageTimer()
     total = src.info.frame_count or None
-    if max_frames:
+    if max_frames is not None:
         total = min(total or max_frames, max_frames)
     embedder = tracker.embedder
     with contextlib.ExitStack() as stack:
@@ -201,13 +202,11 @@ def iter_tracked(
         frames = iter(src.frames)
         done = 0
         while max_frames is None or done < max_frames:
-            want = (
-                detector.batch_size
-                if max_frames is None
-                else min(detector.batch_size, max_frames - done)
-            )
+            want = max(int(detector.batch_size), 1)
+            if max_frames is not None:
+                want = min(want, max_frames - done)
             with timer("decode"):
-                batch = list(itertools.islice(frames, max(want, 1)))
+                batch = list(itertools.islice(frames, want))
             if not batch:
                 break
             ids = list(range(done + 1, done + 1 + len(batch)))
