@@ -38,8 +38,9 @@ from tqdm import tqdm
 from benchmarks.tracker_common import RESULTS_DIR, machine_info, track_sequence
 from benchmarks.tracker_quality import run_peer
 from benchmarks.tracker_search import search
+from benchmarks.tracker_tune import SPACE as TUNE_SPACE
 from cgclip.io.atomic import atomic_write_json
-from cgclip.io.mot import write_mot
+from cgclip.io.mot import find_sequences, write_mot
 from tracker.config import TrackerConfig, load_preset
 from tracker.eval import evaluate
 
@@ -49,21 +50,12 @@ PROFILES = ("dpm", "frcnn", "synthetic")
 HELD_OUT_RATES = (25,)  # never tuned on
 HELD_OUT_PROFILES = ("synthetic",)
 PEERS = ("bytetrack", "ocsort")
+# The single-family tuning space, with lower confidence thresholds: DPM-like detections have flat,
+# low scores.
 SPACE: dict[str, list[Any]] = {
+    **TUNE_SPACE,
     "high_thresh": [0.3, 0.4, 0.5, 0.6],
     "new_track_thresh": [0.4, 0.5, 0.6, 0.7],
-    "match_thresh": [0.7, 0.8, 0.9],
-    "min_iou": [0.0, 0.05, 0.1, 0.2],
-    "direction_weight": [0.0, 0.1, 0.2, 0.4],
-    "min_hits": [1, 2, 3],
-    "max_time_lost": [15, 30, 60, 90],
-    "std_position": [1 / 40, 1 / 20, 1 / 10],
-    "std_velocity": [1 / 320, 1 / 160, 1 / 80, 1 / 40],
-    "recovery_match_thresh": [0.5, 0.7, 0.9],
-    "low_match_thresh": [0.5, 0.7],
-    "reupdate_after_gap": [True, False],
-    "observation_recovery": [True, False],
-    "output_box": ["detection", "kalman"],
 }
 
 
@@ -102,7 +94,7 @@ def ensure_grid(data: Path, seconds: float, seed: int) -> None:
         )
         generate_dataset(root, cfg, progress=False)
         for split in ("train", "val"):
-            (seq,) = sorted(d for d in (root / split).iterdir() if (d / "gt").is_dir())
+            (seq,) = find_sequences(root / split)
             link = data / split / name
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.exists():
