@@ -40,6 +40,7 @@ from benchmarks.tracker_quality import run_peer
 from benchmarks.tracker_search import search
 from benchmarks.tracker_tune import SPACE as TUNE_SPACE
 from cgclip.io.atomic import atomic_write_json
+from cgclip.io.config import read_json
 from cgclip.io.mot import find_sequences, write_mot
 from tracker.config import TrackerConfig, load_preset
 from tracker.eval import evaluate
@@ -180,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=Path("data/crossdomain"))
     p.add_argument("--seconds", type=float, default=16.0, help="length of every sequence")
-    p.add_argument("--trials", type=int, default=24, help="random-search trials per preset")
-    p.add_argument("--refine", type=int, default=6, help="hill-climbing rounds of 4 per preset")
+    p.add_argument("--trials", type=int, default=16, help="random-search trials for default")
+    p.add_argument("--refine", type=int, default=4, help="hill-climbing rounds of 4 for default")
+    p.add_argument("--family-trials", type=int, default=12, help="the same, per family preset")
+    p.add_argument("--family-refine", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--presets", default="default,dance,sports,street", help="presets to tune")
@@ -203,14 +206,22 @@ def main(argv: list[str] | None = None) -> int:
         "tuning": {},
     }
     wanted = [x for x in args.presets.split(",") if x]
+    # Each preset's search is saved as it ends, and an interrupted run picks up from there.
+    progress_file = args.out.with_suffix(".tuning.json")
     if not args.tuned_only:
+        done = read_json(progress_file) if progress_file.is_file() else {}
         for preset in wanted:
-            families = FAMILIES if preset == "default" else (preset,)
-            names = cells(tuning=True, families=families)
-            result["tuning"][preset] = tune(
-                args.data, preset, names, args.trials, args.refine, args.seed, args.workers
+            default = preset == "default"
+            budget = (
+                (args.trials, args.refine) if default else (args.family_trials, args.family_refine)
             )
-            print(f"{preset}: train worst {result['tuning'][preset]['train_worst']:.2f}")
+            names = cells(tuning=True, families=FAMILIES if default else (preset,))
+            if preset not in done or done[preset]["budget"] != list(budget):
+                done[preset] = tune(args.data, preset, names, *budget, args.seed, args.workers)
+                done[preset]["budget"] = list(budget)
+                atomic_write_json(progress_file, done)
+            result["tuning"][preset] = done[preset]
+            print(f"{preset}: train worst {done[preset]['train_worst']:.2f}")
     configs = {}
     for preset in wanted:
         tuned = result["tuning"].get(preset)
