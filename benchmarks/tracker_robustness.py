@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=Path("data/feature-cache"))
     p.add_argument("--families", default=",".join(FAMILIES))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--epochs", type=int, default=60, help="training epochs of the two trained embedders"
+    )
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "tracker_robustness.json")
     args = p.parse_args(argv)
     t0 = time.time()
@@ -154,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_data(args.data)
     ensure_street(args.street, args.seed)
+    schedule = [f"optim.epochs={args.epochs}", f"optim.milestones=[{max(1, args.epochs * 3 // 4)}]"]
     checkpoints = {
-        "dance+sports": ensure_checkpoint(args.data, args.runs / "ckpt-dancesports", []),
-        "street": ensure_checkpoint(args.street, args.runs / "ckpt-street", []),
+        "dance+sports": ensure_checkpoint(args.data, args.runs / "ckpt-dancesports", schedule),
+        "street": ensure_checkpoint(args.street, args.runs / "ckpt-street", schedule),
         "random": ensure_random_checkpoint(args.runs / "ckpt-random.safetensors", args.seed),
     }
     result: dict[str, Any] = {
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "before": BEFORE,
         "matched": MATCHED,
         "checkpoints": {k: str(v) for k, v in checkpoints.items()},
+        "train_overrides": schedule,
         "families": {},
     }
     for family in [f for f in args.families.split(",") if f]:
@@ -185,3 +190,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def render(result: dict[str, Any]) -> str:
+    """Markdown: per family, motion only and each embedder before / now, then the checks."""
+    lines = [
+        "| family | run | HOTA | IDF1 | IDSW | teleports |",
+        "|---|---|---|---|---|---|",
+    ]
+    for family, body in result["families"].items():
+        for name, r in body["rows"].items():
+            lines.append(
+                f"| {family} | {name} | {r['HOTA']:.2f} | {r['IDF1']:.2f} | {r['IDSW']} "
+                f"| {r['teleports']} |"
+            )
+    lines += ["", "| family | check | ok |", "|---|---|---|"]
+    for family, body in result["families"].items():
+        for check, c in body["checks"].items():
+            lines.append(f"| {family} | {check} | {'yes' if c['ok'] else '**no**'} |")
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cgclip.errors import UserError, cli
+from cgclip.threads import add_threads_argument, configure_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="local open_clip ViT-B-16 state dict for the 'clip' model (no download)",
     )
     p.add_argument("--sample-frames", type=int, default=250, help="length of the sample clip")
+    add_threads_argument(p)
     return p
 
 
@@ -57,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--clip-weights {args.clip_weights}: no such file")
     if args.sample_frames < 10:
         raise UserError("--sample-frames must be at least 10")
+
+    # Each tracking job decodes beside the shared torch pool.
+    print(configure_threads(args.threads, concurrent=args.concurrency).describe())
 
     from cgclip.runtime.load import resolve_device
     from demo.app import DemoSettings, build_app, launch

@@ -6,7 +6,9 @@
   compared fairly).
 
 Frames are BGR ``(H, W, 3)`` uint8; ``frame_ids`` are 1-based (MOTChallenge numbering). Each
-detector says how many frames it wants per call (``batch_size``) so the pipeline can stream.
+detector says how many frames it wants per call (``batch_size``) so the pipeline can stream. A
+detector may also have ``check_video(info)``, which the pipeline calls before the first frame to
+refuse a video it cannot serve (a det.txt of another sequence).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
-from cgclip.io.mot import frames_of, read_mot
+from cgclip.io.mot import frames_of, read_mot, rows_to_xyxy
+from cgclip.io.video import VideoInfo
 
 OFFLINE_HINT = (
     "offline alternatives: --detector hog (no weights), --detections det.txt (replay public "
@@ -63,6 +66,14 @@ class ReplayDetector:
         self._frames = frames_of(rows)
         self.last_frame = int(rows[:, 0].max()) if len(rows) else 0
 
+    def check_video(self, info: VideoInfo) -> None:
+        """Refuse a video shorter than the detections (the det.txt of another sequence)."""
+        if info.frame_count and self.last_frame > info.frame_count:
+            raise UserError(
+                f"{self.path}: detections go up to frame {self.last_frame} but the video has "
+                f"{info.frame_count} frames; is this the det.txt of another sequence?"
+            )
+
     def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
         out = []
         for fid in frame_ids:
@@ -70,12 +81,7 @@ class ReplayDetector:
             if rows is None:
                 out.append(_detections(np.zeros((0, 4)), np.zeros(0)))
                 continue
-            xywh = rows[:, 2:6]
-            out.append(
-                _detections(
-                    np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1), rows[:, 6]
-                )
-            )
+            out.append(_detections(rows_to_xyxy(rows), rows[:, 6]))
         return out
 
 

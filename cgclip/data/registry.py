@@ -21,6 +21,7 @@ from typing import Any
 from cgclip.data import ilidsvid, lsvid, mars, vreid
 from cgclip.data.tracklets import ReidDataset
 from cgclip.errors import UserError
+from cgclip.io.mot import find_sequences
 
 SPORTSMOT_SOURCE = (
     "get SportsMOT from https://github.com/MCG-NJU/SportsMOT, then build the set with "
@@ -84,11 +85,7 @@ def _build_synthetic(root: Path) -> Path:
 
 
 def _looks_like_mot_root(root: Path) -> bool:
-    for split in ("train", "val", "test"):
-        folder = root / split
-        if folder.is_dir() and any((s / "gt" / "gt.txt").is_file() for s in folder.iterdir()):
-            return True
-    return False
+    return any(find_sequences(root / split) for split in ("train", "val", "test"))
 
 
 DATASETS: dict[str, DatasetSpec] = {

@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Sequence
 
 from cgclip.errors import cli
+from cgclip.threads import add_threads_argument, configure_threads
 
 
 @cli
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="override a config key, e.g. optim.lr=1e-5 or model.overrides.tfe_keys=cls",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_threads_argument(p)
     args = p.parse_args(argv)
 
     from cgclip.train.config import load_train_config
@@ -30,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cgclip.train.trainer import train
 
     cfg = load_train_config(args.config, args.override)
+    plan = configure_threads(args.threads, concurrent=cfg.data.num_workers)
+    if not args.no_progress:
+        print(plan.describe())
     dataset, captions = load_training_data(cfg.data, progress=not args.no_progress)
     result = train(dataset, cfg, captions, progress=not args.no_progress)
     print(f"best checkpoint: {result.best_checkpoint} (epoch {result.best_epoch})")
