@@ -196,7 +196,7 @@ def _device(args: argparse.Namespace) -> str:
 
     device = str(resolve_device(args.device))
     if not args.quiet:
-        print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""), file=sys.stderr)
+        print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""))
     return device
 
 

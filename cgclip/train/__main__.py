@@ -6,9 +6,11 @@ Multi-GPU: ``torchrun --nproc_per_node 4 -m cgclip.train --config ...``.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
 from cgclip.errors import cli
+from cgclip.logs import show_logs
 from cgclip.threads import add_threads_argument, configure_threads
 
 
@@ -26,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_threads_argument(p)
     args = p.parse_args(argv)
+    if not args.no_progress:  # the trainer logs its progress (epochs, validation, resuming)
+        show_logs(logging.INFO)
 
     from cgclip.train.config import load_train_config
     from cgclip.train.data import load_training_data
