@@ -56,8 +56,8 @@ def test_second_backend_reuses_the_cached_file(exported, shared_model, onnx_cach
     assert torch.equal(again.encode_frames(crops), exported.encode_frames(crops))
 
 
-def test_cache_is_keyed_by_weights_and_checked(make_tiny, tmp_path, capsys):
-    model = make_tiny(seed=5)
+def test_cache_is_keyed_by_weights_and_checked(make_tiny_model, tmp_path, capsys):
+    model = make_tiny_model(seed=5)
     first = OnnxBackend(model, cache_dir=tmp_path)
     assert "exporting the image encoder to ONNX" in capsys.readouterr().out
     with torch.no_grad():
