@@ -11,10 +11,9 @@ from cgclip.export import main
 
 
 @pytest.fixture()
-def checkpoint(model, tmp_path):
-    from cgclip.model import save_checkpoint
-
-    return save_checkpoint(model, tmp_path / "ckpt" / "tiny.safetensors")
+def checkpoint(copy_checkpoint, tmp_path):
+    """A private copy: exports write next to it, and one test corrupts it."""
+    return copy_checkpoint(tmp_path / "ckpt")
 
 
 def test_export_onnx_next_to_the_checkpoint_then_reuse(checkpoint, capsys):
