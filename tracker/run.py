@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from cgclip.errors import UserError, cli
+from cgclip.errors import ArgumentParser, UserError, cli
+from cgclip.io.config import number_arg
 from cgclip.io.video import open_video
 from tracker.config import TrackerConfig, load_preset, preset_names, read_config_yaml
 from tracker.detectors import Detector, ReplayDetector, make_detector
@@ -190,7 +191,7 @@ def default_outputs(video: Path, output_dir: Path | None) -> dict[str, Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m tracker.run",
         description="Detect people in a video, track them, and write an annotated MP4, a MOTChallenge txt and a JSON.",
     )
@@ -225,9 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", default="default", help=f"tracker preset: {', '.join(preset_names())}"
     )
     p.add_argument("--config", help="YAML of tracker settings applied over the preset")
-    p.add_argument("--conf", type=float, default=0.1, help="detector confidence floor (YOLO)")
-    p.add_argument("--batch", type=int, default=8, help="frames per detector call (YOLO)")
-    p.add_argument("--imgsz", type=int, default=640, help="YOLO inference size")
+    p.add_argument(
+        "--conf", type=number_arg("[0, 1]"), default=0.1, help="detector confidence floor (YOLO)"
+    )
+    p.add_argument(
+        "--batch",
+        type=number_arg("[1, inf)", int),
+        default=8,
+        help="frames per detector call (YOLO)",
+    )
+    p.add_argument(
+        "--imgsz", type=number_arg("[32, 16384]", int), default=640, help="YOLO inference size"
+    )
     p.add_argument(
         "--output-dir", type=Path, help="folder for the outputs (default: next to the input)"
     )
@@ -235,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-mot", type=Path, help="MOTChallenge results txt path")
     p.add_argument("--out-json", type=Path, help="JSON results path")
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument(
+        "--max-frames", type=number_arg("[1, inf)", int), help="stop after this many frames"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return p
 

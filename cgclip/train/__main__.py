@@ -5,15 +5,14 @@ Multi-GPU: ``torchrun --nproc_per_node 4 -m cgclip.train --config ...``.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
-from cgclip.errors import cli
+from cgclip.errors import ArgumentParser, cli
 
 
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cgclip.train", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m cgclip.train", description=__doc__.split("\n")[0])
     p.add_argument("--config", help="YAML preset, e.g. configs/train/mars.yaml")
     p.add_argument(
         "--override",
