@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.config import number_arg
+from cgclip.io.runs import claim_outputs
 from cgclip.io.video import open_video
 from tracker.config import TrackerConfig, load_preset, preset_names, read_config_yaml
 from tracker.detectors import Detector, ReplayDetector, make_detector
@@ -246,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-json", type=Path, help="JSON results path")
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
     p.add_argument(
+        "--overwrite", action="store_true", help="replace outputs left by an earlier run"
+    )
+    p.add_argument(
         "--max-frames", type=number_arg("[1, inf)", int), help="stop after this many frames"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -258,15 +262,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     video = Path(args.video)
     if not video.exists():
         raise UserError(f"{video}: no such video file or image folder")
+    defaults = default_outputs(video, args.output_dir)
+    out_video = None if args.no_video else (args.out_video or defaults["video"])
+    out_mot = args.out_mot or defaults["mot"]
+    out_json = args.out_json or defaults["json"]
+    claim_outputs([out_video, out_mot, out_json], overwrite=args.overwrite)  # before any work
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
     embedder = build_embedder(
         args.reid, device=args.device, backend=args.backend, precision=args.precision
     )
-    defaults = default_outputs(video, args.output_dir)
-    out_video = None if args.no_video else (args.out_video or defaults["video"])
-    out_mot = args.out_mot or defaults["mot"]
-    out_json = args.out_json or defaults["json"]
     if args.detections and args.detector != "yolo11n.pt":
         print(
             f"note: replaying {args.detections}; --detector {args.detector} is not used",

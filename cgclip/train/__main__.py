@@ -22,15 +22,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="override a config key, e.g. optim.lr=1e-5 or model.overrides.tfe_keys=cls",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run in run.output_dir (same as "
+        "run.overwrite=true); a run with run.resume continues its state instead",
+    )
     args = p.parse_args(argv)
 
     from cgclip.train.config import load_train_config
     from cgclip.train.data import load_training_data
-    from cgclip.train.trainer import train
+    from cgclip.train.trainer import prepare_output_dir, train
 
-    cfg = load_train_config(args.config, args.override)
+    overrides = [*args.override, *(["run.overwrite=true"] if args.overwrite else [])]
+    cfg = load_train_config(args.config, overrides)
+    prepare_output_dir(cfg.run)  # before reading the data: a bad folder fails in a second
     dataset, captions = load_training_data(cfg.data, progress=not args.no_progress)
     result = train(dataset, cfg, captions, progress=not args.no_progress)
+    print(f"results in {result.output_dir}")
     print(f"best checkpoint: {result.best_checkpoint} (epoch {result.best_epoch})")
     return 0
 

@@ -35,3 +35,33 @@ def test_numeric_options_out_of_range_are_one_line(
     assert main([*argv, "--quiet"]) == 2
     assert expect in _err_line(capsys)
     assert list(tmp_path.iterdir()) == []  # nothing written, nothing replaced
+
+
+def _replay(sample_clip: Path, out: Path, *extra: str) -> list[str]:
+    video, det = sample_clip / "sample.mp4", sample_clip / "det.txt"
+    return [str(video), "--detections", str(det), "--output-dir", str(out), *extra]
+
+
+def test_earlier_outputs_are_never_replaced_without_overwrite(sample_clip, tmp_path, capsys):
+    argv = _replay(sample_clip, tmp_path, "--no-video", "--max-frames", "12")
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    mot, js = tmp_path / "sample.mot.txt", tmp_path / "sample.tracks.json"
+    assert f"mot: {mot}" in printed and f"json: {js}" in printed  # where the results went
+    before = {p: p.read_bytes() for p in (mot, js)}
+
+    assert main([*argv[:-2], "--max-frames", "5", "--quiet"]) == 2
+    line = _err_line(capsys)
+    assert "already exists" in line and "--overwrite" in line and str(tmp_path) in line
+    assert {p: p.read_bytes() for p in before} == before  # untouched
+
+    assert main([*argv[:-2], "--max-frames", "5", "--quiet", "--overwrite"]) == 0
+    assert mot.read_bytes() != before[mot]
+
+
+def test_output_dir_that_is_a_file_is_one_line_before_any_work(sample_clip, tmp_path, capsys):
+    target = tmp_path / "results"
+    target.write_text("a file, not a folder")
+    assert main([*_replay(sample_clip, target), "--quiet", "--reid", "clip:/no/such/weights"]) == 2
+    line = _err_line(capsys)
+    assert str(target) in line and "already exists as a file" in line  # not the --reid error
