@@ -96,6 +96,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def _raise(signum: int, frame: object) -> None:
+        # A second SIGTERM while the first unwinds would cut the temp-file cleanup short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated("terminated")
 
     previous = signal.signal(signal.SIGTERM, _raise)

@@ -65,3 +65,32 @@ def test_output_dir_that_is_a_file_is_one_line_before_any_work(sample_clip, tmp_
     assert main([*_replay(sample_clip, target), "--quiet", "--reid", "clip:/no/such/weights"]) == 2
     line = _err_line(capsys)
     assert str(target) in line and "already exists as a file" in line  # not the --reid error
+
+
+def test_sigterm_mid_run_leaves_no_temp_files_and_keeps_earlier_outputs(
+    tmp_path: Path, subprocess_env
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cgclip.data.synthetic import generate_sample
+
+    clip = generate_sample(tmp_path / "clip", frames=150, progress=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = out / "sample.mot.txt"
+    earlier.write_text("1,1,10,10,20,40,1,-1,-1,-1\n")
+    argv = [sys.executable, "-m", "tracker.run", *_replay(clip, out), "--overwrite", "--quiet"]
+    proc = subprocess.Popen(argv, env=subprocess_env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".*.tmp*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read()  # still tracking, temp files open
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)  # a second one must not cut the cleanup short
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip() == "terminated"
+    assert sorted(p.name for p in out.iterdir()) == ["sample.mot.txt"]
+    assert earlier.read_text() == "1,1,10,10,20,40,1,-1,-1,-1\n"
