@@ -79,6 +79,7 @@ class JsonWriter(_StreamingFile):
         self._first = True
         self.tracks: dict[int, dict[str, Any]] = {}
         self._size: tuple[int, int] | None = None  # (width, height) for the best-crop rule
+        self.footer: dict[str, Any] = {}  # written after the tracks (known only at the end)
 
     def _begin(self) -> None:
         head = json.dumps(self.meta)[:-1]  # reopen the meta object to append the streamed lists
@@ -124,7 +125,8 @@ class JsonWriter(_StreamingFile):
 
     def _end(self) -> None:
         items = ",\n".join(f'"{k}": {json.dumps(self.tracks[k])}' for k in sorted(self.tracks))
-        self._fh.write('\n], "tracks": {\n' + items + "\n}}\n")
+        tail = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in self.footer.items())
+        self._fh.write('\n], "tracks": {\n' + items + "\n}" + tail + "}\n")
 
 
 def crop_quality(

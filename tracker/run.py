@@ -41,6 +41,8 @@ class RunSummary:
 
     frames: int = 0
     ids: int = 0
+    frames_expected: int | None = None  # what the container announced (up to max_frames)
+    complete: bool = True  # False: the video ended before frames_expected (truncated)
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
@@ -164,6 +166,14 @@ def track_video(
                 bar.update(1)
             summary.frames += len(batch)
         summary.ids = tracker.ids_assigned
+        summary.frames_expected = total
+        summary.complete = not reader.truncated
+        if js is not None:
+            js.footer = {
+                "complete": summary.complete,
+                "frames_read": summary.frames,
+                "frames_expected": total,
+            }
         t_close = time.perf_counter()
     sec["write"] += time.perf_counter() - t_close  # finishing and publishing the files
     for name, path in (("mot", out_mot), ("json", out_json), ("video", out_video)):
@@ -297,6 +307,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_frames=args.max_frames,
         progress=not args.quiet,
     )
+    if not summary.complete:  # a warning even with --quiet: these results cover part of the video
+        print(
+            f"warning: {video}: the video ends after {summary.frames} of the "
+            f"{summary.frames_expected} frames its container announces (truncated or damaged); "
+            'the outputs cover those frames and the JSON says "complete": false',
+            file=sys.stderr,
+        )
     if not args.quiet:
         print(f"tracked {summary.frames} frames, {summary.ids} ids")
         for name, path in summary.outputs.items():

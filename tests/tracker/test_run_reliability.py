@@ -94,3 +94,27 @@ def test_sigterm_mid_run_leaves_no_temp_files_and_keeps_earlier_outputs(
     assert proc.returncode == 143 and err.strip() == "terminated"
     assert sorted(p.name for p in out.iterdir()) == ["sample.mot.txt"]
     assert earlier.read_text() == "1,1,10,10,20,40,1,-1,-1,-1\n"
+
+
+def test_truncated_video_is_a_warning_and_recorded_in_the_json(tmp_path: Path, capsys) -> None:
+    import json
+
+    from tests.cgclip.io.test_video_atomic import cut_short_avi
+
+    video = cut_short_avi(tmp_path / "cut.avi", frames=60, size=(320, 240))
+    det = tmp_path / "det.txt"
+    det.write_text("".join(f"{f},-1,40,40,30,80,0.9\n" for f in range(1, 61)))
+    out = tmp_path / "out"
+    argv = [str(video), "--detections", str(det), "--output-dir", str(out), "--no-video"]
+    assert main([*argv, "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: ") and "of the 60 frames" in err[0]
+    data = json.loads((out / "cut.tracks.json").read_text())
+    assert data["complete"] is False and data["frames_expected"] == 60
+    assert data["frames_read"] == len(data["frames"]) < 40
+
+    whole = cut_short_avi(tmp_path / "whole.avi", frames=60, keep=1.0, size=(320, 240))
+    assert main([str(whole), "--detections", str(det), "--output-dir", str(out), "--no-video"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    data = json.loads((out / "whole.tracks.json").read_text())
+    assert data["complete"] is True and data["frames_read"] == data["frames_expected"] == 60
