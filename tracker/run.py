@@ -98,15 +98,8 @@ def track_video(
     sec = summary.seconds
     reader = open_video(video)
     info = reader.info
-    if (
-        isinstance(detector, ReplayDetector)
-        and info.frame_count
-        and detector.last_frame > info.frame_count
-    ):
-        raise UserError(
-            f"{detector.path}: detections go up to frame {detector.last_frame} but the video has "
-            f"{info.frame_count} frames; is this the det.txt of another sequence?"
-        )
+    if isinstance(detector, ReplayDetector):
+        detector.check_video(info)
     tracker = Tracker(
         config, embedder=_TimedEmbedder(embedder, sec) if embedder is not None else None
     )

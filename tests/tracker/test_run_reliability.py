@@ -118,3 +118,39 @@ def test_truncated_video_is_a_warning_and_recorded_in_the_json(tmp_path: Path, c
     assert "warning" not in capsys.readouterr().err
     data = json.loads((out / "whole.tracks.json").read_text())
     assert data["complete"] is True and data["frames_read"] == data["frames_expected"] == 60
+
+
+@pytest.mark.parametrize(
+    ("rows", "expect"),
+    [
+        ("1,-1,10,10,20,40,0.9\n2,-1,1e39,10,20,40,0.9\n", "det.txt:2: box values must be within"),
+        ("1,-1,10,10,20,40,0.9\n2,-1,10,10,1e39,40,0.9\n", "det.txt:2: box values must be within"),
+        ("1,-1,10,10,20,40,0.9\n41,-1,10,10,20,40,0.9\n", "up to frame 41 but the video has 40"),
+        ("1,-1,10,10,20,40,0.9\n3,-1,700,10,20,40,0.9\n", "the box at frame 3 (x=700 y=10"),
+        ("1,-1,10,10,20,40,0.9\n3,-1,10,-90,20,40,0.9\n", "lies outside the 640x360 video"),
+    ],
+)
+def test_det_txt_that_cannot_belong_to_the_video_is_one_line(
+    sample_clip: Path, tmp_path: Path, capsys, rows: str, expect: str
+) -> None:
+    det = tmp_path / "det.txt"
+    det.write_text(rows)
+    out = tmp_path / "out"
+    video = sample_clip / "sample.mp4"
+    assert main([str(video), "--detections", str(det), "--output-dir", str(out), "--quiet"]) == 2
+    line = _err_line(capsys)
+    assert str(det) in line and expect in line
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_detections_ending_early_are_a_warning(tmp_path: Path, caplog) -> None:
+    from cgclip.io.video import VideoInfo
+    from tracker.detectors import ReplayDetector
+
+    det = tmp_path / "det.txt"
+    det.write_text("".join(f"{f},-1,-5,10,20,40,0.9\n" for f in range(1, 251)))
+    replay = ReplayDetector(det)
+    replay.check_video(VideoInfo(width=640, height=360, fps=25, frame_count=300))
+    assert not caplog.records  # a box partly outside the picture is normal
+    replay.check_video(VideoInfo(width=768, height=576, fps=25, frame_count=795))
+    assert "detections end at frame 250 of the video's 795" in caplog.text
