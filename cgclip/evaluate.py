@@ -14,7 +14,6 @@ their reader defines). iLIDS-VID trains one model per split, so its checkpoint p
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import re
@@ -27,8 +26,9 @@ from tqdm import tqdm
 
 from cgclip.data import load_dataset
 from cgclip.data.sampling import rrs_indices
-from cgclip.errors import UserError, cli
+from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
+from cgclip.io.config import number_arg
 from cgclip.logs import show_logs
 from cgclip.metrics import RankMetrics, distance_matrix, evaluate_rank, mean_metrics
 from cgclip.model.preprocess import Preprocess, load_clip
@@ -214,17 +214,15 @@ def run_evaluation(
 
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m cgclip.evaluate", description=__doc__.split("\n")[0]
-    )
+    p = ArgumentParser(prog="python -m cgclip.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="model .safetensors (may contain {split})")
     p.add_argument("--dataset", required=True, help="mars, ilidsvid, lsvid, sportsvreid, ...")
     p.add_argument("--root", required=True, help="dataset root folder")
     p.add_argument("--splits", help="iLIDS-VID splits: N, A-B or a comma list (default 0-9)")
     p.add_argument("--option", action="append", default=[], help="reader option key=value")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--num-workers", type=int, default=2)
+    p.add_argument("--batch-size", type=number_arg("[1, inf)", int), default=16)
+    p.add_argument("--num-workers", type=number_arg("[0, inf)", int), default=2)
     p.add_argument(
         "--embedding",
         help="test feature to score instead of the checkpoint's: comma list of pre-BN parts "

@@ -28,10 +28,11 @@ from tqdm import tqdm
 from cgclip.data import ReidDataset
 from cgclip.errors import UserError
 from cgclip.evaluate import evaluate_model
-from cgclip.io.atomic import atomic_write_json, atomic_write_text
+from cgclip.io.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
+from cgclip.io.runs import ensure_writable_dir
 from cgclip.model import CGCLIP, create_model, save_checkpoint
 from cgclip.runtime.load import resolve_device
-from cgclip.train.config import TrainConfig
+from cgclip.train.config import RunSection, TrainConfig
 from cgclip.train.data import TrainClips, carve_validation
 from cgclip.train.dist import DistInfo, barrier, cleanup, init_distributed
 from cgclip.train.losses import CGCLIPLoss
@@ -45,6 +46,15 @@ log = logging.getLogger(__name__)
 STATE_NAME = "last.train.safetensors"
 # Config keys that may change when a run is resumed (they do not change what is being trained).
 RESUMABLE_CHANGES = {"run", "data.num_workers", "optim.epochs"}
+# What a run leaves in its output folder; another run may replace these only with run.overwrite.
+RESULT_NAMES = (
+    STATE_NAME,
+    "last.safetensors",
+    "best.safetensors",
+    "summary.json",
+    "metrics.csv",
+    "metrics.json",
+)
 
 
 @dataclass
@@ -71,6 +81,7 @@ def train(
     """
     import os
 
+    prepare_output_dir(config.run)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(config.run.device, local_rank=local_rank, option="run.device")
     info = init_distributed(device)
@@ -78,6 +89,26 @@ def train(
         return _Trainer(dataset, config, captions, device, info, progress).run()
     finally:
         cleanup(info)
+
+
+def prepare_output_dir(run: RunSection) -> Path:
+    """Check ``run.output_dir`` before any data is read or any epoch runs (see cgclip.io.runs).
+
+    It must be writable, and must not hold an earlier run's results unless that run is being
+    resumed (``run.resume`` and its state file is there) or ``run.overwrite`` is set. Temporary
+    files left by a killed run are removed.
+    """
+    out = Path(run.output_dir)
+    resuming = run.resume and (out / STATE_NAME).is_file()
+    earlier = [name for name in RESULT_NAMES if (out / name).exists()]
+    if earlier and not resuming and not run.overwrite:
+        raise UserError(
+            f"{out}: holds the results of an earlier run ({', '.join(earlier[:3])}); pass "
+            "--overwrite (run.overwrite=true) to replace them, or choose another run.output_dir"
+        )
+    ensure_writable_dir(out)
+    remove_stale_temps(out)
+    return out
 
 
 class _Trainer:

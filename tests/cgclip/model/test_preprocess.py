@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-import cgclip
 from cgclip.errors import UserError
 from cgclip.model import Preprocess, crop_boxes, read_rgb
 
@@ -48,8 +47,8 @@ def test_no_boxes_gives_an_empty_batch():
     )
 
 
-def test_crop_boxes_matches_the_model_preprocess():
-    model = cgclip.create_model("test-tiny")
+def test_crop_boxes_matches_the_model_preprocess(make_tiny_model):
+    model = make_tiny_model()
     frame = np.random.default_rng(0).integers(0, 255, (120, 80, 3), dtype=np.uint8)
     x = crop_boxes(frame, np.array([[10, 10, 42, 74]]), model.preprocess)
     manual = cv2.cvtColor(frame[10:74, 10:42], cv2.COLOR_BGR2RGB)

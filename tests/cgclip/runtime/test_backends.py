@@ -53,8 +53,8 @@ def test_parity_fails_outside_tolerance(model, crops):
     assert report.to_dict()["passed"] is False
 
 
-def test_encode_frames_edge_cases(make_tiny):
-    cls_model = make_tiny(tfe_keys="cls")
+def test_encode_frames_edge_cases(make_tiny_model):
+    cls_model = make_tiny_model(tfe_keys="cls")
     backend = EagerBackend(cls_model, precision="bf16")
     h, w = cls_model.preprocess.size
     assert backend.encode_frames(torch.randn(3, 3, h, w)).shape == (3, 1, 64)  # CLS only

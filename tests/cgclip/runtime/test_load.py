@@ -97,7 +97,7 @@ def test_track_cli_prints_the_device_it_chose(sample_clip, checkpoint, tmp_path,
     common = ["--detections", det, "--no-video", "--max-frames", "3", "--output-dir"]
     assert main([video, *common, str(tmp_path / "a"), "--reid", str(checkpoint)]) == 0
     expected = "cuda:0" if torch.cuda.is_available() else "cpu"
-    assert f"device: {expected} (auto)" in capsys.readouterr().out.splitlines()
+    assert f"device: {expected} (auto)" in capsys.readouterr().err.splitlines()
     # nothing runs on a device (replayed detections, motion only): no torch, nothing printed
     assert main([video, *common, str(tmp_path / "b"), "--device", "cpu"]) == 0
-    assert "device:" not in capsys.readouterr().out
+    assert "device:" not in capsys.readouterr().err

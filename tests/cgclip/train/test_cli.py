@@ -87,6 +87,29 @@ def test_train_cli_end_to_end_then_evaluate(fake_readers, tmp_path, capsys):
     assert 0 <= data["mean"]["mAP"] <= 1
 
 
+def test_output_folder_is_checked_before_the_data_is_read(fake_readers, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the run folder should go")
+    argv = ["--no-progress", *overrides(f"run.output_dir={taken}", f"data.root={tmp_path}")]
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(taken) in err[0] and "already exists as a file" in err[0]
+    assert fake_readers == []  # failed before loading any data, let alone an epoch
+
+
+def test_an_earlier_run_needs_overwrite(fake_readers, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["--no-progress", *overrides(f"run.output_dir={out}", f"data.root={tmp_path}")]
+    argv += ["--override", "run.resume=false"]
+    assert train_main(argv) == 0
+    assert f"results in {out}" in capsys.readouterr().out
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "earlier run" in err[0] and "--overwrite" in err[0]
+    assert len(fake_readers) == 1  # refused before reading the data again
+    assert train_main([*argv, "--overwrite"]) == 0
+
+
 def test_ilidsvid_evaluates_every_split_and_reports_the_mean(fake_readers, tmp_path):
     out = tmp_path / "run"
     assert (
