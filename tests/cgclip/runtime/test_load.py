@@ -21,10 +21,9 @@ from cgclip.runtime.load import (
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("clips")  # a folder named like "clip": still a checkpoint
-    return cgclip.save_checkpoint(cgclip.create_model("test-tiny"), folder / "tiny.safetensors")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, copy_checkpoint) -> Path:
+    # in a folder whose name starts like "clip": still a checkpoint, not clip:PATH
+    return copy_checkpoint(tmp_path_factory.mktemp("clips"))
 
 
 def test_auto_is_cuda_when_present_else_cpu():
