@@ -114,7 +114,7 @@ def cli(fn: Callable[[Sequence[str] | None], int | None]) -> Callable[..., int]:
     def wrapper(argv: Sequence[str] | None = None) -> int:
         from cgclip.logs import show_logs
 
-        show_logs()  # the library logs; a command shows those records on stderr
+        show_logs()  # the library logs; a command shows its warnings on stderr
         try:
             with sigterm_as_interrupt():
                 return int(fn(argv) or 0)

@@ -111,7 +111,7 @@ def apply_threads(plan: ThreadPlan) -> ThreadPlan:
         threadpool_limits(limits=plan.blas, user_api="blas")
     except ImportError:  # optional: numpy's BLAS keeps its own default
         log.debug("threadpoolctl not installed; BLAS threads left as they are")
-    log.debug(plan.describe())
+    log.debug(plan.describe())  # the commands print it where their user wants to read it
     return plan
 
 
