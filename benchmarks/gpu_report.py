@@ -164,27 +164,22 @@ def render_one(result: dict[str, Any]) -> str:
     head = (
         f"### {env.get('gpu', 'CPU')} (driver {env.get('driver', '-')}, CUDA {env.get('cuda', '-')}, "
         f"torch {m.get('torch')}, {env['torch_threads']} torch threads, load {env['load_average_start'][0]:.1f}"
-        f" -> {env.get('load_average_end', ['?'])[0]}), {env['started']}\n\n"
+        f" -> {env.get('load_average_end', [float('nan')])[0]:.1f}), {env['started']}\n\n"
         f"Peak bf16 {_num(env.get('peak_bf16_tflops'))} TFLOP/s (datasheet, dense); a bf16 matrix "
         f"product measured {env['matmul_bf16_tflops']:.0f} TFLOP/s. {env['weights']}."
     )
     parts = [head, "\n".join(targets(result))]
     if "rows" in result.get("encoder", {}):
         parts.append(encoder_section(result["encoder"]))
-    if "rows" in result.get("tfe", {}):
+    if "keys_all" in result.get("tfe", {}):
+        t = result["tfe"]
         rows = [
-            [
-                r["T"],
-                f"{1e3 * r['seconds']:.2f}",
-                f"{r['time_ratio_to_T8']:.2f}",
-                f"{r['flop_ratio_to_T8']:.2f}",
-            ]
-            for r in result["tfe"]["rows"]
+            [a["T"], f"{1e3 * a['seconds']:.2f}", f"{a['flop_ratio_to_T8']:.2f}"]
+            + [f"{1e3 * c['seconds']:.2f}", f"{c['flop_ratio_to_T8']:.2f}"]
+            for a, c in zip(t["keys_all"], t["keys_cls"], strict=True)
         ]
-        parts.append(
-            f"TFE, batch {result['tfe']['batch']}:\n\n"
-            + _table(["T", "ms", "time / T=8", "FLOP / T=8"], rows)
-        )
+        header = ["T", "keys all: ms", "FLOP / T=8", "keys cls: ms", "FLOP / T=8"]
+        parts.append(f"TFE, batch {t['batch']}:\n\n" + _table(header, rows))
     if "runs" in result.get("pipeline", {}):
         parts.append(pipeline_section(result["pipeline"]))
     tr = result.get("train", {})

@@ -30,8 +30,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tfe(suite: Any, state: dict[str, Any]) -> dict[str, Any]:
-    model, sizes = state["model"], suite.sizes
-    return {"batch": sizes.tfe_batch, "rows": tfe_cost(model, sizes.tfe_ts, sizes.tfe_batch, 5)}
+    """TFE cost against T with keys over every token and over CLS tokens. The embedding must
+    include TFE's ``s`` (the default ``f`` never runs TFE at inference)."""
+    from cgclip.model import create_model
+
+    sizes = suite.sizes
+    out: dict[str, Any] = {"batch": sizes.tfe_batch, "embedding": "f+s"}
+    for keys in ("all", "cls"):
+        torch.manual_seed(0)
+        model = create_model(
+            sizes.variant, device=suite.device, embedding=["f", "s"], tfe_keys=keys
+        )
+        out[f"keys_{keys}"] = tfe_cost(model, sizes.tfe_ts, sizes.tfe_batch, 5)
+    return out
 
 
 # ---------------------------------------------------------------------- 4. pipeline

@@ -146,6 +146,7 @@ def environment(suite: Suite, dry_run: bool) -> dict[str, Any]:
         "sizes": dataclasses.asdict(suite.sizes),
         "weights": "random init (encoder, YOLO from yolo11n.yaml): the cost does not depend on them",
         "torch_threads": torch.get_num_threads(),
+        "fp32_matmul_precision": torch.get_float32_matmul_precision(),  # "highest": no TF32
         "load_average_start": list(os.getloadavg()),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -58,7 +58,12 @@ def test_dry_run_fills_every_section(dry_run):
     assert all(p["passed"] for p in enc["parity"].values())
     assert enc["flop_per_crop"] == enc["flop_per_crop_counted"] > 0  # test-tiny: counted
 
-    assert [r["T"] for r in dry_run["tfe"]["rows"]] == [1, 2, 4]
+    tfe = dry_run["tfe"]
+    assert [r["T"] for r in tfe["keys_all"]] == [r["T"] for r in tfe["keys_cls"]] == [1, 2, 4]
+    # TFE really runs: its FLOPs grow linearly in T, faster over every token than over CLS
+    f1, f2, f4 = (r["flops"] for r in tfe["keys_all"])
+    assert f4 - f2 == 2 * (f2 - f1) > 0
+    assert f2 - f1 > tfe["keys_cls"][1]["flops"] - tfe["keys_cls"][0]["flops"] > 0
     pipe = dry_run["pipeline"]
     assert "320x180, 6 people" in pipe["clip"] and "random init" in pipe["detector"]
     assert "eager bf16" in pipe["runs"] and pipe["fastest_backend"] in enc["rows"]
@@ -107,13 +112,19 @@ def test_render_leaves_dry_runs_out_and_states_the_targets(dry_run, tmp_path):
     (tmp_path / "nvidia-h200.json").write_text(json.dumps(gpu))
     text = render_markdown(tmp_path)
     assert text.startswith("### NVIDIA H200 (driver 580.1, CUDA 13.0")
-    assert "- Encoder, batch 8: best is" in text and "missed: " in text  # CPU numbers
+    label, row = max(
+        ((k, r) for k, rows in gpu["encoder"]["rows"].items() for r in rows if r["batch"] == 8),
+        key=lambda item: item[1]["crops_per_s"],
+    )
+    met = row["crops_per_s"] >= 10_000 and row["x_eager_fp32"] >= 4  # tiny CPU numbers: either
+    line = f"- Encoder, batch 8: best is {label} at {row['crops_per_s']:.0f} crops/s"
+    assert line in text and ("met." if met else "missed: ") in text
     best_fps = max(r["fps"] for r in gpu["pipeline"]["runs"].values())
     verdict = "met" if best_fps >= TARGET_FPS else "missed by"
     assert f"FPS: {verdict}" in text and "time goes to " in text
     assert "| eager fp32 |" in text and "reference" in text and "pass (cos" in text
     assert "- tensorrt fp16: tensorrt backend unavailable" in text
-    assert "| T | ms |" in text and "Training step, AMP bfloat16" in text
+    assert "| T | keys all: ms |" in text and "Training step, AMP bfloat16" in text
     doc = tmp_path / "gpu.md"
     doc.write_text("intro\n<!-- table:gpu -->\nold\n<!-- /table:gpu -->\nend\n")
     render_docs(tmp_path, doc)
