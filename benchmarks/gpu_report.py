@@ -166,9 +166,14 @@ def render_one(result: dict[str, Any]) -> str:
         f"torch {m.get('torch')}, {env['torch_threads']} torch threads, load {env['load_average_start'][0]:.1f}"
         f" -> {env.get('load_average_end', [float('nan')])[0]:.1f}), {env['started']}\n\n"
         f"Peak bf16 {_num(env.get('peak_bf16_tflops'))} TFLOP/s (datasheet, dense); a bf16 matrix "
-        f"product measured {env['matmul_bf16_tflops']:.0f} TFLOP/s. {env['weights']}."
+        f"product measured {_num(env['matmul_bf16_tflops'])} TFLOP/s. {env['weights']}."
     )
-    parts = [head, "\n".join(targets(result))]
+    skipped = [
+        f"- {name} not measured: {result[name]['skipped']}"
+        for name in ("encoder", "tfe", "pipeline", "train")
+        if "skipped" in result.get(name, {})
+    ]
+    parts = [head, "\n".join(targets(result) + skipped)]
     if "rows" in result.get("encoder", {}):
         parts.append(encoder_section(result["encoder"]))
     if "keys_all" in result.get("tfe", {}):
@@ -178,7 +183,8 @@ def render_one(result: dict[str, Any]) -> str:
             + [f"{1e3 * c['seconds']:.2f}", f"{c['flop_ratio_to_T8']:.2f}"]
             for a, c in zip(t["keys_all"], t["keys_cls"], strict=True)
         ]
-        header = ["T", "keys all: ms", "FLOP / T=8", "keys cls: ms", "FLOP / T=8"]
+        ref = next((r["T"] for r in t["keys_all"] if r["T"] == 8), t["keys_all"][0]["T"])
+        header = ["T", "keys all: ms", f"FLOP / T={ref}", "keys cls: ms", f"FLOP / T={ref}"]
         parts.append(f"TFE, batch {t['batch']}:\n\n" + _table(header, rows))
     if "runs" in result.get("pipeline", {}):
         parts.append(pipeline_section(result["pipeline"]))

@@ -38,6 +38,7 @@ import re
 import subprocess
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,10 @@ DRY = Sizes(
 class Suite:
     """Runs the sections in order and keeps the JSON on disk up to date."""
 
-    def __init__(self, sizes: Sizes, device: torch.device, out: Path, budget: float) -> None:
-        self.sizes, self.device, self.out = sizes, device, out
+    def __init__(
+        self, sizes: Sizes, device: torch.device, out: Path, budget: float, strict: bool
+    ) -> None:
+        self.sizes, self.device, self.out, self.strict = sizes, device, out, strict
         self.deadline = time.monotonic() + budget
         self.result: dict[str, Any] = {"format": FORMAT, "version": VERSION}
 
@@ -115,12 +118,20 @@ class Suite:
         atomic_write_json(self.out, self.result)
 
     def section(self, name: str, fn: Any, *args: Any, need: float = 0.0) -> Any:
-        """Run one section; its result (or why it did not run) goes into the JSON at once."""
+        """Run one section; its result (or why it did not run) goes into the JSON at once. A
+        section that raises is recorded and the suite goes on (a GPU lease is short), unless
+        ``strict`` (the dry run: CI must see the traceback)."""
+        start = time.perf_counter()
         if self.left() < need:
             value: Any = {"skipped": f"time budget: {self.left():.0f} s left, needs ~{need:.0f} s"}
         else:
-            start = time.perf_counter()
-            value = fn(*args)
+            try:
+                value = fn(*args)
+            except Exception as err:
+                if self.strict:
+                    raise
+                tail = traceback.format_exc().strip().splitlines()[-12:]
+                value = {"skipped": f"failed: {type(err).__name__}: {err}"[:500], "trace": tail}
             value["section_seconds"] = round(time.perf_counter() - start, 2)
         self.result[name] = value
         self.save()
@@ -352,13 +363,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError("no CUDA GPU is visible to torch; run with --dry-run on a CPU")
     with tempfile.TemporaryDirectory(prefix="cgclip-gpu-suite-") as cache:
         out = args.out or Path(cache) / "result.json"  # named after the device once it is known
-        suite = Suite(sizes, device, out, args.budget)
+        suite = Suite(sizes, device, out, args.budget, strict=args.dry_run)
         state: dict[str, Any] = {"cache": cache}
         suite.section("environment", environment, suite, args.dry_run)
         if args.out is None:
             suite.out = RESULTS / f"{device_slug(suite.result)}.json"
         suite.section("encoder", encoder, suite, state, need=60)
-        if "rows" in suite.result["encoder"]:
+        if "rows" in suite.result["encoder"]:  # TFE and the pipeline use its model and backends
             suite.section("tfe", tfe, suite, state, need=10)
             suite.section("pipeline", pipeline, suite, state, need=60)
         suite.section("train", train, suite, state, need=30)

@@ -17,7 +17,7 @@ from benchmarks.gpu_report import (
     render_docs,
     render_markdown,
 )
-from benchmarks.gpu_suite import rotate
+from benchmarks.gpu_suite import DRY, Suite, rotate
 from tests.support import REPO_ROOT
 
 
@@ -91,6 +91,26 @@ def test_contenders_are_timed_in_a_rotated_order():
     firsts = [calls[i] for i in range(0, len(calls), 6)]
     assert firsts == ["a", "b", "c"] and len(calls) == 18
     assert {n: len(s[2]) for n, s in samples.items()} == {"a": 3, "b": 3, "c": 3}
+
+
+def test_a_failing_section_is_recorded_and_the_suite_goes_on(tmp_path):
+    import torch
+
+    def broken():
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    suite = Suite(DRY, torch.device("cpu"), tmp_path / "r.json", budget=100, strict=False)
+    suite.section("pipeline", broken)
+    suite.section("train", lambda: {"tracklets_per_s": 1.0})
+    suite.section("ddp", lambda: {}, need=1e6)
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["pipeline"]["skipped"].startswith("failed: RuntimeError: CUDA error")
+    assert "broken" in "\n".join(saved["pipeline"]["trace"])
+    assert saved["train"]["tracklets_per_s"] == 1.0
+    assert saved["ddp"]["skipped"].startswith("time budget:")
+    strict = Suite(DRY, torch.device("cpu"), tmp_path / "s.json", budget=100, strict=True)
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        strict.section("pipeline", broken)
 
 
 def test_peak_table_matches_specific_names_first():
