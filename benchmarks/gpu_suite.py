@@ -7,8 +7,8 @@
 Sections, in this order (the JSON is rewritten after each, so a run cut short keeps its numbers):
 
 1. ``environment``: device name, count, driver, CUDA/cuDNN, library versions, torch threads, load
-   average (at the start and the end), the peak bf16 FLOP/s of the device (:data:`PEAK_BF16`) and a
-   measured bf16 matrix product for scale.
+   average (at the start and the end), the peak bf16 FLOP/s of the device (from the datasheet
+   table in ``benchmarks/gpu_report.py``) and a measured bf16 matrix product for scale.
 2. ``encoder``: the image encoder of ViT-B/16 at 256x128 (random init: weights do not change the
    cost) per backend: eager fp32/bf16/fp16, ``torch.compile`` bf16, ONNX Runtime (CUDA, fp16) and
    TensorRT (fp16) where installed, else "unavailable" with the reason. Contenders are timed round
@@ -25,7 +25,10 @@ Sections, in this order (the JSON is rewritten after each, so a run cut short ke
 6. ``ddp``: a 2-step DDP smoke test when more than one GPU is present (``torchrun``, NCCL); the dry
    run checks the same code with one gloo process.
 
-A section that cannot fit the time budget (``--budget``) is skipped with that reason.
+Sections 3-6 live in ``benchmarks/gpu_sections.py``; ``benchmarks/gpu_report.py`` renders the
+JSON for docs/gpu.md. A section that cannot fit the time budget (``--budget``) is skipped with
+that reason, and one that fails is recorded with its error while the suite goes on (the dry run
+stops instead). The dry run writes to the temporary folder unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
@@ -362,11 +365,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         raise UserError("no CUDA GPU is visible to torch; run with --dry-run on a CPU")
     with tempfile.TemporaryDirectory(prefix="cgclip-gpu-suite-") as cache:
-        out = args.out or Path(cache) / "result.json"  # named after the device once it is known
+        # a GPU run is named after its device once it is known; a dry run stays out of the repo
+        dry = Path(tempfile.gettempdir()) / "cgclip-gpu-suite-dry-run.json"
+        out = args.out or (dry if args.dry_run else Path(cache) / "result.json")
         suite = Suite(sizes, device, out, args.budget, strict=args.dry_run)
         state: dict[str, Any] = {"cache": cache}
         suite.section("environment", environment, suite, args.dry_run)
-        if args.out is None:
+        if args.out is None and not args.dry_run:
             suite.out = RESULTS / f"{device_slug(suite.result)}.json"
         suite.section("encoder", encoder, suite, state, need=60)
         if "rows" in suite.result["encoder"]:  # TFE and the pipeline use its model and backends
