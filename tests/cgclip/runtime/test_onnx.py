@@ -56,8 +56,8 @@ def test_second_backend_reuses_the_cached_file(exported, shared_model, onnx_cach
     assert torch.equal(again.encode_frames(crops), exported.encode_frames(crops))
 
 
-def test_cache_is_keyed_by_weights_and_checked(make_tiny, tmp_path, caplog):
-    model = make_tiny(seed=5)
+def test_cache_is_keyed_by_weights_and_checked(make_tiny_model, tmp_path, caplog):
+    model = make_tiny_model(seed=5)
     with caplog.at_level("INFO", logger="cgclip.runtime"):
         first = OnnxBackend(model, cache_dir=tmp_path)
     assert f"building the ONNX file (fp32): {first.path}" in caplog.text

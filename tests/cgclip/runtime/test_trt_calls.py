@@ -152,12 +152,12 @@ def test_the_model_of_the_releases_catches_the_calls_that_failed():
         release_save((2, 8), None, "x", retrace=True, dynamic_shapes=())
 
 
-def test_the_save_dynamic_shapes_export_any_batch_in_the_profile(make_tiny):
+def test_the_save_dynamic_shapes_export_any_batch_in_the_profile(make_tiny_model):
     """From 2.11 save re-exports with torch.export and our dynamic_shapes: they must be valid
     for torch.export on the encoder (positional spec, batch Dim over the profile)."""
     from cgclip.runtime import FrameEncoder
 
-    model = make_tiny()
+    model = make_tiny_model()
     h, w = model.preprocess.size
     encoder = FrameEncoder(model.image_encoder, keep_cls=False).eval()
     example = torch.zeros(2, 3, h, w)
