@@ -301,6 +301,27 @@ def demo_latency(results: Path) -> str:
     return md_table(header, rows)
 
 
+@renderer("tracker_crossdomain")
+def tracker_crossdomain(results: Path) -> str:
+    from benchmarks.tracker_crossdomain import render
+
+    return render(read_result(results, "tracker_crossdomain"))
+
+
+@renderer("tracker_robustness")
+def tracker_robustness(results: Path) -> str:
+    from benchmarks.tracker_robustness import render
+
+    return render(read_result(results, "tracker_robustness"))
+
+
+@renderer("thread_policy")
+def thread_policy(results: Path) -> str:
+    from benchmarks.thread_policy import render
+
+    return render(read_result(results, "thread_policy"))
+
+
 # ----------------------------------------------------------------------------- docs
 
 

@@ -10,6 +10,10 @@ return code. The wrapper maps, besides :class:`UserError`:
 - Ctrl-C (``KeyboardInterrupt``) to ``interrupted`` and exit 130, and SIGTERM, while ``main``
   runs, to the same unwinding (so every atomic writer removes its temporary file) and exit 143.
 
+Command lines are parsed with :class:`ArgumentParser`, whose errors (an unknown option, a
+missing argument, a number out of range from :func:`cgclip.io.config.number_arg`) are a
+:class:`UserError` too: one line naming the option, not argparse's usage block.
+
 Anything else is a bug and keeps its traceback. ``CGCLIP_TRACEBACK=1`` shows the traceback of a
 mapped error too. Ctrl-C during start-up (``python -m ...`` still importing torch, before
 ``main`` runs) prints ``interrupted`` as well: importing this module installs a ``sys.excepthook``
@@ -18,6 +22,7 @@ for ``KeyboardInterrupt`` when the process was started as ``python -m`` or a ``c
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import functools
@@ -38,6 +43,13 @@ log = logging.getLogger(__name__)
 
 class UserError(Exception):
     """A problem with the user's input or environment; reported as one line, never a traceback."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are a one-line :class:`UserError` (exit 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{message} (see {self.prog} --help)")
 
 
 class Terminated(KeyboardInterrupt):
@@ -84,6 +96,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def _raise(signum: int, frame: object) -> None:
+        # A second SIGTERM while the first unwinds would cut the temp-file cleanup short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated("terminated")
 
     previous = signal.signal(signal.SIGTERM, _raise)
@@ -98,6 +112,9 @@ def cli(fn: Callable[[Sequence[str] | None], int | None]) -> Callable[..., int]:
 
     @functools.wraps(fn)
     def wrapper(argv: Sequence[str] | None = None) -> int:
+        from cgclip.logs import show_logs
+
+        show_logs()  # the library logs; a command shows those records on stderr
         try:
             with sigterm_as_interrupt():
                 return int(fn(argv) or 0)

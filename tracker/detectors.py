@@ -6,12 +6,15 @@
   compared fairly).
 
 Frames are BGR ``(H, W, 3)`` uint8; ``frame_ids`` are 1-based (MOTChallenge numbering). Each
-detector says how many frames it wants per call (``batch_size``) so the pipeline can stream.
+detector says how many frames it wants per call (``batch_size``) so the pipeline can stream. A
+detector may also have ``check_video(info)``, which the pipeline calls before the first frame to
+refuse a video it cannot serve (a det.txt of another sequence).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,7 +24,10 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
-from cgclip.io.mot import frames_of, read_mot
+from cgclip.io.mot import frames_of, read_mot, rows_to_xyxy
+from cgclip.io.video import VideoInfo
+
+log = logging.getLogger(__name__)
 
 OFFLINE_HINT = (
     "offline alternatives: --detector hog (no weights), --detections det.txt (replay public "
@@ -60,8 +66,36 @@ class ReplayDetector:
         self.path = Path(path)
         rows = read_mot(self.path, kind="det")
         rows = rows[rows[:, 6] >= min_conf]
+        self._rows = rows
         self._frames = frames_of(rows)
         self.last_frame = int(rows[:, 0].max()) if len(rows) else 0
+
+    def check_video(self, info: VideoInfo) -> None:
+        """Refuse detections that cannot belong to this video: frames past its end, or a box
+        wholly outside its picture. Detections that stop before half the video are a warning."""
+        hint = "is this the det.txt of another sequence?"
+        if info.frame_count and self.last_frame > info.frame_count:
+            raise UserError(
+                f"{self.path}: detections go up to frame {self.last_frame} but the video has "
+                f"{info.frame_count} frames; {hint}"
+            )
+        x, y, w, h = self._rows[:, 2:6].T
+        outside = (x >= info.width) | (y >= info.height) | (x + w <= 0) | (y + h <= 0)
+        if outside.any():
+            row = self._rows[int(outside.argmax())]
+            raise UserError(
+                f"{self.path}: the box at frame {int(row[0])} (x={row[2]:g} y={row[3]:g} "
+                f"w={row[4]:g} h={row[5]:g}) lies outside the {info.width}x{info.height} "
+                f"video; {hint}"
+            )
+        if info.frame_count and 0 < self.last_frame < info.frame_count / 2:
+            log.warning(
+                "%s: detections end at frame %d of the video's %d; %s",
+                self.path,
+                self.last_frame,
+                info.frame_count,
+                hint,
+            )
 
     def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
         out = []
@@ -70,12 +104,7 @@ class ReplayDetector:
             if rows is None:
                 out.append(_detections(np.zeros((0, 4)), np.zeros(0)))
                 continue
-            xywh = rows[:, 2:6]
-            out.append(
-                _detections(
-                    np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1), rows[:, 6]
-                )
-            )
+            out.append(_detections(rows_to_xyxy(rows), rows[:, 6]))
         return out
 
 

@@ -11,7 +11,6 @@ symlinks in a temporary folder so any layout on disk can be evaluated without co
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -22,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from cgclip.errors import UserError, cli
+from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
-from cgclip.io.mot import read_mot, read_seqinfo, read_seqmap
+from cgclip.io.mot import GT_TXT, read_mot, read_seqinfo, read_seqmap
+from cgclip.io.mot import find_sequences as mot_sequences
 
 METRICS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
 
@@ -38,10 +38,7 @@ def find_sequences(
         p = Path(item)
         if not p.is_dir():
             raise UserError(f"{p}: ground-truth folder not found")
-        if (p / "gt" / "gt.txt").is_file():
-            found = [p]
-        else:
-            found = sorted(d for d in p.iterdir() if (d / "gt" / "gt.txt").is_file())
+        found = mot_sequences(p, GT_TXT, include_self=True)
         if not found:
             raise UserError(
                 f"{p}: no MOTChallenge sequences (<seq>/gt/gt.txt) here; point --gt at a sequence "
@@ -101,7 +98,7 @@ def evaluate(
         tr_root.mkdir(parents=True)
         seq_info = {}
         for name, seq_dir in seqs.items():
-            gt_rows = read_mot(seq_dir / "gt" / "gt.txt", kind="gt")
+            gt_rows = read_mot(seq_dir / GT_TXT, kind="gt")
             res_rows = read_mot(res_dir / f"{name}.txt", kind="results")
             length = _seq_length(seq_dir, gt_rows, res_rows)
             if len(res_rows) and res_rows[:, 0].max() > length:
@@ -111,7 +108,7 @@ def evaluate(
                 )
             seq_info[name] = length
             (gt_root / name / "gt").mkdir(parents=True)
-            (gt_root / name / "gt" / "gt.txt").symlink_to((seq_dir / "gt" / "gt.txt").resolve())
+            (gt_root / name / GT_TXT).symlink_to((seq_dir / GT_TXT).resolve())
             (tr_root / f"{name}.txt").symlink_to((res_dir / f"{name}.txt").resolve())
         config = {
             "GT_FOLDER": str(gt_root),
@@ -174,7 +171,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m tracker.eval",
         description="HOTA, DetA, AssA, MOTA, IDF1 and IDSW of MOTChallenge results, via TrackEval.",
     )

@@ -63,18 +63,27 @@ def test_clip_offline_says_how_to_give_the_weights():
 
 
 def test_clip_uses_local_weights_and_mean_pooling(monkeypatch, tmp_path):
+    """The demo's "clip" is the tracker's --reid clip:PATH: the same resolver, the same model
+    (mean pooling over CLS tokens, QuickGELU as the OpenAI weights were trained)."""
     calls = []
     monkeypatch.setattr(cgclip, "create_model", lambda *a, **k: calls.append((a, k)) or "model")
     weights = tmp_path / "open_clip_pytorch_model.bin"
+    weights.write_bytes(b"weights")
     registry = ReidRegistry(clip_weights=weights, device="cpu")
     assert "local weights" in registry.choices()[1].label
     assert registry.model(CLIP) == "model"
-    assert calls == [
-        (
-            ("ViT-B-16",),
-            dict(pretrained=str(weights), pooling="mean", tfe_keys="cls", device="cpu"),
-        )
-    ]
+    expected = dict(
+        pretrained=str(weights),
+        quick_gelu=True,
+        device=torch.device("cpu"),
+        pooling="mean",
+        tfe_keys="cls",
+    )
+    assert calls == [(("ViT-B-16",), expected)]
+    from tracker.embedding import build_embedder
+
+    build_embedder(f"clip:{weights}", device="cpu")  # the tracker's --reid builds the same
+    assert calls[1] == (("ViT-B-16",), expected)
 
 
 def test_text_aligned_embedding_is_the_models_v_feature(tiny, make_tiny_model):

@@ -261,3 +261,21 @@ def test_reid_through_a_runtime_backend(tiny_checkpoint):
     assert (a.embeddings * b.embeddings).sum(1).min() > 0.99
     with pytest.raises(UserError, match="unknown backend"):
         build_embedder(str(tiny_checkpoint), backend="warp-drive")
+
+
+def test_embedding_module_imports_numpy_only():
+    """The protocol and adapters need numpy alone at import time: no scipy (via matching), no
+    torch; the model side is reached through cgclip.runtime.load when a model is asked for."""
+    import ast
+    import inspect
+
+    import tracker.embedding
+
+    tree = ast.parse(inspect.getsource(tracker.embedding))
+    top = set()
+    for node in tree.body:  # module-level imports only (functions import at the edge)
+        if isinstance(node, ast.Import):
+            top |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            top.add(node.module)
+    assert top == {"__future__", "collections.abc", "dataclasses", "typing", "numpy"}

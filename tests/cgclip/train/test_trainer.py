@@ -87,10 +87,49 @@ def test_resume_refuses_a_different_config(reid_fixture, trained_run_copy):
         )
     fresh = train(
         reid_fixture,
-        tiny_config(out, "optim.epochs=1", "optim.lr=0.5", "data.text=idtext", "run.resume=false"),
+        tiny_config(
+            out,
+            "optim.epochs=1",
+            "optim.lr=0.5",
+            "data.text=idtext",
+            "run.resume=false",
+            "run.overwrite=true",
+        ),
         progress=False,
     )
     assert [h["epoch"] for h in fresh.history] == [1]
+
+
+def test_an_earlier_run_is_replaced_only_with_overwrite(reid_fixture, tmp_path):
+    out = tmp_path / "run"
+    first = train(
+        reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False
+    )
+    before = first.best_checkpoint.read_bytes()
+    again = tiny_config(out, "optim.epochs=1", "data.text=idtext", "run.resume=false")
+    with pytest.raises(UserError, match="earlier run.*--overwrite"):
+        train(reid_fixture, again, progress=False)
+    assert first.best_checkpoint.read_bytes() == before
+
+
+def test_resume_removes_the_temp_file_of_a_killed_save(reid_fixture, tmp_path):
+    """A run killed (SIGKILL) while writing its state leaves a temp file; resuming removes it."""
+    import os
+
+    out = tmp_path / "run"
+    train(reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False)
+    dead_pid = 2**22 + 1  # above Linux's pid_max: no such process
+    stale = out / f".last.train.{dead_pid}-k1ll3d.tmp.safetensors"
+    stale.write_bytes(b"\0" * 4096)
+    os.utime(stale, (1, 1))  # written long ago
+    live = out / f".last.train.{os.getpid()}-wr1t1ng.tmp.safetensors"  # a writer still running
+    live.write_bytes(b"\0")
+    os.utime(live, (1, 1))
+    resumed = train(
+        reid_fixture, tiny_config(out, "optim.epochs=2", "data.text=idtext"), progress=False
+    )
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert not stale.exists() and live.exists()
 
 
 def test_without_validation_the_last_model_is_selected(reid_fixture, tmp_path):
