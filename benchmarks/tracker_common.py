@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from cgclip.io.mot import write_mot
-from cgclip.io.video import open_video
+from cgclip.io.mot import DET_TXT, find_sequences, write_mot
 from tracker.config import TrackerConfig, load_preset
 from tracker.detectors import ReplayDetector
+from tracker.outputs import MotRows
+from tracker.pipeline import iter_tracked, open_source
 from tracker.tracker import Tracker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,41 +47,34 @@ def machine_info() -> dict[str, Any]:
         "scipy": scipy.__version__,
         "torch": torch.__version__,
         "supervision": supervision.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
 def preset_for(seq_name: str) -> str:
     """The scene preset for a synthetic sequence name (``dance-03`` -> ``dance``)."""
     kind = seq_name.split("-")[0]
-    return kind if kind in ("dance", "sports") else "default"
+    return kind if kind in ("dance", "sports", "street") else "default"
 
 
 def sequences(split_dir: Path) -> list[Path]:
-    return sorted(d for d in Path(split_dir).iterdir() if (d / "det" / "det.txt").is_file())
+    """Sequence folders of a split that have public detections (``det/det.txt``)."""
+    return find_sequences(split_dir, DET_TXT)
 
 
 def track_sequence(seq_dir: Path, config: TrackerConfig) -> np.ndarray:
-    """Run our tracker on a sequence's public detections -> MOT result rows ``(N, 10)``.
+    """Run our tracker on a sequence's public detections -> MOT result rows ``(N, 10)``, with
+    the tentative frames of confirmed tracks (as ``tracker.run`` writes them).
 
     Frames are decoded only when the config needs them (camera-motion compensation).
     """
-    detector = ReplayDetector(seq_dir / "det" / "det.txt")
-    from cgclip.io.mot import read_seqinfo
-
-    info = read_seqinfo(seq_dir)
-    tracker = Tracker(config, frame_rate=info.frame_rate)
-    frames = iter(open_video(seq_dir / "img1")) if config.cmc else None
-    rows = []
-    for fid in range(1, info.seq_length + 1):
-        frame = next(frames) if frames is not None else None
-        det = detector.detect([frame], [fid])[0]
-        out = tracker.update(det, frame)
-        for f, d in [*tracker.backfill, (fid, out)]:  # a confirmed track's tentative frames too
-            for box, tid, c in zip(d.xyxy, d.tracker_id, d.confidence, strict=True):
-                rows.append(
-                    [f, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1]
-                )
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 10)
+    source = open_source(seq_dir, decode=config.cmc)
+    tracker = Tracker(config, frame_rate=source.fps)
+    rows = MotRows()
+    for _ in iter_tracked(source, ReplayDetector(seq_dir / DET_TXT), tracker, sinks=[rows]):
+        pass
+    return rows.rows
 
 
 def run_ours(

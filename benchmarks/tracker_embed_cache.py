@@ -29,10 +29,12 @@ import numpy as np
 from tqdm import tqdm
 
 from cgclip.io.atomic import atomic_path
-from cgclip.io.mot import read_mot, read_seqinfo, write_mot
+from cgclip.io.mot import DET_TXT, find_sequences, read_mot, read_seqinfo, rows_to_xyxy, write_mot
 from cgclip.io.video import open_video
 from tracker.config import TrackerConfig
-from tracker.embedding import CgclipEmbedder, FrameFeatures
+from tracker.embedding import EMBEDDING_KEY, CgclipEmbedder, FrameFeatures
+from tracker.outputs import MotRows
+from tracker.pipeline import iter_tracked, open_source
 from tracker.tracker import Tracker
 
 
@@ -64,17 +66,11 @@ def cache_key(checkpoint: str | Path, embedder: CgclipEmbedder) -> str:
     return f"{checkpoint_digest(checkpoint)}-{parts}"
 
 
-def det_xyxy(rows: np.ndarray) -> np.ndarray:
-    """``(N, 10)`` MOT rows -> ``(N, 4)`` corner boxes, as ``ReplayDetector`` builds them."""
-    xywh = rows[:, 2:6]
-    return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-
-
 def embed_sequence(seq_dir: Path, embedder: CgclipEmbedder, out: Path) -> Path:
     """Embed every ``det.txt`` box of a sequence, frame by frame; writes ``out`` (.npz) and its
     ``.tokens.npy``. Returns ``out``."""
-    rows = read_mot(seq_dir / "det" / "det.txt", kind="det")
-    boxes = det_xyxy(rows)
+    rows = read_mot(seq_dir / DET_TXT, kind="det")
+    boxes = rows_to_xyxy(rows)  # as ReplayDetector builds them
     frames = rows[:, 0].astype(np.int64)
     length = read_seqinfo(seq_dir).seq_length
     starts = np.searchsorted(frames, np.arange(1, length + 2))
@@ -123,10 +119,8 @@ def ensure_cache(
     folder = cache_root / cache_key(checkpoint, embedder) / split_dir.name
     todo = [
         s
-        for s in sorted(split_dir.iterdir())
-        if (s / "det" / "det.txt").is_file()
-        and (seqs is None or s.name in seqs)
-        and not (folder / f"{s.name}.npz").is_file()
+        for s in find_sequences(split_dir, DET_TXT)
+        if (seqs is None or s.name in seqs) and not (folder / f"{s.name}.npz").is_file()
     ]
     if todo:
         for seq in todo:
@@ -181,6 +175,31 @@ class ReplayEmbedder:
 _DUMMY_FRAME = np.zeros((1, 1, 3), np.uint8)  # the replayed embedder never reads pixels
 
 
+class _CachedFeatureDetector:
+    """The sequence's :class:`ReplayDetector` that also points the :class:`ReplayEmbedder` at the
+    frame it serves (one frame per call, just before ``Tracker.update``), attaches the cached
+    single-frame embeddings for ``pooling="mean"`` and counts the detections the tracker keeps."""
+
+    batch_size = 1
+
+    def __init__(self, seq_dir, replay, *, pooling, low_thresh, stats) -> None:
+        from tracker.detectors import ReplayDetector
+
+        self.inner = ReplayDetector(seq_dir / DET_TXT)
+        self.replay, self.pooling, self.low_thresh, self.stats = replay, pooling, low_thresh, stats
+        self.check_video = self.inner.check_video
+
+    def detect(self, frames, frame_ids):
+        (det,) = self.inner.detect(frames, frame_ids)
+        self.replay.at(frame_ids[0])
+        if self.stats is not None:
+            kept = int((np.asarray(det.confidence) >= self.low_thresh).sum())
+            self.stats["detections"] = self.stats.get("detections", 0) + kept
+        if self.pooling == "mean" and len(det):
+            det.data[EMBEDDING_KEY] = self.replay.embeddings[self.replay.rows(det.xyxy)]
+        return [det]
+
+
 def track_sequence_replayed(
     seq_dir: Path,
     config: TrackerConfig,
@@ -196,38 +215,23 @@ def track_sequence_replayed(
     ``--reid`` path). ``"mean"``: detections bring only their single-frame embedding in
     ``data["embedding"]`` and tracks mean-pool it (what the BoxMOT peers receive).
     ``stats`` (optional) accumulates ``embedded`` (crops the encoder would have run on) and
-    ``detections`` (those the tracker kept). Returns MOT result rows ``(N, 10)``.
+    ``detections`` (those the tracker kept). Returns MOT result rows ``(N, 10)`` with the
+    tentative frames of confirmed tracks, as ``tracker.run`` writes them.
     """
-    from tracker.detectors import ReplayDetector
-
     replay = ReplayEmbedder(cache / f"{seq_dir.name}.npz", tracklet_embedder)
-    tracker = Tracker(
-        config,
-        embedder=replay if pooling == "tfe" else None,
-        frame_rate=read_seqinfo(seq_dir).frame_rate,
+    detector = _CachedFeatureDetector(
+        seq_dir, replay, pooling=pooling, low_thresh=config.low_thresh, stats=stats
     )
-    detector = ReplayDetector(seq_dir / "det" / "det.txt")
-    frames = iter(open_video(seq_dir / "img1")) if config.cmc else None
-    rows: list[list[float]] = []
-    for fid in range(1, read_seqinfo(seq_dir).seq_length + 1):
-        frame = next(frames) if frames is not None else _DUMMY_FRAME
-        det = detector.detect([frame], [fid])[0]
-        replay.at(fid)
-        if stats is not None:
-            stats["detections"] = stats.get("detections", 0) + int(
-                (np.asarray(det.confidence) >= config.low_thresh).sum()
-            )
-        if pooling == "mean" and len(det):
-            det.data["embedding"] = replay.embeddings[replay.rows(det.xyxy)]
-        out = tracker.update(det, frame)
-        for f, d in [*tracker.backfill, (fid, out)]:  # a confirmed track's tentative frames too
-            for box, tid, c in zip(d.xyxy, d.tracker_id, d.confidence, strict=True):
-                rows.append(
-                    [f, tid, box[0], box[1], box[2] - box[0], box[3] - box[1], c, -1, -1, -1]
-                )
+    # no pixels unless camera-motion compensation needs them; a placeholder makes the tracker
+    # call the (replayed) embedder
+    source = open_source(seq_dir, decode=config.cmc, placeholder=_DUMMY_FRAME)
+    tracker = Tracker(config, embedder=replay if pooling == "tfe" else None, frame_rate=source.fps)
+    rows = MotRows()
+    for _ in iter_tracked(source, detector, tracker, sinks=[rows]):
+        pass
     if stats is not None:
         stats["embedded"] = stats.get("embedded", 0) + replay.served
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 10)
+    return rows.rows
 
 
 def run_ours_replayed(

@@ -6,7 +6,7 @@ Random search over the association knobs, then hill-climbing from the best (same
 budget for every kind), scored by
 ``(HOTA + IDF1) / 2`` over that kind's training sequences with their public detections. The
 validation split is never read here. The winners are written to
-``benchmarks/results/tracker_tune.json``; copy them into ``configs/tracker/<kind>.yaml``.
+``benchmarks/results/tracker_tune.json``; copy them into ``tracker/presets/<kind>.yaml``.
 """
 
 from __future__ import annotations

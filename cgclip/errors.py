@@ -16,11 +16,12 @@ missing argument, a number out of range from :func:`cgclip.io.config.number_arg`
 
 Anything else is a bug and keeps its traceback. ``CGCLIP_TRACEBACK=1`` shows the traceback of a
 mapped error too. Ctrl-C during start-up (``python -m ...`` still importing torch, before
-``main`` runs) prints ``interrupted`` as well: importing this module installs a ``sys.excepthook``
-for ``KeyboardInterrupt`` when the process was started as ``python -m`` or a ``cgclip-*`` command.
-The hook lives in ``cgclip/__init__.py`` (only ``sys`` and ``os`` needed), which the ``tracker``
-and ``demo`` packages import first thing, so it is in place before any slow import; only a
-Ctrl-C while Python itself starts (its first ~0.1 s) is left to Python.
+``main`` runs) prints ``interrupted`` as well: importing the ``cgclip`` package installs a
+``sys.excepthook`` for ``KeyboardInterrupt`` when the process runs one of our CLIs (``python -m``
+a module of ours, or a ``cgclip-*`` command). The hook lives in ``cgclip/__init__.py`` (only
+``sys`` and ``os`` needed), which the ``tracker`` and ``demo`` packages import first thing, so it
+is in place before any slow import; only a Ctrl-C while Python itself starts (its first ~0.1 s)
+is left to Python.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def cli(fn: Callable[[Sequence[str] | None], int | None]) -> Callable[..., int]:
 
     @functools.wraps(fn)
     def wrapper(argv: Sequence[str] | None = None) -> int:
+        from cgclip.logs import show_logs
+
+        show_logs()  # the library logs; a command shows those records on stderr
         try:
             with sigterm_as_interrupt():
                 return int(fn(argv) or 0)

@@ -15,20 +15,24 @@ their reader defines). iLIDS-VID trains one model per split, so its checkpoint p
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from cgclip.data import load_dataset
+from cgclip.data.sampling import rrs_indices
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
 from cgclip.io.config import number_arg
 from cgclip.metrics import RankMetrics, distance_matrix, evaluate_rank, mean_metrics
-from cgclip.model.preprocess import Preprocess, load_clip, rrs_indices
+from cgclip.model.preprocess import Preprocess, load_clip
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cgclip.data import ReidDataset, Tracklet
@@ -129,21 +133,6 @@ def evaluate_dataset(model: CGCLIP, dataset: ReidDataset, **kwargs: Any) -> Rank
     return evaluate_model(model, dataset.query, dataset.gallery, dataset.ignore_mask(), **kwargs)
 
 
-def load_reid_dataset(name: str, root: str | Path, **options: Any) -> ReidDataset:
-    """``cgclip.data.load_dataset``, with a clear error where the readers are not installed."""
-    try:
-        from cgclip.data import load_dataset
-    except ImportError:
-        raise UserError(
-            "dataset readers (cgclip.data.load_dataset) are not available in this installation; "
-            "update cgclip-track to a version that includes cgclip.data"
-        ) from None
-    try:
-        return load_dataset(name, root, **options)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        raise UserError(f"cannot load dataset {name!r} from {root}: {err}") from None
-
-
 def parse_splits(text: str) -> list[int]:
     """ "3" -> [3]; "0-9" -> [0..9]; "0,2,5" -> [0, 2, 5]."""
     out: list[int] = []
@@ -204,15 +193,15 @@ def run_evaluation(
         model = load_model(ckpt, device=device)
         if embedding is not None:
             model.config = replace(model.config, embedding=tuple(embedding))
-        data = load_reid_dataset(dataset, root, **opts)
+        data = load_dataset(dataset, root, **opts)
         label = "all" if split is None else str(split)
         results[label] = evaluate_dataset(
             model, data, batch_size=batch_size, num_workers=num_workers
         )
-        print(f"{dataset} split {label}: {results[label]}")
+        log.info("%s split %s: %s", dataset, label, results[label])
     mean = mean_metrics(list(results.values()))
     if len(results) > 1:
-        print(f"{dataset} mean over {len(results)} splits: {mean}")
+        log.info("%s mean over %d splits: %s", dataset, len(results), mean)
     return {
         "checkpoint": checkpoint,
         "dataset": dataset,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.config import number_arg
+from cgclip.threads import add_threads_argument, configure_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-seconds", type=number_arg("(0, inf)"), default=120.0, help="longest clip accepted"
     )
-    p.add_argument("--device", default="cpu", help="torch device for the detector and ReID model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="torch device for the detector and ReID model: auto (CUDA when present, else "
+        "cpu), cpu, cuda or cuda:N",
+    )
     p.add_argument(
         "--concurrency",
         type=number_arg("[1, inf)", int),
@@ -61,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=250,
         help="length of the sample clip",
     )
+    add_threads_argument(p)
     return p
 
 
@@ -72,13 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     check_address(args.host, args.port)  # before the slow model loading, not after it
 
+    # Each tracking job decodes beside the shared torch pool.
+    print(configure_threads(args.threads, concurrent=args.concurrency).describe())
+
+    from cgclip.runtime.load import resolve_device
     from demo.app import DemoSettings, build_app, launch
     from demo.pipeline import Limits
+
+    device = str(resolve_device(args.device))
+    print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""))
 
     settings = DemoSettings(
         checkpoints=args.checkpoints,
         limits=Limits(max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds),
-        device=args.device,
+        device=device,
         concurrency=args.concurrency,
         queue_size=args.queue_size,
         clip_weights=args.clip_weights,

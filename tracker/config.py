@@ -1,4 +1,4 @@
-"""Tracker settings: one dataclass, named presets as YAML files under ``configs/tracker/``.
+"""Tracker settings: one dataclass, named presets as YAML package data under ``tracker/presets/``.
 
 ``TrackerConfig`` holds every association knob with a short note on what it does. Presets
 (``default``, ``sports``, ``dance``) are partial YAML mappings over these defaults, tuned on the
@@ -12,13 +12,15 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from cgclip.errors import UserError
 from cgclip.io.config import check_fields, check_mapping, choice, from_mapping, num, read_yaml
 
-PRESET_DIR = Path(__file__).resolve().parents[1] / "configs" / "tracker"
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
@@ -119,8 +121,20 @@ def read_config_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return check_keys(data, str(path))
 
 
+def _preset_dir() -> Traversable:
+    # Package data (pyproject's package-data), so presets ship inside the wheel.
+    return resources.files("tracker") / "presets"
+
+
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    presets = _preset_dir()
+    if not presets.is_dir():
+        return []
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in presets.iterdir()
+        if p.is_file() and p.name.endswith(".yaml")
+    )
 
 
 def load_preset(name: str, **overrides: Any) -> TrackerConfig:
@@ -134,12 +148,13 @@ def load_preset(name: str, **overrides: Any) -> TrackerConfig:
             f"tracker preset {name!r} is not a preset name (letters, digits, - and _); choose "
             f"one of {', '.join(preset_names())}, or give a settings file with --config"
         )
-    path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
+    resource = _preset_dir() / f"{name}.yaml"
+    if not resource.is_file():
         raise UserError(
             f"unknown tracker preset {name!r}; choose one of {', '.join(preset_names()) or '(none found)'}"
         )
-    preset = read_config_yaml(path)
+    with resources.as_file(resource) as path:  # a real file even from a zipped install
+        preset = read_config_yaml(path)
     return from_mapping(
         TrackerConfig, {**preset, **check_keys(overrides, "tracker config")}, f"preset {name!r}"
     )

@@ -6,7 +6,9 @@
   compared fairly).
 
 Frames are BGR ``(H, W, 3)`` uint8; ``frame_ids`` are 1-based (MOTChallenge numbering). Each
-detector says how many frames it wants per call (``batch_size``) so the pipeline can stream.
+detector says how many frames it wants per call (``batch_size``) so the pipeline can stream. A
+detector may also have ``check_video(info)``, which the pipeline calls before the first frame to
+refuse a video it cannot serve (a det.txt of another sequence).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
-from cgclip.io.mot import frames_of, read_mot
+from cgclip.io.mot import frames_of, read_mot, rows_to_xyxy
 from cgclip.io.video import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -102,12 +104,7 @@ class ReplayDetector:
             if rows is None:
                 out.append(_detections(np.zeros((0, 4)), np.zeros(0)))
                 continue
-            xywh = rows[:, 2:6]
-            out.append(
-                _detections(
-                    np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1), rows[:, 6]
-                )
-            )
+            out.append(_detections(rows_to_xyxy(rows), rows[:, 6]))
         return out
 
 

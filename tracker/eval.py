@@ -23,7 +23,8 @@ import numpy as np
 
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
-from cgclip.io.mot import read_mot, read_seqinfo, read_seqmap
+from cgclip.io.mot import GT_TXT, read_mot, read_seqinfo, read_seqmap
+from cgclip.io.mot import find_sequences as mot_sequences
 
 METRICS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
 
@@ -37,10 +38,7 @@ def find_sequences(
         p = Path(item)
         if not p.is_dir():
             raise UserError(f"{p}: ground-truth folder not found")
-        if (p / "gt" / "gt.txt").is_file():
-            found = [p]
-        else:
-            found = sorted(d for d in p.iterdir() if (d / "gt" / "gt.txt").is_file())
+        found = mot_sequences(p, GT_TXT, include_self=True)
         if not found:
             raise UserError(
                 f"{p}: no MOTChallenge sequences (<seq>/gt/gt.txt) here; point --gt at a sequence "
@@ -100,7 +98,7 @@ def evaluate(
         tr_root.mkdir(parents=True)
         seq_info = {}
         for name, seq_dir in seqs.items():
-            gt_rows = read_mot(seq_dir / "gt" / "gt.txt", kind="gt")
+            gt_rows = read_mot(seq_dir / GT_TXT, kind="gt")
             res_rows = read_mot(res_dir / f"{name}.txt", kind="results")
             length = _seq_length(seq_dir, gt_rows, res_rows)
             if len(res_rows) and res_rows[:, 0].max() > length:
@@ -110,7 +108,7 @@ def evaluate(
                 )
             seq_info[name] = length
             (gt_root / name / "gt").mkdir(parents=True)
-            (gt_root / name / "gt" / "gt.txt").symlink_to((seq_dir / "gt" / "gt.txt").resolve())
+            (gt_root / name / GT_TXT).symlink_to((seq_dir / GT_TXT).resolve())
             (tr_root / f"{name}.txt").symlink_to((res_dir / f"{name}.txt").resolve())
         config = {
             "GT_FOLDER": str(gt_root),

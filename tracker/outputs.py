@@ -1,12 +1,18 @@
-"""The tracker's three outputs, each streamed to disk and published atomically.
+"""The tracker's outputs, as sinks of :func:`tracker.pipeline.iter_tracked`.
 
 - :class:`MotWriter`: MOTChallenge results txt (``frame, id, x, y, w, h, conf, -1, -1, -1``).
 - :class:`JsonWriter`: per frame ``{frame, objects: [{id, box, confidence}]}``, then per id
   ``{first_frame, last_frame, frames, best_crop: {frame, box, confidence, quality}}``.
+- :class:`MotRows`: the MOT rows in memory (what the benchmarks score).
 - :class:`VideoAnnotator`: an MP4 with boxes, id labels and short traces (supervision annotators).
 
-Rows and frames go to a temporary file as they come, so memory stays flat over any video length;
-the file replaces its destination only when the writer closes without an error.
+The row outputs (MOT txt, JSON, :class:`MotRows`) include the boxes a track had while tentative:
+they hold the last ``backfill_horizon`` frames (:class:`BackfillBuffer`) and put each
+``TrackedFrame.backfill`` box in its frame, so rows stay in frame order and memory stays flat.
+The annotated video is live, as the yielded stream is, and shows a track from its confirmation.
+
+Files go to a temporary file as they come; the file replaces its destination only when the sink
+closes without an error.
 """
 
 from __future__ import annotations
@@ -14,22 +20,105 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import supervision as sv
 
 from cgclip.io.atomic import atomic_path
-from cgclip.io.mot import format_mot_rows
+from cgclip.io.mot import MOT_COLUMNS, format_mot_rows, rows_to_xyxy, xyxy_to_rows
 from cgclip.io.video import VideoWriter
 from tracker.matching import box_iou
 
+if TYPE_CHECKING:
+    from tracker.pipeline import StageTimer, TrackedFrame
 
-class _StreamingFile:
+
+def detection_rows(frame_id: int, tracked: sv.Detections) -> np.ndarray:
+    """Tracked detections of one frame -> ``(N, 10)`` MOT result rows."""
+    return xyxy_to_rows(frame_id, tracked.tracker_id, tracked.xyxy, tracked.confidence)
+
+
+class BackfillBuffer:
+    """Holds each frame's rows until no backfill can reach it any more.
+
+    :meth:`push` takes a frame's result and returns the frames that are now final (older than
+    ``frame_id - backfill_horizon``) as ``(frame_id, rows sorted by id)``; :meth:`flush` returns
+    the rest at the end. At most ``backfill_horizon`` frames are held.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, list[np.ndarray]] = {}  # frame -> row blocks, frames in order
+
+    def push(self, result: TrackedFrame) -> list[tuple[int, np.ndarray]]:
+        for fid, det in result.backfill:
+            if fid not in self._held:
+                raise ValueError(
+                    f"backfill for frame {fid} arrived at frame {result.frame_id}, after frame "
+                    f"{fid} was written (backfill_horizon {result.backfill_horizon} too short?)"
+                )
+            self._held[fid].append(detection_rows(fid, det))
+        self._held[result.frame_id] = [detection_rows(result.frame_id, result.tracked)]
+        final = [f for f in self._held if f <= result.frame_id - result.backfill_horizon]
+        return [(f, self._rows(f)) for f in final]
+
+    def flush(self) -> list[tuple[int, np.ndarray]]:
+        return [(f, self._rows(f)) for f in list(self._held)]
+
+    def _rows(self, frame_id: int) -> np.ndarray:
+        rows = np.concatenate(self._held.pop(frame_id)).reshape(-1, MOT_COLUMNS)
+        return rows[np.argsort(rows[:, 1], kind="stable")]
+
+
+class _RowSink:
+    """A sink that receives final frames of rows, in frame order, from a :class:`BackfillBuffer`."""
+
+    def __init__(self) -> None:
+        self._buffer = BackfillBuffer()
+
+    def write(self, result: TrackedFrame) -> None:
+        for fid, rows in self._buffer.push(result):
+            self._write_frame(fid, rows)
+
+    def _flush(self) -> None:
+        for fid, rows in self._buffer.flush():
+            self._write_frame(fid, rows)
+
+    def _write_frame(self, frame_id: int, rows: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class MotRows(_RowSink):
+    """MOT result rows ``(N, 10)`` kept in memory, in frame then id order (:attr:`rows`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: list[np.ndarray] = []
+
+    def __enter__(self) -> MotRows:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self._flush()
+
+    def _write_frame(self, frame_id: int, rows: np.ndarray) -> None:
+        self._blocks.append(rows)
+
+    @property
+    def rows(self) -> np.ndarray:
+        if not self._blocks:
+            return np.zeros((0, MOT_COLUMNS))
+        return np.concatenate(self._blocks)
+
+
+class _StreamingFile(_RowSink):
     """A text file written through :func:`atomic_path`; use as a context manager."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
         self.path = Path(path)
         self._stack = contextlib.ExitStack()
         self._fh: TextIO | None = None
@@ -48,67 +137,59 @@ class _StreamingFile:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
+            self._flush()
             self._end()
         return self._stack.__exit__(exc_type, exc, tb)
 
 
 class MotWriter(_StreamingFile):
-    """MOTChallenge results, one frame at a time (frames must come in increasing order)."""
+    """MOTChallenge results, frame by frame (ids in increasing order within a frame)."""
 
-    def write(self, frame_id: int, tracked: sv.Detections) -> None:
-        if len(tracked) == 0:
-            return
-        xyxy = np.asarray(tracked.xyxy, dtype=np.float64)
-        conf = np.ones(len(tracked)) if tracked.confidence is None else tracked.confidence
-        rows = np.zeros((len(tracked), 10))
-        rows[:, 0] = frame_id
-        rows[:, 1] = tracked.tracker_id
-        rows[:, 2:4] = xyxy[:, :2]
-        rows[:, 4:6] = xyxy[:, 2:] - xyxy[:, :2]
-        rows[:, 6] = conf
-        rows[:, 7:] = -1
-        self._fh.write(format_mot_rows(rows[np.argsort(rows[:, 1], kind="stable")]))
+    def _write_frame(self, frame_id: int, rows: np.ndarray) -> None:
+        self._fh.write(format_mot_rows(rows))
 
 
 class JsonWriter(_StreamingFile):
-    """Per-frame objects streamed into a JSON document; per-id summaries written at the end."""
+    """Per-frame objects streamed into a JSON document; per-id summaries written at the end.
 
-    def __init__(self, path: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> None:
+    ``image_size`` ``(width, height)`` lets the best-crop rule prefer boxes not cut by the border.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        meta: dict[str, Any] | None = None,
+        image_size: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__(path)
         self.meta = meta or {}
         self._first = True
         self.tracks: dict[int, dict[str, Any]] = {}
-        self._size: tuple[int, int] | None = None  # (width, height) for the best-crop rule
-        self.footer: dict[str, Any] = {}  # written after the tracks (known only at the end)
+        self._size = image_size  # (width, height) for the best-crop rule
+        # Written after the tracks: a dict, or a function called when the file is finished.
+        self.footer: dict[str, Any] | Callable[[], dict[str, Any]] = {}
 
     def _begin(self) -> None:
         head = json.dumps(self.meta)[:-1]  # reopen the meta object to append the streamed lists
         self._fh.write(head + (", " if self.meta else "") + '"frames": [\n')
 
-    def write(
-        self, frame_id: int, tracked: sv.Detections, image_size: tuple[int, int] | None = None
-    ) -> None:
-        xyxy = np.asarray(tracked.xyxy, dtype=np.float64).reshape(-1, 4)
-        conf = (
-            np.ones(len(tracked))
-            if tracked.confidence is None
-            else np.asarray(tracked.confidence, float)
-        )
+    def _write_frame(self, frame_id: int, rows: np.ndarray) -> None:
+        xyxy, conf, ids = rows_to_xyxy(rows), rows[:, 6], rows[:, 1].astype(np.int64)
         objects = [
             {
                 "id": int(tid),
                 "box": [round(float(v), 2) for v in box],
                 "confidence": round(float(c), 4),
             }
-            for tid, box, c in zip(tracked.tracker_id, xyxy, conf, strict=True)
+            for tid, box, c in zip(ids, xyxy, conf, strict=True)
         ]
         self._fh.write(
             ("" if self._first else ",\n")
             + json.dumps({"frame": int(frame_id), "objects": objects})
         )
         self._first = False
-        quality = crop_quality(xyxy, conf, image_size)
-        for tid, box, c, q in zip(tracked.tracker_id, xyxy, conf, quality, strict=True):
+        quality = crop_quality(xyxy, conf, self._size)
+        for tid, obj, q in zip(ids, objects, quality, strict=True):
             entry = self.tracks.setdefault(
                 int(tid), {"first_frame": int(frame_id), "frames": 0, "best_crop": None}
             )
@@ -118,14 +199,15 @@ class JsonWriter(_StreamingFile):
             if best is None or q > best["quality"]:
                 entry["best_crop"] = {
                     "frame": int(frame_id),
-                    "box": [round(float(v), 2) for v in box],
-                    "confidence": round(float(c), 4),
+                    "box": obj["box"],
+                    "confidence": obj["confidence"],
                     "quality": round(float(q), 4),
                 }
 
     def _end(self) -> None:
         items = ",\n".join(f'"{k}": {json.dumps(self.tracks[k])}' for k in sorted(self.tracks))
-        tail = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in self.footer.items())
+        footer = self.footer() if callable(self.footer) else self.footer
+        tail = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in footer.items())
         self._fh.write('\n], "tracks": {\n' + items + "\n}" + tail + "}\n")
 
 
@@ -148,7 +230,8 @@ def crop_quality(
 
 
 class VideoAnnotator:
-    """Draws tracked boxes, ``#id`` labels and traces of the last ``trace_length`` frames."""
+    """Draws tracked boxes, ``#id`` labels and traces of the last ``trace_length`` frames (the
+    live stream: a track appears from its confirmation). Drawing is timed as ``draw``."""
 
     def __init__(
         self,
@@ -156,7 +239,9 @@ class VideoAnnotator:
         fps: float,
         size: tuple[int, int],
         trace_length: int = 30,
+        timer: StageTimer | None = None,
     ) -> None:
+        self.timer = timer
         lookup = sv.ColorLookup.TRACK
         thickness = max(1, round(min(size) / 360))
         self.boxes = sv.BoxAnnotator(thickness=thickness, color_lookup=lookup)
@@ -185,8 +270,10 @@ class VideoAnnotator:
             )
         return scene
 
-    def write(self, frame: np.ndarray, tracked: sv.Detections) -> None:
-        self.writer.write(self.annotate(frame, tracked))
+    def write(self, result: TrackedFrame) -> None:
+        with self.timer("draw") if self.timer is not None else contextlib.nullcontext():
+            scene = self.annotate(result.frame, result.tracked)
+        self.writer.write(scene)
 
     def __exit__(self, exc_type, exc, tb) -> bool | None:
         return self.writer.__exit__(exc_type, exc, tb)

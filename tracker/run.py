@@ -5,7 +5,7 @@
     python -m tracker.run clip.mp4 --detector hog --preset dance --output-dir out/
 
 Frames stream from the decoder through the detector (in batches of ``--batch``) and the tracker
-to the writers, so memory stays flat for any video length.
+to the writers (:func:`tracker.pipeline.iter_tracked`), so memory stays flat for any video length.
 """
 
 from __future__ import annotations
@@ -13,26 +13,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from tqdm import tqdm
-
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.config import number_arg
 from cgclip.io.runs import claim_outputs
-from cgclip.io.video import open_video
+from cgclip.threads import add_threads_argument, configure_threads
 from tracker.config import TrackerConfig, load_preset, preset_names, read_config_yaml
-from tracker.detectors import Detector, ReplayDetector, make_detector
-from tracker.embedding import Embedder, FrameFeatures, build_embedder
+from tracker.detectors import Detector, make_detector
+from tracker.embedding import Embedder, build_embedder
 from tracker.outputs import JsonWriter, MotWriter, VideoAnnotator
+from tracker.pipeline import STAGES, Sink, StageTimer, iter_tracked, open_source
 from tracker.tracker import Tracker
 
-STAGES = ("decode", "detect", "embed", "associate", "draw", "write")
+__all__ = ["STAGES", "RunSummary", "default_outputs", "main", "track_video"]
 
 
 @dataclass
@@ -60,27 +57,6 @@ class RunSummary:
         return "\n".join(lines)
 
 
-class _TimedEmbedder:
-    """Wraps an embedder so the embed time is counted apart from association."""
-
-    def __init__(self, inner: Embedder, seconds: dict[str, float]) -> None:
-        self.inner, self.seconds = inner, seconds
-
-    def embed_frame(self, frame: np.ndarray, boxes_xyxy: np.ndarray) -> FrameFeatures:
-        t0 = time.perf_counter()
-        try:
-            return self.inner.embed_frame(frame, boxes_xyxy)
-        finally:
-            self.seconds["embed"] += time.perf_counter() - t0
-
-    def embed_tracklets(self, windows):
-        t0 = time.perf_counter()
-        try:
-            return self.inner.embed_tracklets(windows)
-        finally:
-            self.seconds["embed"] += time.perf_counter() - t0
-
-
 def track_video(
     video: str | Path,
     *,
@@ -93,82 +69,56 @@ def track_video(
     max_frames: int | None = None,
     progress: bool = True,
 ) -> RunSummary:
-    """Track one video (file or image folder) and write the requested outputs."""
+    """Track one video (file or image folder) and write the requested outputs.
+
+    The tracker runs at the video's frame rate. The MOT txt and JSON include each track's
+    tentative boxes; the annotated video shows tracks from their confirmation
+    (see :mod:`tracker.pipeline`)."""
     summary = RunSummary()
-    sec = summary.seconds
-    reader = open_video(video)
-    info = reader.info
-    if isinstance(detector, ReplayDetector):
-        detector.check_video(info)
-    tracker = Tracker(
-        config, embedder=_TimedEmbedder(embedder, sec) if embedder is not None else None
-    )
-    meta = {"video": str(video), "fps": info.fps, "width": info.width, "height": info.height}
-    meta["reid"] = getattr(embedder, "name", type(embedder).__name__) if embedder else "none"
-    mot = MotWriter(out_mot) if out_mot else None
-    js = JsonWriter(out_json, meta={**meta, "config": config.to_dict()}) if out_json else None
-    vid = VideoAnnotator(out_video, fps=info.fps, size=info.size) if out_video else None
-    writers = [w for w in (mot, js, vid) if w is not None]
-    total = info.frame_count or None
-    if max_frames:
-        total = min(total or max_frames, max_frames)
-    bar = tqdm(total=total, unit="frame", desc=Path(video).name, disable=not progress, leave=False)
-    with contextlib.ExitStack() as stack:
-        stack.callback(reader.close)
-        stack.callback(bar.close)
-        for w in writers:  # an error below discards every partial output
-            stack.enter_context(w)
-        frames_iter = iter(reader)
-        done = False
-        while not done:
-            batch: list[np.ndarray] = []
-            t0 = time.perf_counter()
-            while len(batch) < detector.batch_size:
-                if max_frames and summary.frames + len(batch) >= max_frames:
-                    done = True
-                    break
-                frame = next(frames_iter, None)
-                if frame is None:
-                    done = True
-                    break
-                batch.append(frame)
-            sec["decode"] += time.perf_counter() - t0
-            if not batch:
-                break
-            ids = list(range(summary.frames + 1, summary.frames + 1 + len(batch)))
-            t0 = time.perf_counter()
-            dets = detector.detect(batch, ids)
-            sec["detect"] += time.perf_counter() - t0
-            for fid, frame, det in zip(ids, batch, dets, strict=True):
-                t0 = time.perf_counter()
-                embed_before = sec["embed"]
-                tracked = tracker.update(det, frame)
-                sec["associate"] += time.perf_counter() - t0 - (sec["embed"] - embed_before)
-                if vid is not None:
-                    t0 = time.perf_counter()
-                    scene = vid.annotate(frame, tracked)
-                    sec["draw"] += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                if vid is not None:
-                    vid.writer.write(scene)
-                if mot is not None:
-                    mot.write(fid, tracked)
-                if js is not None:
-                    js.write(fid, tracked, image_size=info.size)
-                sec["write"] += time.perf_counter() - t0
-                bar.update(1)
-            summary.frames += len(batch)
-        summary.ids = tracker.ids_assigned
-        summary.frames_expected = total
-        summary.complete = not reader.truncated
-        if js is not None:
-            js.footer = {
-                "complete": summary.complete,
+    timer = StageTimer()
+    source = open_source(video)
+    try:
+        info = source.info
+        tracker = Tracker(config, embedder=embedder, frame_rate=info.fps)
+        meta = {"video": str(video), "fps": info.fps, "width": info.width, "height": info.height}
+        meta["reid"] = getattr(embedder, "name", type(embedder).__name__) if embedder else "none"
+        total = info.frame_count or None
+        if max_frames:
+            total = min(total or max_frames, max_frames)
+        sinks: list[Sink] = []
+        if out_mot:
+            sinks.append(MotWriter(out_mot))
+        if out_json:
+            meta["config"] = config.to_dict()
+            js = JsonWriter(out_json, meta=meta, image_size=info.size)
+            # Known only when the last frame is read, just before the files are published.
+            js.footer = lambda: {
+                "complete": not source.truncated(),
                 "frames_read": summary.frames,
                 "frames_expected": total,
             }
-        t_close = time.perf_counter()
-    sec["write"] += time.perf_counter() - t_close  # finishing and publishing the files
+            sinks.append(js)
+        if out_video:
+            sinks.append(VideoAnnotator(out_video, fps=info.fps, size=info.size, timer=timer))
+    except BaseException:
+        source.close()
+        raise
+    frames = iter_tracked(
+        source,
+        detector,
+        tracker,
+        sinks=sinks,
+        max_frames=max_frames,
+        timer=timer,
+        progress=Path(video).name if progress else False,
+    )
+    with contextlib.closing(frames):  # a signal between frames still unwinds the writers
+        for _ in frames:
+            summary.frames += 1
+    summary.ids = tracker.ids_assigned
+    summary.seconds = timer.seconds
+    summary.frames_expected = total
+    summary.complete = not source.truncated()
     for name, path in (("mot", out_mot), ("json", out_json), ("video", out_video)):
         if path:
             summary.outputs[name] = str(path)
@@ -217,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="appearance: a cgclip checkpoint (.safetensors), 'clip' (pretrained CLIP ViT-B/16, "
         "downloaded once), 'clip:PATH' (local open_clip weights), or 'none' (motion only)",
     )
-    p.add_argument("--device", default="cpu", help="torch device for the detector and ReID model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="torch device for the detector and ReID model: auto (CUDA when present, else "
+        "cpu), cpu, cuda or cuda:N",
+    )
     p.add_argument(
         "--backend",
         default="eager",
@@ -256,7 +211,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-frames", type=number_arg("[1, inf)", int), help="stop after this many frames"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_threads_argument(p)
     return p
+
+
+def _device(args: argparse.Namespace) -> str:
+    """``--device`` resolved (``auto``: CUDA when present, else cpu) and printed, when anything
+    runs on it: YOLO or a ReID model. Replayed or HOG detections with ``--reid none`` never
+    import torch."""
+    uses_torch = args.reid.strip().lower() != "none" or (
+        args.detections is None and args.detector.lower() != "hog"
+    )
+    if not uses_torch:
+        return "cpu"
+    from cgclip.runtime.load import resolve_device
+
+    device = str(resolve_device(args.device))
+    if not args.quiet:
+        print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""), file=sys.stderr)
+    return device
 
 
 @cli
@@ -265,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     video = Path(args.video)
     if not video.exists():
         raise UserError(f"{video}: no such video file or image folder")
+    # The decoder runs beside the detector and encoder pool.
+    threads = configure_threads(args.threads, concurrent=1)
+    if not args.quiet:
+        print(threads.describe(), file=sys.stderr)
     defaults = default_outputs(video, args.output_dir)
     out_video = None if args.no_video else (args.out_video or defaults["video"])
     out_mot = args.out_mot or defaults["mot"]
@@ -272,8 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     claim_outputs([out_video, out_mot, out_json], overwrite=args.overwrite)  # before any work
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
+    device = _device(args)
     embedder = build_embedder(
-        args.reid, device=args.device, backend=args.backend, precision=args.precision
+        args.reid, device=device, backend=args.backend, precision=args.precision
     )
     if args.detections and args.detector != "yolo11n.pt":
         print(
@@ -286,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         conf=args.conf,
         batch_size=args.batch,
         imgsz=args.imgsz,
-        device=args.device,
+        device=device,
         trust_weights=args.trust_weights,
     )
     summary = track_video(

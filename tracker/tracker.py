@@ -21,15 +21,9 @@ Per frame (``Tracker.update``):
    compared to the lost tracks once more (a late re-identification);
 6. tracklet embeddings of tracks whose window changed are recomputed in one batched call.
 
-Appearance never hurts (``docs/robustness.md``): every appearance-driven association passes a
-reachability gate (the detection must be within what the track's speed and the time lost allow),
-and appearance is trusted only as far as it separates the people in view. The tracker measures
-that per video: every motion-confident first-stage match is a sample, a success when the matched
-detection is also the track's nearest in appearance among all detections of the frame. The
-running success rate (the separability) maps to a trust in [0, 1] that scales the appearance
-weight, relaxes the appearance gate and the re-identification threshold, and an embedder that
-cannot tell people apart ends up with trust 0: motion only. Re-identification also needs a cosine
-margin over every other known person.
+Appearance never hurts (:mod:`tracker.appearance_guard`): every appearance-driven association
+passes a reachability gate, re-identification needs a margin over every other known person, and
+appearance counts only as far as it separates the people of this video (the trust).
 
 Frame-count knobs (``max_time_lost``, ``reid_buffer``) are given at 30 fps and scaled to the
 video's ``frame_rate``, as ByteTrack does; speeds are in box heights per second.
@@ -53,33 +47,30 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
+from tracker.appearance_guard import AppearanceTrust
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
-from tracker.embedding import EMBEDDING_KEY, Embedder, MeanPoolEmbedder, build_embedder
+from tracker.embedding import (
+    EMBEDDING_KEY,
+    Embedder,
+    MeanPoolEmbedder,
+    build_embedder,
+    l2_normalize,
+)
 from tracker.kalman import KalmanBoxFilter, cxcywh_to_xyxy, state_to_xyxy, xyxy_to_cxcywh
 from tracker.matching import (
     box_iou,
-    cosine_distance,
-    direction_cost,
-    fuse_cost,
-    l2_normalize,
-    linear_assignment,
     max_overlap,
 )
+from tracker.stages import MatchingStages
 from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
 
 # Boxes overlapping less than this are "apart" when deciding whether motion is unambiguous.
 NEAR_IOU = 0.15
-# A first-stage match with at least this IoU is "motion-confident": a separability sample.
-CONFIDENT_IOU = 0.5
-# The separability estimate starts from this many pseudo-samples at the middle of the trust ramp,
-# and forgets old samples at this rate (an effective memory of ~500 samples).
-SEPARABILITY_PRIOR = 5.0
-SEPARABILITY_DECAY = 0.998
 REFERENCE_FPS = 30.0  # frame-count knobs are given at this rate
 
 
-class Tracker:
+class Tracker(MatchingStages):
     """Multi-object tracker for people: Kalman + ByteTrack stages + OC-SORT + appearance re-ID.
 
     ``embedder`` computes appearance from frames; leave it ``None`` for motion only (embeddings
@@ -136,8 +127,10 @@ class Tracker:
         self._pred_xyxy = np.zeros((0, 4))
         self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
-        mid = (self.config.trust_floor + self.config.trust_full) / 2
-        self._sep_hits, self._sep_total = SEPARABILITY_PRIOR * mid, SEPARABILITY_PRIOR
+        cfg = self.config
+        self._trust = AppearanceTrust(
+            enabled=cfg.appearance_trust, floor=cfg.trust_floor, full=cfg.trust_full
+        )
         self.backfill: list[tuple[int, sv.Detections]] = []
 
     # ------------------------------------------------------------------ public API
@@ -350,195 +343,6 @@ class Tracker:
         if self._overlaps is None:
             self._overlaps = max_overlap(boxes)
         return self._overlaps
-
-    # ------------------------------------------------------------------ matching stages
-
-    def _appearance_cost(
-        self, rows: np.ndarray, det_idx: np.ndarray, embs: np.ndarray | None
-    ) -> np.ndarray | None:
-        """Cosine distances ``(K, M)``; NaN rows for tracks without an embedding yet."""
-        if embs is None or self.config.appearance_weight == 0:
-            return None
-        temb, has = self.table.embeddings(rows)
-        if not has.any() or temb.shape[1] != embs.shape[1]:
-            return None
-        dist = cosine_distance(temb, embs[det_idx])
-        dist[~has] = np.nan  # no appearance evidence: fuse_cost falls back to motion alone
-        return dist
-
-    @staticmethod
-    def _assign(
-        rows: np.ndarray,
-        cols: np.ndarray,
-        matches: np.ndarray,
-        det_track: np.ndarray,
-        matched: np.ndarray,
-    ) -> None:
-        if len(matches):
-            det_track[cols[matches[:, 1]]] = rows[matches[:, 0]]
-            matched[rows[matches[:, 0]]] = True
-
-    @property
-    def trust(self) -> float:
-        """How far appearance is trusted on this video so far, in [0, 1] (1 without
-        ``appearance_trust``): the separability mapped through ``trust_floor..trust_full``."""
-        cfg = self.config
-        if not cfg.appearance_trust:
-            return 1.0
-        return float(
-            np.clip(
-                (self.separability - cfg.trust_floor) / (cfg.trust_full - cfg.trust_floor), 0.0, 1.0
-            )
-        )
-
-    @property
-    def separability(self) -> float:
-        """Running rate at which a motion-confident match is also the nearest in appearance."""
-        return self._sep_hits / self._sep_total
-
-    def _observe_separability(self, high, boxes, embs, det_track) -> None:
-        """Score this frame's motion-confident first-stage matches (see the module docstring)."""
-        if embs is None or len(high) < 2:
-            return
-        rows = det_track[high]
-        hit = rows >= 0
-        rows, cols = rows[hit], high[hit]
-        if not len(rows):
-            return
-        temb, has = self.table.embeddings(rows)
-        if temb.shape[1] != embs.shape[1]:
-            return
-        iou = box_iou(self._pred_xyxy[rows], boxes[cols])[
-            np.arange(len(rows)), np.arange(len(rows))
-        ]
-        ok = has & (iou >= CONFIDENT_IOU) & np.isfinite(embs[cols]).all(axis=1)
-        if not ok.any():
-            return
-        others = high[np.isfinite(embs[high]).all(axis=1)]
-        if len(others) < 2:
-            return
-        dist = cosine_distance(temb[ok], embs[others])  # (K, M)
-        own = others[None, :] == cols[ok][:, None]
-        pos = dist[own]  # one per row: every matched column is among ``others``
-        neg = np.where(own, np.inf, dist).min(axis=1)
-        n = float(len(pos))
-        decay = SEPARABILITY_DECAY**n
-        self._sep_hits = self._sep_hits * decay + float((pos < neg).sum())
-        self._sep_total = self._sep_total * decay + n
-
-    def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
-        """``(K, M)`` bool: detection ``m`` is within reach of track ``rows[k]``'s last observed
-        box, given the time since and the track's speed (``TrackerConfig.reid_*``)."""
-        cfg = self.config
-        if not cfg.reid_gate:
-            return np.ones((len(rows), len(det_boxes)), dtype=bool)
-        last = self.table.last_box[rows]
-        height = np.maximum(last[:, 3] - last[:, 1], 1.0)
-        seconds = (self.frame_id - self.table.last_frame[rows]) / self.frame_rate
-        speed = np.hypot(*self.table.saved_mean[rows, 4:6].T) * self.frame_rate / height
-        reach = height * (
-            cfg.reid_margin
-            + seconds * np.maximum(cfg.reid_max_speed, cfg.reid_speed_factor * speed)
-        )
-        centre = (last[:, :2] + last[:, 2:]) / 2
-        det_centre = (det_boxes[:, :2] + det_boxes[:, 2:]) / 2
-        dist = np.hypot(*(det_centre[None, :, :] - centre[:, None, :]).transpose(2, 0, 1))
-        return dist <= reach[:, None]
-
-    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float) -> np.ndarray:
-        """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated.
-
-        Appearance weighs ``appearance_weight * trust`` and its gate relaxes towards "no gate"
-        (a cosine distance of 2) as trust falls; pairs out of reach are gated out."""
-        cfg = self.config
-        trust = self.trust
-        appearance = self._appearance_cost(rows, det_idx, embs) if trust > 0 else None
-        cost = fuse_cost(
-            box_iou(self._pred_xyxy[rows], boxes[det_idx]),
-            appearance,
-            appearance_weight=cfg.appearance_weight * trust,
-            min_iou=cfg.min_iou,
-            appearance_gate=cfg.appearance_gate + (2.0 - cfg.appearance_gate) * (1.0 - trust),
-            max_motion_cost=max_cost,
-        )
-        if appearance is not None:
-            cost[~self._reachable(rows, boxes[det_idx])] = np.inf
-        return cost
-
-    def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:
-        cfg = self.config
-        if not len(pool) or not len(high):
-            return
-        cost = self._fused_cost(pool, high, boxes, embs, cfg.match_thresh)
-        if cfg.direction_weight > 0:
-            last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
-            centres = (boxes[high, :2] + boxes[high, 2:]) / 2
-            cost = (
-                cost
-                + cfg.direction_weight
-                * direction_cost(self.table.direction[pool], last, centres)
-                * conf[high]
-            )
-        matches, _, _ = linear_assignment(cost, cfg.match_thresh)
-        self._assign(pool, high, matches, det_track, matched)
-
-    def _match_iou(
-        self, rows, det_idx, boxes, max_cost, det_track, matched, *, predicted: bool
-    ) -> None:
-        """IoU-only matching against predicted or last observed boxes."""
-        if not len(rows) or not len(det_idx):
-            return
-        tboxes = self._pred_xyxy[rows] if predicted else self.table.last_box[rows]
-        iou = box_iou(tboxes, boxes[det_idx])
-        matches, _, _ = linear_assignment(
-            np.where(iou < self.config.min_iou, np.inf, 1.0 - iou), max_cost
-        )
-        self._assign(rows, det_idx, matches, det_track, matched)
-
-    def _match_tentative(self, rows, det_idx, boxes, embs, det_track, matched) -> None:
-        max_cost = self.config.tentative_match_thresh
-        cost = self._fused_cost(rows, det_idx, boxes, embs, max_cost)
-        matches, _, _ = linear_assignment(cost, max_cost)
-        self._assign(rows, det_idx, matches, det_track, matched)
-
-    def _reid_cost(self, lost: np.ndarray, emb: np.ndarray, boxes: np.ndarray, exclude: np.ndarray):
-        """Cosine distances ``(L, M)`` of lost tracks ``lost`` to embeddings ``emb (M, E)`` at
-        ``boxes (M, 4)``, with ``inf`` where re-identification is not allowed: out of reach, or
-        not ``reid_min_margin`` closer than the runner-up among every other confirmed track with
-        an embedding (rows in ``exclude`` are not people to compare with). Returns the costs and
-        the threshold (``reid_thresh * trust``), or ``None`` when appearance is not trusted."""
-        cfg = self.config
-        thresh = cfg.reid_thresh * self.trust
-        if thresh <= 0 or not len(lost):
-            return None
-        known = self.table.confirmed & self.table.has_embedding()
-        known[exclude] = False
-        people = np.flatnonzero(known)  # every lost row is among them
-        dist = cosine_distance(self.table.emb[people], emb)  # (P, M)
-        dist[:, ~np.isfinite(emb).all(axis=1)] = np.inf  # skipped crops (embed_skip_iou)
-        lost_at = np.searchsorted(people, lost)
-        cost = dist[lost_at]
-        if len(people) > 1:
-            two = np.partition(dist, 1, axis=0)[:2]  # best and second best per detection
-            runner_up = np.where(cost <= two[0][None, :], two[1][None, :], two[0][None, :])
-            cost = np.where(runner_up - cost >= cfg.reid_min_margin, cost, np.inf)
-        cost[~self._reachable(lost, boxes)] = np.inf
-        return cost, thresh
-
-    def _match_reid(self, det_idx, embs, boxes, det_track, matched) -> None:
-        lost = np.flatnonzero(
-            self.table.confirmed
-            & (self.table.state == LOST)
-            & self.table.has_embedding()
-            & ~matched
-        )
-        if not len(lost) or self.table.emb.shape[1] != embs.shape[1]:
-            return
-        out = self._reid_cost(lost, embs[det_idx], boxes[det_idx], np.zeros(0, np.int64))
-        if out is None:
-            return
-        matches, _, _ = linear_assignment(*out)
-        self._assign(lost, det_idx, matches, det_track, matched)
 
     # ------------------------------------------------------------------ state changes
 

@@ -33,25 +33,20 @@ from cgclip.data.mot_crops import VISIBILITY_SOURCES, CropOptions, build_sequenc
 from cgclip.data.vreid import CAPTIONS_NAME, INDEX_FORMAT, INDEX_NAME, INDEX_VERSION
 from cgclip.errors import UserError, cli
 from cgclip.io.atomic import atomic_write_json
+from cgclip.io.mot import GT_TXT, find_sequences, split_folder
 
 MARKER = "tracklets.json"
 
 
-def find_sequences(mot_root: Path, split: str) -> list[Path]:
+def split_sequences(mot_root: Path, split: str) -> list[Path]:
     """Sequence folders of one split. Accepts the SportsMOT release's extra ``dataset/`` level."""
-    folder = mot_root / split
-    if not folder.is_dir() and (mot_root / "dataset" / split).is_dir():
-        folder = mot_root / "dataset" / split
-    if not folder.is_dir():
+    folder = split_folder(mot_root, split)
+    if folder is None:
         raise UserError(
-            f"{folder}: split folder not found; --mot-root must hold <split>/<sequence>/ folders "
-            "(SportsMOT: its dataset/ folder, DanceTrack: its root)"
+            f"{mot_root / split}: split folder not found; --mot-root must hold <split>/<sequence>/ "
+            "folders (SportsMOT: its dataset/ folder, DanceTrack: its root)"
         )
-    seqs = sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_dir() and any((p / n).exists() for n in ("gt", "img1", "seqinfo.ini"))
-    )
+    seqs = find_sequences(folder, ("gt", "img1", "seqinfo.ini"))
     if not seqs:
         raise UserError(f"{folder}: no sequence folders (each needs img1/ and gt/gt.txt)")
     return seqs
@@ -92,7 +87,7 @@ def read_id_map(path: Path) -> dict[tuple[str, int], int]:
 
 
 def _gt_hash(seq_dir: Path) -> str:
-    gt = seq_dir / "gt" / "gt.txt"
+    gt = seq_dir / GT_TXT
     return hashlib.sha1(gt.read_bytes()).hexdigest() if gt.is_file() else ""
 
 
@@ -141,7 +136,7 @@ def build_vreid(
         from cgclip.captions.attributes import read_attributes
 
         attrs = read_attributes(Path(attributes))
-    jobs = [(split, seq) for split in splits for seq in find_sequences(mot_root, split)]
+    jobs = [(split, seq) for split in splits for seq in split_sequences(mot_root, split)]
     names = [seq.name for _, seq in jobs]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})

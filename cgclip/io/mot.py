@@ -10,6 +10,10 @@ All three txt kinds share one row layout of 10 columns::
 
 Readers accept commas or whitespace, pad short rows (at least the 6 box columns are required) and
 reject malformed rows with a :class:`~cgclip.errors.UserError` naming the file and line.
+
+This module is the only place that turns rows into boxes and back (:func:`rows_to_xyxy`,
+:func:`xyxy_to_rows`) and that finds sequence folders (:func:`find_sequences`,
+:func:`split_folder`); the tracker, the evaluation, the dataset builders and the benchmarks call it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import configparser
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +122,32 @@ def frames_of(rows: np.ndarray) -> dict[int, np.ndarray]:
     return {int(chunk[0, 0]): chunk for chunk in np.split(rows, cuts)}
 
 
+def rows_to_xyxy(rows: np.ndarray) -> np.ndarray:
+    """``(N, >=6)`` MOT rows -> ``(N, 4)`` float64 corner boxes ``x1, y1, x2, y2``."""
+    xywh = np.asarray(rows, dtype=np.float64)[:, 2:6]
+    return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+
+
+def xyxy_to_rows(
+    frame_id: int | np.ndarray,
+    ids: np.ndarray,
+    xyxy: np.ndarray,
+    conf: np.ndarray | None = None,
+) -> np.ndarray:
+    """Corner boxes -> ``(N, 10)`` result rows ``frame, id, x, y, w, h, conf, -1, -1, -1``.
+
+    ``frame_id`` is one frame number or one per box; ``conf`` defaults to 1.
+    """
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    rows = np.full((len(xyxy), MOT_COLUMNS), -1.0)
+    rows[:, 0] = frame_id
+    rows[:, 1] = np.asarray(ids, dtype=np.float64).reshape(-1)
+    rows[:, 2:4] = xyxy[:, :2]
+    rows[:, 4:6] = xyxy[:, 2:] - xyxy[:, :2]
+    rows[:, 6] = 1.0 if conf is None else np.asarray(conf, dtype=np.float64).reshape(-1)
+    return rows
+
+
 def format_mot_rows(rows: np.ndarray) -> str:
     """Format rows the way MOTChallenge files are written: integer frame/id, 2-decimal boxes."""
     lines = []
@@ -144,6 +175,46 @@ def write_mot(path: str | os.PathLike[str], rows: np.ndarray) -> Path:
     if len(arr):
         arr = arr[np.lexsort((arr[:, 1], arr[:, 0]))]
     return atomic_write_text(path, format_mot_rows(arr))
+
+
+GT_TXT = "gt/gt.txt"
+DET_TXT = "det/det.txt"
+
+
+def is_sequence(folder: str | os.PathLike[str], marker: str | Sequence[str] = GT_TXT) -> bool:
+    """Whether ``folder`` is a MOTChallenge sequence: it holds ``marker`` (a relative path, or
+    several of which any will do, e.g. ``("gt", "img1", "seqinfo.ini")``)."""
+    markers = (marker,) if isinstance(marker, str) else tuple(marker)
+    p = Path(folder)
+    return p.is_dir() and any((p / m).exists() for m in markers)
+
+
+def find_sequences(
+    folder: str | os.PathLike[str],
+    marker: str | Sequence[str] = GT_TXT,
+    *,
+    include_self: bool = False,
+) -> list[Path]:
+    """Sequence folders directly under ``folder`` (see :func:`is_sequence`), sorted by name.
+
+    With ``include_self``, a ``folder`` that is itself a sequence gives ``[folder]``. A missing
+    folder gives ``[]``; callers say what they expected.
+    """
+    p = Path(folder)
+    if include_self and is_sequence(p, marker):
+        return [p]
+    if not p.is_dir():
+        return []
+    return sorted(d for d in p.iterdir() if is_sequence(d, marker))
+
+
+def split_folder(root: str | os.PathLike[str], split: str) -> Path | None:
+    """``root/split``, or ``root/dataset/split`` (the SportsMOT release's extra level); ``None``
+    when neither exists."""
+    for folder in (Path(root) / split, Path(root) / "dataset" / split):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cgclip.errors import ArgumentParser, cli
+from cgclip.threads import add_threads_argument, configure_threads
 
 
 @cli
@@ -22,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="override a config key, e.g. optim.lr=1e-5 or model.overrides.tfe_keys=cls",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_threads_argument(p)
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -37,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = [*args.override, *(["run.overwrite=true"] if args.overwrite else [])]
     cfg = load_train_config(args.config, overrides)
     prepare_output_dir(cfg.run)  # before reading the data: a bad folder fails in a second
+    plan = configure_threads(args.threads, concurrent=cfg.data.num_workers)
+    if not args.no_progress:
+        print(plan.describe())
     dataset, captions = load_training_data(cfg.data, progress=not args.no_progress)
     result = train(dataset, cfg, captions, progress=not args.no_progress)
     print(f"results in {result.output_dir}")

@@ -17,21 +17,21 @@ from benchmarks.tracker_embed_cache import (
 )
 from benchmarks.tracker_search import search
 from cgclip.io.mot import read_seqinfo
-from cgclip.io.video import open_video
 from tracker import CgclipEmbedder, Tracker, load_preset
 from tracker.detectors import ReplayDetector
+from tracker.outputs import MotRows
+from tracker.pipeline import iter_tracked, open_source
 
 
 def _live(seq, config, embedder) -> np.ndarray:
-    tracker = Tracker(config, embedder=embedder)
-    det = ReplayDetector(seq / "det" / "det.txt")
-    rows = []
-    for fid, frame in enumerate(open_video(seq / "img1"), 1):
-        out = tracker.update(det.detect([frame], [fid])[0], frame)
-        for f, d in [*tracker.backfill, (fid, out)]:  # confirmed tracks' tentative frames too
-            for box, tid in zip(d.xyxy, d.tracker_id, strict=True):
-                rows.append([f, tid, *box])
-    return np.asarray(rows).reshape(-1, 6)
+    """The live path: decoded frames, the real embedder, rows as the MOT sink writes them."""
+    source = open_source(seq / "img1")
+    tracker = Tracker(config, embedder=embedder, frame_rate=source.fps)
+    rows = MotRows()
+    detector = ReplayDetector(seq / "det" / "det.txt")
+    for result in iter_tracked(source, detector, tracker, sinks=[rows]):
+        assert result.frame is not None and result.frame.ndim == 3  # real pixels reach the model
+    return rows.rows
 
 
 def test_replayed_features_reproduce_the_live_run(synthetic_root, tiny_checkpoint, tmp_path):
@@ -52,8 +52,8 @@ def test_replayed_features_reproduce_the_live_run(synthetic_root, tiny_checkpoin
     replayed = track_sequence_replayed(seq, config, cache, embedder)
     assert len(live) == len(replayed) > 0.5 * read_seqinfo(seq).seq_length
     assert np.array_equal(live[:, :2], replayed[:, :2])  # same frames, same ids
-    # boxes: the output rows are x, y, w, h
-    assert np.allclose(live[:, 2:4], replayed[:, 2:4], atol=1e-3)
+    assert np.allclose(live[:, 2:], replayed[:, 2:], atol=1e-3)  # same boxes and confidences
+    assert (np.diff(live[:, 0]) >= 0).all()  # backfilled rows are in frame order
 
     replay = ReplayEmbedder(cache / f"{seq.name}.npz", embedder)
     replay.at(1)

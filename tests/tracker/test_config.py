@@ -46,3 +46,13 @@ def test_every_preset_is_valid_and_overrides_are_checked() -> None:
 def test_preset_names_are_names_never_paths(tmp_path: Path, name: str) -> None:
     with pytest.raises(UserError, match="is not a preset name"):
         Tracker.from_preset(name)
+
+
+def test_presets_are_package_data_not_repository_files() -> None:
+    # The presets ship inside the `tracker` package (the wheel test installs it elsewhere).
+    import tracker
+
+    assert {"default", "sports", "dance"} <= set(preset_names())
+    package = Path(tracker.__file__).parent
+    assert all((package / "presets" / f"{name}.yaml").is_file() for name in preset_names())
+    assert load_preset("sports") != load_preset("dance")

@@ -160,7 +160,8 @@ def profile_detections(
     u_miss = _ar1(rng.standard_normal((len(gt), 1)), track, rho(profile.miss_corr_s))[:, 0]
     u_box = _ar1(rng.standard_normal((len(gt), 4)), track, rho(profile.jitter_corr_s))
     size = 1.0 / (1.0 + np.exp(-(h / height - profile.small_h50) / profile.small_width))
-    p_det = profile.recall_max * size * (1.0 - profile.occlusion_miss * (1.0 - vis) ** 1.5)
+    hidden = np.clip(1.0 - vis, 0.0, 1.0)  # visibility can round past [0, 1]
+    p_det = profile.recall_max * size * (1.0 - profile.occlusion_miss * hidden**1.5)
     hit = ndtr(u_miss) < p_det
     # Loose boxes grow around the person, a little more upwards (DPM's root filter).
     cx = x + w / 2 + profile.jitter_xy * w * u_box[:, 0]

@@ -7,14 +7,21 @@ import pytest
 
 from cgclip.errors import UserError
 from cgclip.io.mot import (
+    DET_TXT,
+    GT_TXT,
     SeqInfo,
+    find_sequences,
     frames_of,
+    is_sequence,
     read_mot,
     read_seqinfo,
     read_seqmap,
+    rows_to_xyxy,
+    split_folder,
     write_mot,
     write_seqinfo,
     write_seqmap,
+    xyxy_to_rows,
 )
 
 
@@ -108,3 +115,37 @@ def test_seqmap_round_trip(tmp_path):
     write_seqmap(tmp_path / "val.txt", ["a", "b"])
     assert (tmp_path / "val.txt").read_text() == "name\na\nb\n"
     assert read_seqmap(tmp_path / "val.txt") == ["a", "b"]
+
+
+def test_rows_and_boxes_convert_both_ways(tmp_path):
+    xyxy = np.array([[10.0, 20.0, 40.0, 110.0], [0.5, 1.5, 2.5, 4.0]])
+    rows = xyxy_to_rows(3, ids=[7, 2], xyxy=xyxy, conf=[0.9, 0.4])
+    assert rows.tolist() == [
+        [3, 7, 10, 20, 30, 90, 0.9, -1, -1, -1],
+        [3, 2, 0.5, 1.5, 2, 2.5, 0.4, -1, -1, -1],
+    ]
+    assert np.array_equal(rows_to_xyxy(rows), xyxy)
+    assert xyxy_to_rows(np.array([1, 2]), [1, 1], xyxy)[:, [0, 6]].tolist() == [[1, 1], [2, 1]]
+    assert rows_to_xyxy(read_mot(write_mot(tmp_path / "r.txt", rows), "results")).tolist() == [
+        [0.5, 1.5, 2.5, 4.0],  # sorted by id on disk
+        [10.0, 20.0, 40.0, 110.0],
+    ]
+    assert xyxy_to_rows(1, [], np.zeros((0, 4))).shape == (0, 10)
+    assert rows_to_xyxy(np.zeros((0, 10))).shape == (0, 4)
+
+
+def test_sequence_discovery(tmp_path):
+    root = tmp_path / "sportsmot"
+    for seq, marker in (("b-02", GT_TXT), ("a-01", GT_TXT), ("c-03", DET_TXT)):
+        (root / "dataset" / "val" / seq / marker).parent.mkdir(parents=True)
+        (root / "dataset" / "val" / seq / marker).write_text("")
+    (root / "dataset" / "val" / "notes").mkdir()
+    val = split_folder(root, "val")
+    assert val == root / "dataset" / "val"  # the SportsMOT release's extra level
+    assert split_folder(root / "dataset", "val") == val and split_folder(root, "test") is None
+    assert [p.name for p in find_sequences(val)] == ["a-01", "b-02"]
+    assert [p.name for p in find_sequences(val, DET_TXT)] == ["c-03"]
+    assert [p.name for p in find_sequences(val, (GT_TXT, DET_TXT))] == ["a-01", "b-02", "c-03"]
+    assert find_sequences(val / "a-01", include_self=True) == [val / "a-01"]
+    assert find_sequences(val / "a-01") == [] and find_sequences(tmp_path / "missing") == []
+    assert is_sequence(val / "a-01") and not is_sequence(val / "notes")

@@ -2,10 +2,13 @@
 
 Images are real files on disk (PNG, 32x16), grouped into ``Tracklet``s of a ``ReidDataset``. Each
 identity has its own two-colour outfit plus per-frame noise, so a few training steps can learn it.
+``trained_run`` trains the tiny config once per session; tests that continue, corrupt or refuse a
+run work on a copy of it (``trained_run_copy``).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -13,6 +16,7 @@ import numpy as np
 import pytest
 
 from cgclip.data import ReidDataset, Tracklet
+from cgclip.train import TrainConfig, load_train_config, train
 
 
 def write_identity_tracklets(
@@ -58,3 +62,45 @@ def make_dataset(root: Path, train_ids: int = 8, test_ids: int = 3, per_id: int 
 @pytest.fixture(scope="session")
 def reid_fixture(tmp_path_factory: pytest.TempPathFactory) -> ReidDataset:
     return make_dataset(tmp_path_factory.mktemp("reid"))
+
+
+def tiny_config(out: Path, *extra: str) -> TrainConfig:
+    """``test-tiny`` for 3 epochs of 3 ids x 2 tracklets x 4 frames, writing to ``out``."""
+    return load_train_config(
+        None,
+        [
+            "model.name=test-tiny",
+            "model.pretrained=null",
+            "model.overrides.clip_len=4",
+            "sampler.ids_per_batch=3",
+            "sampler.tracklets_per_id=2",
+            "optim.lr=1e-3",
+            "optim.warmup_lr=1e-4",
+            "optim.warmup_epochs=1",
+            "optim.milestones=[4]",
+            "optim.epochs=3",
+            "data.num_workers=0",
+            "data.val_fraction=0.25",
+            "run.eval_every=10",
+            f"run.output_dir={out}",
+            *extra,
+        ],
+    )
+
+
+# The shared run: the ID text only (no captions), stopped after 2 of tiny_config's 3 epochs.
+TRAINED_RUN = ("data.text=idtext", "optim.epochs=2")
+
+
+@pytest.fixture(scope="session")
+def trained_run(reid_fixture: ReidDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of ``tiny_config(..., *TRAINED_RUN)`` trained once: read-only."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    train(reid_fixture, tiny_config(out, *TRAINED_RUN), progress=False)
+    return out
+
+
+@pytest.fixture()
+def trained_run_copy(trained_run: Path, tmp_path: Path) -> Path:
+    """A private copy of ``trained_run`` (resuming it writes into it)."""
+    return Path(shutil.copytree(trained_run, tmp_path / "trained-run"))

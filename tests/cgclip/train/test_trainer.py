@@ -14,32 +14,10 @@ from safetensors.torch import load_file
 import cgclip
 from cgclip.errors import UserError
 from cgclip.evaluate import evaluate_dataset
-from cgclip.train import load_train_config, train
+from cgclip.train import train
+from tests.cgclip.train.conftest import TRAINED_RUN, tiny_config
 
 CAPTIONS = {1: ["a person in a bright top"], 2: ["someone in dark trousers"]}
-
-
-def tiny_config(out, *extra):
-    return load_train_config(
-        None,
-        [
-            "model.name=test-tiny",
-            "model.pretrained=null",
-            "model.overrides.clip_len=4",
-            "sampler.ids_per_batch=3",
-            "sampler.tracklets_per_id=2",
-            "optim.lr=1e-3",
-            "optim.warmup_lr=1e-4",
-            "optim.warmup_epochs=1",
-            "optim.milestones=[4]",
-            "optim.epochs=3",
-            "data.num_workers=0",
-            "data.val_fraction=0.25",
-            "run.eval_every=10",
-            f"run.output_dir={out}",
-            *extra,
-        ],
-    )
 
 
 def test_training_writes_logs_checkpoints_and_learns(reid_fixture, tmp_path):
@@ -74,13 +52,11 @@ def test_training_writes_logs_checkpoints_and_learns(reid_fixture, tmp_path):
     assert metrics.num_valid == len(reid_fixture.query) and 0 < metrics.mAP <= 1
 
 
-def test_resume_after_a_kill_continues_exactly(reid_fixture, tmp_path):
+def test_resume_after_a_kill_continues_exactly(reid_fixture, trained_run_copy, tmp_path):
     """Two epochs, "killed", then resumed for the third == three epochs in one go."""
     straight = train(reid_fixture, tiny_config(tmp_path / "a", "data.text=idtext"), progress=False)
-    interrupted = tmp_path / "b"
-    train(
-        reid_fixture, tiny_config(interrupted, "data.text=idtext", "optim.epochs=2"), progress=False
-    )
+    interrupted = trained_run_copy  # TRAINED_RUN: the same config stopped after epoch 2
+    assert TRAINED_RUN == ("data.text=idtext", "optim.epochs=2")
     resumed = train(reid_fixture, tiny_config(interrupted, "data.text=idtext"), progress=False)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
     a = load_file(str(straight.last_checkpoint))
@@ -91,20 +67,18 @@ def test_resume_after_a_kill_continues_exactly(reid_fixture, tmp_path):
     assert "cmr.memory" in a  # the momentum-updated memory is part of the resumed state
 
 
-def test_a_corrupt_training_state_is_a_clear_error(reid_fixture, tmp_path):
-    out = tmp_path / "run"
-    train(reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False)
+def test_a_corrupt_training_state_is_a_clear_error(reid_fixture, trained_run_copy):
+    out = trained_run_copy
     state = out / "last.train.safetensors"
     state.write_bytes(state.read_bytes()[:1000])
     with pytest.raises(UserError, match="cannot resume from"):
-        train(reid_fixture, tiny_config(out, "optim.epochs=2", "data.text=idtext"), progress=False)
+        train(reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.epochs=3"), progress=False)
 
 
-def test_resume_refuses_a_different_config(reid_fixture, tmp_path):
-    out = tmp_path / "run"
-    train(reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False)
+def test_resume_refuses_a_different_config(reid_fixture, trained_run_copy):
+    out = trained_run_copy
     with pytest.raises(UserError, match="different config.*optim.lr"):
-        train(reid_fixture, tiny_config(out, "optim.lr=0.5", "data.text=idtext"), progress=False)
+        train(reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.lr=0.5"), progress=False)
     fresh = train(
         reid_fixture,
         tiny_config(

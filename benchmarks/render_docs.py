@@ -1,0 +1,384 @@
+"""Render the tables of measured numbers in the docs from the committed benchmark JSON.
+
+    python -m benchmarks.render_docs            # rewrite every table in README.md and docs/*.md
+    python -m benchmarks.render_docs --check    # exit 1 (naming the tables) when a doc is stale
+
+A table lives between two markers, and everything between them is generated::
+
+    <!-- table:tracker_speed -->
+    ...
+    <!-- /table:tracker_speed -->
+
+Adding a table: write a function ``(results: Path) -> str`` that reads its JSON with
+:func:`read_result` and returns markdown (:func:`md_table` helps), register it with
+``@renderer("name")``, and put the markers into a doc. Numbers never get typed into a doc by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cgclip.errors import UserError, cli
+from cgclip.io.atomic import atomic_write_text
+from cgclip.io.config import read_json
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+MARKER = re.compile(
+    r"(?P<open><!-- table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(?P<close><!-- /table:(?P=name) -->)",
+    re.DOTALL,
+)
+OPENING = re.compile(r"<!-- table:([\w.-]+) -->")
+
+Renderer = Callable[[Path], str]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renderer(name: str) -> Callable[[Renderer], Renderer]:
+    """Register ``fn`` as the renderer of the table called ``name``."""
+
+    def register(fn: Renderer) -> Renderer:
+        if name in RENDERERS:
+            raise ValueError(f"two renderers for table {name!r}")
+        RENDERERS[name] = fn
+        return fn
+
+    return register
+
+
+def read_result(results: Path, name: str) -> dict[str, Any]:
+    """``results/<name>.json``, the committed output of one benchmark."""
+    return read_json(results / f"{name}.json")
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> str:
+    """A markdown table; ``align`` has one letter per column, ``l`` or ``r`` (default: ``l`` then
+    ``r``)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fmt_ms(v: float) -> str:
+    """Milliseconds and rates with about three significant digits."""
+    if v == 0:
+        return "0"
+    return f"{v:.2f}" if v < 100 else f"{v:.1f}" if v < 1000 else f"{v:.0f}"
+
+
+def fmt_rate(v: float) -> str:
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+# ----------------------------------------------------------------------------- renderers
+
+
+@renderer("machines")
+def machines(results: Path) -> str:
+    """Where and with what each committed result was measured (from its own ``machine`` block)."""
+    rows = []
+    for path in sorted(results.glob("*.json")):
+        m = read_json(path).get("machine")
+        if not m:
+            continue
+        rows.append(
+            [
+                f"`{path.name}`",
+                m.get("cpu", "?"),
+                m.get("cores", "?"),
+                m.get("gpu") or "none",
+                m.get("torch", "?"),
+                m.get("numpy", "-"),
+            ]
+        )
+    return md_table(["result", "CPU", "cores", "GPU", "torch", "numpy"], rows, "llllll")
+
+
+@renderer("reid_ablation")
+def reid_ablation(results: Path) -> str:
+    from benchmarks.reid_ablation import markdown_tables, summarize
+
+    return markdown_tables(summarize(read_result(results, "reid_ablation")["runs"]))
+
+
+QUALITY_COLUMNS = ("HOTA", "IDF1", "IDSW", "MOTA", "DetA", "AssA")
+PEER_NAMES = {"bytetrack": "BoxMOT ByteTrack", "ocsort": "BoxMOT OC-SORT"}
+
+
+def metrics_table(title: str, rows: dict[str, dict[str, Any]], columns: Sequence[str]) -> str:
+    """``{label: metrics}`` as a table, the best value of each column in bold (IDSW: the fewest)."""
+    best = {c: (min if c == "IDSW" else max)(r[c] for r in rows.values()) for c in columns}
+    lines = []
+    for label, r in rows.items():
+        cells = []
+        for c in columns:
+            text = f"{r[c]:d}" if c == "IDSW" else f"{r[c]:.2f}"
+            cells.append(f"**{text}**" if r[c] == best[c] else text)
+        lines.append([label, *cells])
+    return md_table([title, *columns], lines)
+
+
+def _peer_label(key: str) -> str:
+    name, _, how = key.partition(" ")
+    return f"{PEER_NAMES.get(name, name)}, {how.strip('()')}"
+
+
+def tracker_quality(kind: str, results: Path) -> str:
+    runs = read_result(results, "tracker_quality")["kinds"][kind]
+    rows = {
+        f"ours (`{kind}` preset)" if k == "ours" else _peer_label(k): run["combined"]
+        for k, run in runs.items()
+    }
+    return metrics_table(kind, rows, QUALITY_COLUMNS)
+
+
+APPEARANCE_COLUMNS = ("HOTA", "IDF1", "IDSW", "MOTA", "AssA")
+
+
+def tracker_appearance(kind: str, results: Path) -> str:
+    rows = read_result(results, "tracker_appearance")["kinds"][kind]["rows"]
+    labelled = {
+        f"{k} ({r['embedded_fraction']:.0%} of crops embedded)"
+        if "embedded_fraction" in r
+        else k: r
+        for k, r in rows.items()
+    }
+    return metrics_table(kind, labelled, APPEARANCE_COLUMNS)
+
+
+for _kind in ("dance", "sports"):
+    renderer(f"tracker_quality.{_kind}")(lambda results, k=_kind: tracker_quality(k, results))
+    renderer(f"tracker_appearance.{_kind}")(lambda results, k=_kind: tracker_appearance(k, results))
+
+
+@renderer("tracker_speed")
+def tracker_speed(results: Path) -> str:
+    data = read_result(results, "tracker_speed")
+    trackers = {"ours": "ours", "bytetrack": "BoxMOT ByteTrack", "ocsort": "BoxMOT OC-SORT"}
+    rows = [
+        [row["people"]]
+        + [
+            f"{fmt_ms(row[k]['median_ms'])} ({fmt_ms(row[k]['p90_ms'])})" if k in row else "-"
+            for k in trackers
+        ]
+        for row in data["rows"]
+    ]
+    table = md_table(["people", *trackers.values()], rows)
+    ratio = data.get("ratio_ours_over_bytetrack_at_30")
+    if ratio is not None:
+        table += f"\n\nAt 30 people ours takes {ratio:.2f}x ByteTrack's time in the same run."
+    return table
+
+
+@renderer("tracker_pipeline")
+def tracker_pipeline(results: Path) -> str:
+    runs = read_result(results, "tracker_pipeline")["runs"]
+    stages = ("decode", "detect", "embed", "associate", "draw", "write")
+    rows = []
+    for run in runs.values():
+        ms = run["ms_per_frame"]
+        total = f"{fmt_ms(run['total_ms_per_frame'])} ({fmt_rate(run['fps'])} FPS)"
+        rows.append(
+            [f"{run['note']}, {run['frames']} frames", *(fmt_ms(ms[s]) for s in stages), total]
+        )
+    return md_table(["set-up", *stages, "total"], rows)
+
+
+@renderer("encoder_throughput")
+def encoder_throughput(results: Path) -> str:
+    """One table per model: crops/s per batch (ratio to eager fp32), build time, parity."""
+    data = read_result(results, "encoder_throughput_cpu")
+    tables = []
+    for variant, v in data["variants"].items():
+        batches = sorted({row["batch"] for run in v["runs"] for row in run["rows"]})
+        rows = []
+        for run in v["runs"]:
+            cells = {row["batch"]: row for row in run["rows"]}
+            rows.append(
+                [f"{run['backend']} {run['precision']}"]
+                + [
+                    f"{fmt_rate(cells[b]['crops_per_s'])} (x{cells[b]['speedup_vs_eager_fp32']:.2f})"
+                    if b in cells
+                    else "-"
+                    for b in batches
+                ]
+                + [
+                    f"{run['build_seconds']:.1f}",
+                    f"{run['parity']['token_rel_error']:.1e}",
+                    f"{run['parity']['min_cosine']:.5f}",
+                ]
+            )
+        header = [variant, *(f"batch {b}" for b in batches), "build s", "token error", "min cosine"]
+        tables.append(md_table(header, rows))
+    return "\n\n".join(tables)
+
+
+@renderer("parity")
+def parity(results: Path) -> str:
+    """Tolerances per precision and the parity each measured backend reached against eager fp32."""
+    from cgclip.runtime.parity import TOLERANCES
+
+    data = read_result(results, "encoder_throughput_cpu")
+    by_precision: dict[str, list[dict[str, Any]]] = {}
+    for v in data["variants"].values():
+        for run in v["runs"]:
+            if (run["backend"], run["precision"]) != ("eager", "fp32"):
+                by_precision.setdefault(run["precision"], []).append(run["parity"])
+    rows = []
+    for precision, tol in TOLERANCES.items():
+        checks = by_precision.get(precision, [])
+        errors = [c["token_rel_error"] for c in checks]
+        measured = (
+            [
+                f"{min(errors):.1e} to {max(errors):.1e}",
+                f"{min(c['min_cosine'] for c in checks):.5f}",
+                f"{sum(c['passed'] for c in checks)} of {len(checks)}",
+            ]
+            if checks
+            else ["not measured (no CUDA GPU in this run)", "-", "-"]
+        )
+        rows.append([precision, f"< {tol.token_rel:g}", f"> {tol.cosine:g}", *measured])
+    header = [
+        "precision",
+        "token error",
+        "cosine",
+        "measured token error",
+        "lowest cosine",
+        "passed",
+    ]
+    return md_table(header, rows)
+
+
+@renderer("model_cost")
+def model_cost(results: Path) -> str:
+    """Image-encoder crops/s per batch size and one training step, per model variant."""
+    variants = read_result(results, "model_cost")["variants"]
+    batches = sorted({row["batch"] for v in variants.values() for row in v["encoder"]})
+    rows = []
+    for name, v in variants.items():
+        cells = {row["batch"]: fmt_rate(row["crops_per_s"]) for row in v["encoder"]}
+        step = v.get("train_step")
+        rows.append(
+            [f"`{name}`", *(cells.get(b, "-") for b in batches)]
+            + [f"{step['clips_per_s']:.1f}" if step else "-"]
+        )
+    header = ["variant", *(f"crops/s, batch {b}" for b in batches), "training clips/s"]
+    return md_table(header, rows)
+
+
+@renderer("demo_latency")
+def demo_latency(results: Path) -> str:
+    runs = read_result(results, "demo_latency")["runs"]
+    rows = []
+    for setup, r in runs.items():
+        label = f"CG-CLIP `{setup.split(':', 1)[1]}`" if setup.startswith("ckpt:") else setup
+        search = "-" if r["search_ms"] is None else f"{r['search_ms']:.1f} ms"
+        rows.append(
+            [
+                label,
+                f"{r['track_s']:.2f} s",
+                f"{r['h264_s']:.2f} s",
+                f"{r['gallery_s']:.2f} s",
+                f"{r['demo_overhead_ratio']:.2f}",
+                search,
+            ]
+        )
+    header = [
+        "ReID",
+        "tracking",
+        "H.264 re-encode",
+        "gallery + search embeddings",
+        "demo additions / tracking",
+        "one search",
+    ]
+    return md_table(header, rows)
+
+
+@renderer("tracker_crossdomain")
+def tracker_crossdomain(results: Path) -> str:
+    from benchmarks.tracker_crossdomain import render
+
+    return render(read_result(results, "tracker_crossdomain"))
+
+
+@renderer("tracker_robustness")
+def tracker_robustness(results: Path) -> str:
+    from benchmarks.tracker_robustness import render
+
+    return render(read_result(results, "tracker_robustness"))
+
+
+@renderer("thread_policy")
+def thread_policy(results: Path) -> str:
+    from benchmarks.thread_policy import render
+
+    return render(read_result(results, "thread_policy"))
+
+
+# ----------------------------------------------------------------------------- docs
+
+
+def doc_paths(repo: Path = REPO) -> list[Path]:
+    """Every doc that may hold tables: README.md and docs/**/*.md."""
+    return [repo / "README.md", *sorted((repo / "docs").rglob("*.md"))]
+
+
+def render_text(text: str, results: Path, where: str = "doc") -> str:
+    """``text`` with every marked table regenerated from ``results``."""
+    unknown = sorted(set(OPENING.findall(text)) - set(RENDERERS))
+    if unknown:
+        raise UserError(
+            f"{where}: no renderer for table(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(RENDERERS))} (benchmarks/render_docs.py)"
+        )
+    if len(MARKER.findall(text)) != len(OPENING.findall(text)):
+        raise UserError(f"{where}: a '<!-- table:NAME -->' marker has no matching close marker")
+
+    def fill(m: re.Match[str]) -> str:
+        body = RENDERERS[m["name"]](results).rstrip("\n")
+        return f"{m['open']}{body}\n{m['close']}"
+
+    return MARKER.sub(fill, text)
+
+
+def render_docs(paths: Iterable[Path], results: Path, check: bool) -> list[Path]:
+    """Re-render ``paths``; returns the stale ones (written unless ``check``)."""
+    stale = []
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        new = render_text(text, results, where=str(path))
+        if new != text:
+            stale.append(path)
+            if not check:
+                atomic_write_text(path, new)
+    return stale
+
+
+@cli
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.render_docs", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--check", action="store_true", help="fail when a doc is stale; write nothing")
+    p.add_argument("--results", type=Path, default=RESULTS, help="benchmark JSON folder")
+    p.add_argument("docs", nargs="*", type=Path, help="docs to render (default: README + docs/)")
+    args = p.parse_args(argv)
+    stale = render_docs(args.docs or doc_paths(), args.results, args.check)
+    for path in stale:
+        verb = "stale" if args.check else "rendered"
+        print(f"{verb}: {path}")
+    if args.check and stale:
+        print("error: tables differ from benchmarks/results; run python -m benchmarks.render_docs")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

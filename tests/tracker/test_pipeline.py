@@ -1,0 +1,200 @@
+"""The one tracking loop (``tracker.pipeline``): sinks, the backfill of file outputs, the stage
+timer, frame sources and their frame rate."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import supervision as sv
+
+from cgclip.io.mot import SeqInfo, read_mot, write_seqinfo
+from tracker import TrackerConfig
+from tracker.detectors import ReplayDetector
+from tracker.outputs import BackfillBuffer, JsonWriter, MotRows, MotWriter, VideoAnnotator
+from tracker.pipeline import STAGES, StageTimer, TrackedFrame, iter_tracked, open_source
+from tracker.tracker import Tracker
+
+W, H = 480, 240
+
+
+def person(x: float) -> list[float]:
+    return [x, 60.0, x + 30.0, 150.0]
+
+
+def scene(f: int) -> list[list[float]]:
+    """A walks from frame 1; B stands from frame 4; C shows up for frames 7-8 only (never
+    confirmed with min_hits=3: a tentative track is dropped at its first miss)."""
+    boxes = [person(20 + 2 * f)]
+    if f >= 4:
+        boxes.append(person(300))
+    if f in (7, 8):
+        boxes.append(person(200))
+    return boxes
+
+
+class ScriptedDetector:
+    """Detections from ``scene``, four frames per call (the loop must batch and unbatch)."""
+
+    batch_size = 4
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def detect(self, frames, frame_ids):
+        self.calls.append(list(frame_ids))
+        out = []
+        for f in frame_ids:
+            boxes = np.array(scene(f), dtype=np.float32)
+            out.append(
+                sv.Detections(
+                    xyxy=boxes,
+                    confidence=np.full(len(boxes), 0.9, np.float32),
+                    class_id=np.zeros(len(boxes), np.int64),
+                )
+            )
+        return out
+
+
+def blank_frames(n: int = 10) -> list[np.ndarray]:
+    return [np.full((H, W, 3), 40, np.uint8) for _ in range(n)]
+
+
+def test_file_outputs_keep_the_tentative_frames_the_live_stream_cannot(tmp_path):
+    tracker = Tracker(TrackerConfig(min_hits=3))
+    timer = StageTimer()
+    detector = ScriptedDetector()
+    sinks = [
+        MotWriter(tmp_path / "r.txt"),
+        JsonWriter(tmp_path / "r.json", meta={"video": "toy"}, image_size=(W, H)),
+        VideoAnnotator(tmp_path / "r.mp4", fps=30.0, size=(W, H), timer=timer),
+    ]
+    live = {}
+    for r in iter_tracked(blank_frames(), detector, tracker, sinks=sinks, timer=timer):
+        live[r.frame_id] = sorted(r.tracked.tracker_id.tolist())
+        assert r.backfill_horizon == 2
+    assert detector.calls == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+    # live: A from frame 1 (the first frame confirms at once), B only from its third frame, 6
+    assert live == {f: [1] if f < 6 else [1, 2] for f in range(1, 11)}
+
+    rows = read_mot(tmp_path / "r.txt", kind="results")
+    lines = (tmp_path / "r.txt").read_text().splitlines()
+    assert [tuple(map(int, ln.split(",")[:2])) for ln in lines] == sorted(
+        (int(f), int(t)) for f, t in rows[:, :2]
+    )  # the file itself is in frame, then id order
+    assert rows[rows[:, 1] == 1, 0].tolist() == list(range(1, 11))
+    assert rows[rows[:, 1] == 2, 0].tolist() == list(range(4, 11))  # from B's first frame
+    assert set(rows[:, 1]) == {1, 2}  # C was never confirmed
+    b4 = rows[(rows[:, 0] == 4) & (rows[:, 1] == 2)][0]
+    assert b4[2:6].tolist() == [300, 60, 30, 90]
+
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["video"] == "toy"
+    assert [fr["frame"] for fr in data["frames"]] == list(range(1, 11))
+    per_frame = {fr["frame"]: [o["id"] for o in fr["objects"]] for fr in data["frames"]}
+    assert per_frame == {f: [1] if f < 4 else [1, 2] for f in range(1, 11)}
+    b = data["tracks"]["2"]
+    assert (b["first_frame"], b["last_frame"], b["frames"]) == (4, 10, 7)
+    assert 4 <= b["best_crop"]["frame"] <= 10 and b["best_crop"]["box"] == person(300)
+
+    cap = cv2.VideoCapture(str(tmp_path / "r.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    cap.release()
+    assert set(timer.seconds) == set(STAGES)
+    assert timer.seconds["draw"] > 0 and timer.seconds["embed"] == 0  # no embedder
+
+
+def test_backfill_older_than_the_held_frames_is_refused():
+    buf = BackfillBuffer()
+    empty = sv.Detections.empty()
+    empty.tracker_id = np.zeros(0, np.int64)
+    for f in (1, 2, 3):
+        buf.push(TrackedFrame(f, None, empty, [], backfill_horizon=1))
+    late = sv.Detections(xyxy=np.array([person(5)], np.float32), tracker_id=np.array([7]))
+    with pytest.raises(ValueError, match="backfill for frame 1 arrived at frame 4"):
+        buf.push(TrackedFrame(4, None, empty, [(1, late)], backfill_horizon=1))
+
+
+def test_files_are_published_only_when_the_loop_finishes(tmp_path):
+    out = tmp_path / "r.txt"
+    loop = iter_tracked(
+        blank_frames(), ScriptedDetector(), Tracker(TrackerConfig()), sinks=[MotWriter(out)]
+    )
+    for r in loop:
+        if r.frame_id == 3:
+            break
+    loop.close()
+    assert not out.exists() and not list(tmp_path.iterdir())  # no partial file, no temp file
+    rows = MotRows()
+    results = list(
+        iter_tracked(
+            blank_frames(), ScriptedDetector(), Tracker(TrackerConfig()), sinks=[rows], max_frames=5
+        )
+    )
+    assert [r.frame_id for r in results] == [1, 2, 3, 4, 5]
+    assert rows.rows[:, 0].max() == 5
+
+
+def test_stage_timer_counts_nested_stages_once(monkeypatch):
+    clock = iter([0.0, 1.0, 3.0, 4.0, 10.0, 12.0])
+    monkeypatch.setattr("tracker.pipeline.time.perf_counter", lambda: next(clock))
+    timer = StageTimer()
+    with timer("associate"), timer("embed"):  # associate 0 .. 4, of which embed 1 .. 3
+        pass
+    with timer("detect"):  # 10 .. 12
+        pass
+    assert timer.seconds["associate"] == 2.0
+    assert timer.seconds["embed"] == 2.0
+    assert timer.seconds["detect"] == 2.0
+    assert timer.seconds["decode"] == 0.0
+
+
+def _mot_sequence(root, frames: int = 6, fps: float = 10.0):
+    seq = root / "toy-01"
+    (seq / "img1").mkdir(parents=True)
+    for f in range(1, frames + 1):
+        cv2.imwrite(str(seq / "img1" / f"{f:06d}.jpg"), np.zeros((H, W, 3), np.uint8))
+    write_seqinfo(seq, SeqInfo("toy-01", fps, frames, W, H))
+    (seq / "det").mkdir()
+    det = "".join(f"{f},-1,{20 + 2 * f},60,30,90,0.9,-1,-1,-1\n" for f in range(1, frames + 1))
+    (seq / "det" / "det.txt").write_text(det)
+    return seq
+
+
+def test_sources_give_the_frame_rate_and_decode_only_when_asked(tmp_path):
+    seq = _mot_sequence(tmp_path)
+    decoded = open_source(seq / "img1")
+    assert decoded.fps == 10.0 and decoded.info.frame_count == 6
+    assert all(f.shape == (H, W, 3) for f in decoded.frames)
+    marker = np.zeros((1, 1, 3), np.uint8)
+    bare = open_source(seq, decode=False, placeholder=marker)
+    assert (bare.fps, bare.info.size, bare.info.frame_count) == (10.0, (W, H), 6)
+    assert [f is marker for f in bare.frames] == [True] * 6
+    frames = open_source(blank_frames(3), fps=25.0)
+    assert (frames.fps, frames.info.size, frames.info.frame_count) == (25.0, (W, H), 3)
+
+
+def test_track_video_runs_the_tracker_at_the_video_frame_rate(tmp_path, monkeypatch):
+    import tracker.run as run
+
+    seq = _mot_sequence(tmp_path)
+    built = []
+
+    class Recording(Tracker):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self.frame_rate)
+
+    monkeypatch.setattr(run, "Tracker", Recording)
+    summary = run.track_video(
+        seq / "img1",
+        detector=ReplayDetector(seq / "det" / "det.txt"),
+        config=TrackerConfig(min_hits=3),
+        out_mot=tmp_path / "r.txt",
+        progress=False,
+    )
+    assert built == [10.0] and summary.frames == 6 and summary.ids == 1
+    rows = read_mot(tmp_path / "r.txt", kind="results")
+    assert rows[:, 0].tolist() == [1, 2, 3, 4, 5, 6]  # frame 1 confirms at once

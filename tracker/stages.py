@@ -1,0 +1,192 @@
+"""The matching stages of :class:`tracker.tracker.Tracker`: cost matrices and gated Hungarian
+assignments, one method per stage (the order they run in is in ``Tracker.update``).
+
+``MatchingStages`` is a mixin: it reads the tracker's ``config``, ``table`` (the
+:class:`~tracker.tracks.TrackTable`), ``_pred_xyxy`` (this frame's predicted boxes), ``frame_id``,
+``frame_rate`` and ``_trust``, and writes only ``det_track`` / ``matched``, the per-frame
+assignment arrays it is handed. Every appearance-driven stage goes through the guards of
+:mod:`tracker.appearance_guard`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracker.appearance_guard import CONFIDENT_IOU, margin_gated, reachable
+from tracker.matching import (
+    box_iou,
+    cosine_distance,
+    direction_cost,
+    fuse_cost,
+    linear_assignment,
+)
+from tracker.tracks import LOST
+
+
+class MatchingStages:
+    """Matching stages over the tracker's state (see the module docstring)."""
+
+    def _appearance_cost(
+        self, rows: np.ndarray, det_idx: np.ndarray, embs: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Cosine distances ``(K, M)``; NaN rows for tracks without an embedding yet."""
+        if embs is None or self.config.appearance_weight == 0:
+            return None
+        temb, has = self.table.embeddings(rows)
+        if not has.any() or temb.shape[1] != embs.shape[1]:
+            return None
+        dist = cosine_distance(temb, embs[det_idx])
+        dist[~has] = np.nan  # no appearance evidence: fuse_cost falls back to motion alone
+        return dist
+
+    @staticmethod
+    def _assign(
+        rows: np.ndarray,
+        cols: np.ndarray,
+        matches: np.ndarray,
+        det_track: np.ndarray,
+        matched: np.ndarray,
+    ) -> None:
+        if len(matches):
+            det_track[cols[matches[:, 1]]] = rows[matches[:, 0]]
+            matched[rows[matches[:, 0]]] = True
+
+    @property
+    def trust(self) -> float:
+        """How far appearance is trusted on this video so far, in [0, 1] (1 without
+        ``appearance_trust``; see :mod:`tracker.appearance_guard`)."""
+        return self._trust.trust
+
+    @property
+    def separability(self) -> float:
+        """Running rate at which a motion-confident match is also the nearest in appearance."""
+        return self._trust.separability
+
+    def _observe_separability(self, high, boxes, embs, det_track) -> None:
+        """This frame's motion-confident first-stage matches as separability samples."""
+        if embs is None or len(high) < 2:
+            return
+        rows = det_track[high]
+        hit = rows >= 0
+        rows, cols = rows[hit], high[hit]
+        if not len(rows):
+            return
+        temb, has = self.table.embeddings(rows)
+        if temb.shape[1] != embs.shape[1]:
+            return
+        iou = box_iou(self._pred_xyxy[rows], boxes[cols])[
+            np.arange(len(rows)), np.arange(len(rows))
+        ]
+        ok = has & (iou >= CONFIDENT_IOU) & np.isfinite(embs[cols]).all(axis=1)
+        others = high[np.isfinite(embs[high]).all(axis=1)]  # sorted: every ok column is in it
+        if ok.any():
+            self._trust.observe(temb[ok], embs[others], np.searchsorted(others, cols[ok]))
+
+    def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
+        """``(K, M)`` bool: detection ``m`` is within reach of track ``rows[k]``'s last observed
+        box, given the time since and the track's speed (``TrackerConfig.reid_*``)."""
+        cfg = self.config
+        if not cfg.reid_gate:
+            return np.ones((len(rows), len(det_boxes)), dtype=bool)
+        last = self.table.last_box[rows]
+        height = np.maximum(last[:, 3] - last[:, 1], 1.0)
+        speed = np.hypot(*self.table.saved_mean[rows, 4:6].T) * self.frame_rate / height
+        return reachable(
+            last,
+            (self.frame_id - self.table.last_frame[rows]) / self.frame_rate,
+            speed,
+            det_boxes,
+            margin=cfg.reid_margin,
+            max_speed=cfg.reid_max_speed,
+            speed_factor=cfg.reid_speed_factor,
+        )
+
+    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float) -> np.ndarray:
+        """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated.
+
+        Appearance weighs ``appearance_weight * trust`` and its gate relaxes towards "no gate"
+        (a cosine distance of 2) as trust falls; pairs out of reach are gated out."""
+        cfg = self.config
+        trust = self.trust
+        appearance = self._appearance_cost(rows, det_idx, embs) if trust > 0 else None
+        cost = fuse_cost(
+            box_iou(self._pred_xyxy[rows], boxes[det_idx]),
+            appearance,
+            appearance_weight=cfg.appearance_weight * trust,
+            min_iou=cfg.min_iou,
+            appearance_gate=cfg.appearance_gate + (2.0 - cfg.appearance_gate) * (1.0 - trust),
+            max_motion_cost=max_cost,
+        )
+        if appearance is not None:
+            cost[~self._reachable(rows, boxes[det_idx])] = np.inf
+        return cost
+
+    def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:
+        cfg = self.config
+        if not len(pool) or not len(high):
+            return
+        cost = self._fused_cost(pool, high, boxes, embs, cfg.match_thresh)
+        if cfg.direction_weight > 0:
+            last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
+            centres = (boxes[high, :2] + boxes[high, 2:]) / 2
+            cost = (
+                cost
+                + cfg.direction_weight
+                * direction_cost(self.table.direction[pool], last, centres)
+                * conf[high]
+            )
+        matches, _, _ = linear_assignment(cost, cfg.match_thresh)
+        self._assign(pool, high, matches, det_track, matched)
+
+    def _match_iou(
+        self, rows, det_idx, boxes, max_cost, det_track, matched, *, predicted: bool
+    ) -> None:
+        """IoU-only matching against predicted or last observed boxes."""
+        if not len(rows) or not len(det_idx):
+            return
+        tboxes = self._pred_xyxy[rows] if predicted else self.table.last_box[rows]
+        iou = box_iou(tboxes, boxes[det_idx])
+        matches, _, _ = linear_assignment(
+            np.where(iou < self.config.min_iou, np.inf, 1.0 - iou), max_cost
+        )
+        self._assign(rows, det_idx, matches, det_track, matched)
+
+    def _match_tentative(self, rows, det_idx, boxes, embs, det_track, matched) -> None:
+        max_cost = self.config.tentative_match_thresh
+        cost = self._fused_cost(rows, det_idx, boxes, embs, max_cost)
+        matches, _, _ = linear_assignment(cost, max_cost)
+        self._assign(rows, det_idx, matches, det_track, matched)
+
+    def _reid_cost(self, lost: np.ndarray, emb: np.ndarray, boxes: np.ndarray, exclude: np.ndarray):
+        """Cosine distances ``(L, M)`` of lost tracks ``lost`` to embeddings ``emb (M, E)`` at
+        ``boxes (M, 4)``, with ``inf`` where re-identification is not allowed: out of reach, or
+        not ``reid_min_margin`` closer than the runner-up among every other confirmed track with
+        an embedding (rows in ``exclude`` are not people to compare with). Returns the costs and
+        the threshold (``reid_thresh * trust``), or ``None`` when appearance is not trusted."""
+        cfg = self.config
+        thresh = cfg.reid_thresh * self.trust
+        if thresh <= 0 or not len(lost):
+            return None
+        known = self.table.confirmed & self.table.has_embedding()
+        known[exclude] = False
+        people = np.flatnonzero(known)  # every lost row is among them
+        dist = cosine_distance(self.table.emb[people], emb)  # (P, M)
+        dist[:, ~np.isfinite(emb).all(axis=1)] = np.inf  # skipped crops (embed_skip_iou)
+        cost = margin_gated(dist, np.searchsorted(people, lost), cfg.reid_min_margin)
+        cost[~self._reachable(lost, boxes)] = np.inf
+        return cost, thresh
+
+    def _match_reid(self, det_idx, embs, boxes, det_track, matched) -> None:
+        lost = np.flatnonzero(
+            self.table.confirmed
+            & (self.table.state == LOST)
+            & self.table.has_embedding()
+            & ~matched
+        )
+        if not len(lost) or self.table.emb.shape[1] != embs.shape[1]:
+            return
+        out = self._reid_cost(lost, embs[det_idx], boxes[det_idx], np.zeros(0, np.int64))
+        if out is None:
+            return
+        matches, _, _ = linear_assignment(*out)
+        self._assign(lost, det_idx, matches, det_track, matched)
