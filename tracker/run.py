@@ -11,6 +11,7 @@ to the writers (:func:`tracker.pipeline.iter_tracked`), so memory stays flat for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,8 +112,9 @@ def track_video(
         timer=timer,
         progress=Path(video).name if progress else False,
     )
-    for _ in frames:
-        summary.frames += 1
+    with contextlib.closing(frames):  # a signal between frames still unwinds the writers
+        for _ in frames:
+            summary.frames += 1
     summary.ids = tracker.ids_assigned
     summary.seconds = timer.seconds
     summary.frames_expected = total
