@@ -32,6 +32,7 @@ from cgclip.io.config import number_arg
 from cgclip.logs import show_logs
 from cgclip.metrics import RankMetrics, distance_matrix, evaluate_rank, mean_metrics
 from cgclip.model.preprocess import Preprocess, load_clip
+from cgclip.runtime.load import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--root", required=True, help="dataset root folder")
     p.add_argument("--splits", help="iLIDS-VID splits: N, A-B or a comma list (default 0-9)")
     p.add_argument("--option", action="append", default=[], help="reader option key=value")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N"
+    )
     p.add_argument("--batch-size", type=number_arg("[1, inf)", int), default=16)
     p.add_argument("--num-workers", type=number_arg("[0, inf)", int), default=2)
     p.add_argument(
@@ -231,13 +234,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", help="write the metrics as JSON here")
     args = p.parse_args(argv)
     show_logs(logging.INFO)  # run_evaluation logs each split's metrics as it is scored
+    device = str(resolve_device(args.device))
+    log.info("device: %s%s", device, " (auto)" if args.device == "auto" else "")
     result = run_evaluation(
         args.checkpoint,
         args.dataset,
         args.root,
         splits=parse_splits(args.splits) if args.splits else None,
         options=parse_options(args.option),
-        device=args.device,
+        device=device,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         embedding=[e.strip() for e in args.embedding.split(",")] if args.embedding else None,
