@@ -89,7 +89,8 @@ def pipeline(suite: Any, state: dict[str, Any]) -> dict[str, Any]:
     from tracker.config import load_preset
     from tracker.detectors import ReplayDetector, YoloDetector
     from tracker.embedding import CgclipEmbedder
-    from tracker.run import STAGES, track_video
+    from tracker.pipeline import STAGES
+    from tracker.run import track_video
 
     sizes, device = suite.sizes, suite.device
     folder = Path(state["cache"]) / "clip"

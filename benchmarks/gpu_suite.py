@@ -2,7 +2,7 @@
 
     bash benchmarks/gpu_suite.sh                  # on a GPU machine (under 8 minutes on an H100/H200)
     bash benchmarks/gpu_suite.sh --dry-run        # the CPU, tiny sizes: what CI runs (under 60 s)
-    python -m benchmarks.gpu_suite --render-docs  # docs/gpu.md's tables from benchmarks/results/gpu/
+    python -m benchmarks.render_docs              # docs/gpu.md's tables from benchmarks/results/gpu/
 
 Sections, in this order (the JSON is rewritten after each, so a run cut short keeps its numbers):
 
@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from benchmarks.encoder_throughput import machine_info
-from benchmarks.gpu_report import FLOP_PER_CROP, peak_bf16, render_docs
+from benchmarks.gpu_report import FLOP_PER_CROP, peak_bf16
 from benchmarks.gpu_sections import ddp, ddp_worker, pipeline, tfe, train
 from benchmarks.model_cost import call_times, flops
 from cgclip.errors import UserError, cli
@@ -347,14 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="the CPU, tiny sizes (CI)")
     p.add_argument("--out", type=Path, help="JSON path (default: results/gpu/<device>.json)")
     p.add_argument("--budget", type=float, default=450.0, help="seconds for the whole suite")
-    p.add_argument("--render-docs", action="store_true", help="rewrite docs/gpu.md's tables")
     p.add_argument("--ddp-worker", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--variant", default=FULL.variant, help=argparse.SUPPRESS)
     p.add_argument("--clip-len", type=int, default=FULL.clip_len, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.render_docs:
-        print(f"wrote {render_docs(RESULTS, REPO / 'docs' / 'gpu.md')}")
-        return 0
     if args.ddp_worker:
         ddp_worker(args.ddp_worker, args.variant, args.clip_len)
         return 0
