@@ -28,7 +28,8 @@ Sections, in this order (the JSON is rewritten after each, so a run cut short ke
 Sections 3-6 live in ``benchmarks/gpu_sections.py``; ``benchmarks/gpu_report.py`` renders the
 JSON for docs/gpu.md. A section that cannot fit the time budget (``--budget``) is skipped with
 that reason, and one that fails is recorded with its error while the suite goes on (the dry run
-stops instead). The dry run writes to the temporary folder unless ``--out`` says otherwise.
+stops instead). ``--out`` names the JSON, or a folder to write ``<device>.json`` into (a dry run
+goes to the temporary folder by default, never into the repository).
 """
 
 from __future__ import annotations
@@ -345,7 +346,11 @@ def device_slug(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_suite", description=__doc__)
     p.add_argument("--dry-run", action="store_true", help="the CPU, tiny sizes (CI)")
-    p.add_argument("--out", type=Path, help="JSON path (default: results/gpu/<device>.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="JSON path, or a folder for <folder>/<device>.json (default: results/gpu/)",
+    )
     p.add_argument("--budget", type=float, default=450.0, help="seconds for the whole suite")
     p.add_argument("--ddp-worker", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--variant", default=FULL.variant, help=argparse.SUPPRESS)
@@ -361,14 +366,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         raise UserError("no CUDA GPU is visible to torch; run with --dry-run on a CPU")
     with tempfile.TemporaryDirectory(prefix="cgclip-gpu-suite-") as cache:
-        # a GPU run is named after its device once it is known; a dry run stays out of the repo
-        dry = Path(tempfile.gettempdir()) / "cgclip-gpu-suite-dry-run.json"
-        out = args.out or (dry if args.dry_run else Path(cache) / "result.json")
+        # named after the device once it is known; a dry run stays out of the repository
+        folder = args.out if args.out is not None and args.out.is_dir() else None
+        if folder is None and args.out is None:
+            folder = Path(tempfile.gettempdir()) if args.dry_run else RESULTS
+        out = Path(cache) / "result.json" if folder is not None else args.out
         suite = Suite(sizes, device, out, args.budget, strict=args.dry_run)
         state: dict[str, Any] = {"cache": cache}
         suite.section("environment", environment, suite, args.dry_run)
-        if args.out is None and not args.dry_run:
-            suite.out = RESULTS / f"{device_slug(suite.result)}.json"
+        if folder is not None:
+            suite.out = folder / f"{device_slug(suite.result)}.json"
         suite.section("encoder", encoder, suite, state, need=60)
         if "rows" in suite.result["encoder"]:  # TFE and the pipeline use its model and backends
             suite.section("tfe", tfe, suite, state, need=10)

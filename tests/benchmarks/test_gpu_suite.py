@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from benchmarks.gpu_report import NO_RUN, TARGET_FPS, peak_bf16, render_markdown
-from benchmarks.gpu_suite import DRY, Suite, rotate
+from benchmarks.gpu_suite import DRY, Suite, device_slug, rotate
 from benchmarks.render_docs import render_text
 from tests.support import REPO_ROOT
 
@@ -106,6 +106,11 @@ def test_a_failing_section_is_recorded_and_the_suite_goes_on(tmp_path):
     strict = Suite(DRY, torch.device("cpu"), tmp_path / "s.json", budget=100, strict=True)
     with pytest.raises(RuntimeError, match="illegal memory access"):
         strict.section("pipeline", broken)
+
+
+def test_results_are_named_after_the_device():
+    assert device_slug({"environment": {"gpu": "NVIDIA H100 80GB HBM3"}}) == "nvidia-h100-80gb-hbm3"
+    assert device_slug({"environment": {"dry_run": True}}) == "cpu-dry-run"
 
 
 def test_peak_table_matches_specific_names_first():
