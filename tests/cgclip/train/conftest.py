@@ -3,12 +3,14 @@
 Images are real files on disk (PNG, 32x16), grouped into ``Tracklet``s of a ``ReidDataset``. Each
 identity has its own two-colour outfit plus per-frame noise, so a few training steps can learn it.
 ``trained_run`` trains the tiny config once per session; tests that continue, corrupt or refuse a
-run work on a copy of it (``trained_run_copy``).
+run work on a copy of it (``trained_run_copy``), so the whole session trains it once.
 """
 
 from __future__ import annotations
 
 import shutil
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from cgclip.data import ReidDataset, Tracklet
-from cgclip.train import TrainConfig, load_train_config, train
+from cgclip.train import TrainConfig, TrainResult, load_train_config, train
 
 
 def write_identity_tracklets(
@@ -88,19 +90,28 @@ def tiny_config(out: Path, *extra: str) -> TrainConfig:
     )
 
 
-# The shared run: the ID text only (no captions), stopped after 2 of tiny_config's 3 epochs.
-TRAINED_RUN = ("data.text=idtext", "optim.epochs=2")
+# The shared run: 4 epochs, validated after each, captions for two of the training identities.
+CAPTIONS = {1: ["a person in a bright top"], 2: ["someone in dark trousers"]}
+TRAINED_RUN = ("optim.epochs=4", "run.eval_every=1")
+
+
+@dataclass
+class TrainedRun:
+    result: TrainResult
+    warnings: list[str]  # the UserWarnings training gave
 
 
 @pytest.fixture(scope="session")
-def trained_run(reid_fixture: ReidDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The output folder of ``tiny_config(..., *TRAINED_RUN)`` trained once: read-only."""
+def trained_run(reid_fixture: ReidDataset, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    """``tiny_config(..., *TRAINED_RUN)`` with ``CAPTIONS``, trained once per session: read-only."""
     out = tmp_path_factory.mktemp("trained") / "run"
-    train(reid_fixture, tiny_config(out, *TRAINED_RUN), progress=False)
-    return out
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(reid_fixture, tiny_config(out, *TRAINED_RUN), CAPTIONS, progress=False)
+    return TrainedRun(result, [str(w.message) for w in caught if w.category is UserWarning])
 
 
 @pytest.fixture()
-def trained_run_copy(trained_run: Path, tmp_path: Path) -> Path:
-    """A private copy of ``trained_run`` (resuming it writes into it)."""
-    return Path(shutil.copytree(trained_run, tmp_path / "trained-run"))
+def trained_run_copy(trained_run: TrainedRun, tmp_path: Path) -> Path:
+    """A private copy of the shared run's folder (resuming it writes into it)."""
+    return Path(shutil.copytree(trained_run.result.output_dir, tmp_path / "trained-run"))

@@ -15,20 +15,13 @@ import cgclip
 from cgclip.errors import UserError
 from cgclip.evaluate import evaluate_dataset
 from cgclip.train import train
-from tests.cgclip.train.conftest import TRAINED_RUN, tiny_config
-
-CAPTIONS = {1: ["a person in a bright top"], 2: ["someone in dark trousers"]}
+from tests.cgclip.train.conftest import CAPTIONS, TRAINED_RUN, tiny_config
 
 
-def test_training_writes_logs_checkpoints_and_learns(reid_fixture, tmp_path):
-    out = tmp_path / "run"
-    with pytest.warns(UserWarning, match="no caption"):
-        result = train(
-            reid_fixture,
-            tiny_config(out, "optim.epochs=4", "run.eval_every=1"),
-            CAPTIONS,
-            progress=False,
-        )
+def test_training_writes_logs_checkpoints_and_learns(reid_fixture, trained_run):
+    result = trained_run.result  # tiny_config for 4 epochs, validated after each, with CAPTIONS
+    out = result.output_dir
+    assert any("no caption" in w for w in trained_run.warnings)
     names = {p.name for p in out.iterdir()}
     assert {"best.safetensors", "best.json", "last.safetensors", "last.json"} <= names
     assert {"last.train.safetensors", "metrics.csv", "metrics.json"} <= names
@@ -52,13 +45,22 @@ def test_training_writes_logs_checkpoints_and_learns(reid_fixture, tmp_path):
     assert metrics.num_valid == len(reid_fixture.query) and 0 < metrics.mAP <= 1
 
 
-def test_resume_after_a_kill_continues_exactly(reid_fixture, trained_run_copy, tmp_path):
-    """Two epochs, "killed", then resumed for the third == three epochs in one go."""
-    straight = train(reid_fixture, tiny_config(tmp_path / "a", "data.text=idtext"), progress=False)
-    interrupted = trained_run_copy  # TRAINED_RUN: the same config stopped after epoch 2
-    assert TRAINED_RUN == ("data.text=idtext", "optim.epochs=2")
-    resumed = train(reid_fixture, tiny_config(interrupted, "data.text=idtext"), progress=False)
-    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+@pytest.mark.filterwarnings("ignore:.*no caption:UserWarning")
+def test_resume_after_a_kill_continues_exactly(reid_fixture, trained_run, tmp_path):
+    """Three epochs, "killed", then resumed for the fourth == the shared run's four in one go
+    (validation after every epoch, so the selection state is resumed too)."""
+    straight = trained_run.result
+    interrupted = tmp_path / "b"
+    train(
+        reid_fixture,
+        tiny_config(interrupted, *TRAINED_RUN, "optim.epochs=3"),
+        CAPTIONS,
+        progress=False,
+    )
+    resumed = train(reid_fixture, tiny_config(interrupted, *TRAINED_RUN), CAPTIONS, progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert resumed.best_epoch == straight.best_epoch
+    assert resumed.best_metrics == straight.best_metrics
     a = load_file(str(straight.last_checkpoint))
     b = load_file(str(resumed.last_checkpoint))
     assert a.keys() == b.keys()
@@ -72,13 +74,17 @@ def test_a_corrupt_training_state_is_a_clear_error(reid_fixture, trained_run_cop
     state = out / "last.train.safetensors"
     state.write_bytes(state.read_bytes()[:1000])
     with pytest.raises(UserError, match="cannot resume from"):
-        train(reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.epochs=3"), progress=False)
+        train(
+            reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.epochs=5"), CAPTIONS, progress=False
+        )
 
 
 def test_resume_refuses_a_different_config(reid_fixture, trained_run_copy):
     out = trained_run_copy
     with pytest.raises(UserError, match="different config.*optim.lr"):
-        train(reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.lr=0.5"), progress=False)
+        train(
+            reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.lr=0.5"), CAPTIONS, progress=False
+        )
     fresh = train(
         reid_fixture,
         tiny_config(
