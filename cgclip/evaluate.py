@@ -29,6 +29,7 @@ from cgclip.data.sampling import rrs_indices
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
 from cgclip.io.config import number_arg
+from cgclip.logs import show_logs
 from cgclip.metrics import RankMetrics, distance_matrix, evaluate_rank, mean_metrics
 from cgclip.model.preprocess import Preprocess, load_clip
 
@@ -229,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--output", help="write the metrics as JSON here")
     args = p.parse_args(argv)
+    show_logs(logging.INFO)  # run_evaluation logs each split's metrics as it is scored
     result = run_evaluation(
         args.checkpoint,
         args.dataset,

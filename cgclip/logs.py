@@ -1,11 +1,12 @@
 """What a command line shows of the library's logs.
 
 Library code (``cgclip``, ``tracker``, ``demo``) never prints: it logs to ``logging.getLogger(
-__name__)``. A command (every ``main`` wrapped by :func:`cgclip.errors.cli`) calls
-:func:`show_logs`, which writes those loggers' records to stderr: INFO as the bare message
-(progress such as "resuming run/ after epoch 3"), WARNING and above prefixed with their level
-("warning: tensorrt backend unavailable; falling back to ..."). Programs that configure
-``logging`` themselves get the records through the usual propagation as well.
+__name__)``. Every command (each ``main`` wrapped by :func:`cgclip.errors.cli`) shows those loggers'
+warnings on stderr, prefixed with their level ("warning: tensorrt backend unavailable; falling
+back to ..."); a command whose progress is worth reading (training, evaluation) calls
+:func:`show_logs` with ``logging.INFO`` to show INFO records too, as the bare message
+("resuming run/ after epoch 3"). Programs that configure ``logging`` themselves get the records
+through the usual propagation as well.
 """
 
 from __future__ import annotations
@@ -39,13 +40,16 @@ class _Format(logging.Formatter):
         return message
 
 
-def show_logs(level: int = logging.INFO) -> None:
-    """Show this project's log records of ``level`` and above on stderr (once per process)."""
+def show_logs(level: int = logging.WARNING) -> None:
+    """Show this project's log records of ``level`` and above on stderr (one handler per
+    package logger, whatever the number of calls; each call sets its level)."""
     for name in PACKAGES:
         logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(level)
-        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+        if handler is None:
             handler = _StderrHandler()
             handler.setFormatter(_Format("%(message)s"))
             logger.addHandler(handler)
+        handler.setLevel(level)
+        if logger.level == logging.NOTSET or logger.level > level:
+            logger.setLevel(level)

@@ -7,6 +7,8 @@ python -m demo --checkpoints runs/ckpts --port 8080 --max-upload-mb 100 --max-se
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.clip_weights is not None and not args.clip_weights.is_file():
         raise UserError(f"--clip-weights {args.clip_weights}: no such file")
 
+    check_address(args.host, args.port)  # before the slow model loading, not after it
+
     # Each tracking job decodes beside the shared torch pool.
     print(configure_threads(args.threads, concurrent=args.concurrency).describe())
 
@@ -94,8 +98,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         clip_weights=args.clip_weights,
         sample_frames=args.sample_frames,
     )
-    launch(build_app(settings), settings, host=args.host, port=args.port)
+    app = build_app(settings)
+    try:
+        launch(app, settings, host=args.host, port=args.port)
+    except OSError as err:  # taken in the meantime: Gradio says "Cannot find empty port"
+        if "empty port" not in str(err):
+            raise
+        raise UserError(
+            address_problem(args.host, args.port, OSError(errno.EADDRINUSE, ""))
+        ) from None
     return 0
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail now, naming the option, if the server could not listen on ``host:port``."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise UserError(f"--host {host}: not a host name or address this machine knows") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise UserError(address_problem(host, port, err)) from None
+
+
+def address_problem(host: str, port: int, err: OSError) -> str:
+    """The one-line message for a server that cannot listen on ``host:port``."""
+    if err.errno == errno.EADDRINUSE:
+        return f"--port {port}: already in use on {host} (another server?); choose another --port"
+    if err.errno == errno.EACCES:
+        return f"--port {port}: ports below 1024 need administrator rights; choose another --port"
+    if err.errno == errno.EADDRNOTAVAIL:
+        return f"--host {host}: not an address of this machine; use 127.0.0.1 or 0.0.0.0"
+    return (
+        f"cannot listen on {host}:{port} ({err.strerror or err}); choose another --port or --host"
+    )
 
 
 if __name__ == "__main__":

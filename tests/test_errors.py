@@ -171,3 +171,23 @@ def test_argument_errors_are_one_line_naming_the_option(capsys) -> None:
         line = _one_error_line(capsys)
         assert expect in line and "python -m tool --help" in line, (argv, line)
     assert main(["x", "--rate", "1", "--count", "7"]) == 0
+
+
+def test_startup_hook_is_in_place_while_a_cli_module_itself_imports(subprocess_env) -> None:
+    # `python -m cgclip.export`: runpy sets sys.argv[0] to the module's file before running it,
+    # so the module's own (slow) imports are covered too; any other program is left alone.
+    from tests.support import REPO_ROOT
+
+    code = "import sys; sys.argv[0] = {!r}; import cgclip; print(sys.excepthook is not sys.__excepthook__)"
+    for argv0, hooked in [
+        (str(REPO_ROOT / "cgclip" / "export.py"), "True"),
+        ("/usr/bin/x", "False"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-c", code.format(argv0)],
+            capture_output=True,
+            text=True,
+            env=subprocess_env,
+            timeout=60,
+        )
+        assert proc.stdout.strip() == hooked, (argv0, proc.stderr)

@@ -12,6 +12,7 @@ every writer first removes the temporary files of *its own destination* whose pr
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -30,6 +31,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     extension (OpenCV's VideoWriter, safetensors) behave as for the real name.
     """
     dest = Path(path)
+    if dest.is_dir():  # else os.replace would fail at the end, naming the temp file
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(dest.parent, dest)
     fd, tmp_name = tempfile.mkstemp(

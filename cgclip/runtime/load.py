@@ -177,13 +177,14 @@ def load_backend(
     device: str | torch.device | None = None,
     cache_dir: str | Path | None = None,
     fallback: str | None = None,
+    option: str = "--checkpoint",
     **options: Any,
 ) -> Any | None:
     """``reid`` (a checkpoint path, ``clip``, ``clip:PATH``; ``none`` gives ``None``) wrapped in
     backend ``kind`` (always a backend, eager included). The model loads on the CPU and the
     backend moves it (``device`` None: the CPU, CUDA for tensorrt). Artefacts as in
-    :func:`load_reid`."""
-    model = load_reid_model(None if reid is None else str(reid), device="cpu")
+    :func:`load_reid`; errors start with ``option``."""
+    model = load_reid_model(None if reid is None else str(reid), device="cpu", option=option)
     if model is None:
         return None
     return _make_backend(
@@ -238,7 +239,10 @@ def _checkpoint(path: Path, device: torch.device, option: str) -> Any:
     import cgclip
 
     if not path.exists():
-        raise UserError(f"{option} {path}: no such file; use 'clip', 'none' or a cgclip checkpoint")
+        raise UserError(
+            f"{option} {path}: no such file (checkpoint not found); use 'clip', 'none' or a "
+            "cgclip checkpoint"
+        )
     try:
         return cgclip.load_model(path, device=device)
     except UserError as err:

@@ -5,9 +5,11 @@ Multi-GPU: ``torchrun --nproc_per_node 4 -m cgclip.train --config ...``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from cgclip.errors import ArgumentParser, cli
+from cgclip.logs import show_logs
 from cgclip.threads import add_threads_argument, configure_threads
 
 
@@ -31,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run.overwrite=true); a run with run.resume continues its state instead",
     )
     args = p.parse_args(argv)
+    if not args.no_progress:  # the trainer logs its progress (epochs, validation, resuming)
+        show_logs(logging.INFO)
 
     from cgclip.train.config import load_train_config
     from cgclip.train.data import load_training_data

@@ -6,22 +6,33 @@ import ast
 import logging
 
 from cgclip.errors import cli
+from cgclip.logs import show_logs
 from tests.support import REPO_ROOT
 
 LIBRARY = ["cgclip/runtime/__init__.py", "cgclip/train/data.py", "cgclip/train/trainer.py"]
 
 
-def test_commands_show_library_info_and_warnings_on_stderr(capsys):
+def _logging_command(level: int | None):
     @cli
     def main(argv):
+        if level is not None:  # a command that wants its progress shown
+            show_logs(level)
         logging.getLogger("cgclip.train.trainer").info("resuming run after epoch 3")
         logging.getLogger("tracker.x").warning("falling back to eager")
         logging.getLogger("tracker.x").debug("not shown")
         return 0
 
-    assert main([]) == 0 and main([]) == 0  # a second command adds no second handler
-    err = capsys.readouterr().err.splitlines()
-    assert err == ["resuming run after epoch 3", "warning: falling back to eager"] * 2
+    return main
+
+
+def test_commands_show_library_warnings_and_info_when_asked(capsys):
+    assert _logging_command(logging.INFO)([]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "resuming run after epoch 3",
+        "warning: falling back to eager",
+    ]
+    assert _logging_command(None)([]) == 0  # by default: warnings only, one handler
+    assert capsys.readouterr().err.splitlines() == ["warning: falling back to eager"]
 
 
 def test_library_modules_do_not_print():

@@ -79,3 +79,36 @@ def test_module_serves_the_page(subprocess_env, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_port_in_use_is_one_line_naming_port(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --port {port}: already in use")
+
+
+def test_a_port_taken_while_the_app_was_built_is_one_line(monkeypatch, capsys):
+    import demo.__main__ as cli_module
+    import demo.app
+
+    def taken(*args, **kwargs):  # what gradio raises when its port went in the meantime
+        raise OSError("Cannot find empty port in range: 7860-7860. You can specify ...")
+
+    monkeypatch.setattr(cli_module, "check_address", lambda host, port: None)
+    monkeypatch.setattr(demo.app, "build_app", lambda settings: object())
+    monkeypatch.setattr(demo.app, "launch", taken)
+    assert main(["--port", "7860"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --port 7860: already in use")
+
+
+def test_a_host_that_is_not_this_machine_is_one_line(capsys):
+    assert main(["--host", "203.0.113.7", "--port", "7860"]) == 2  # TEST-NET-3, never local
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --host 203.0.113.7: not an address")

@@ -57,3 +57,10 @@ def test_a_writer_removes_only_its_own_dead_temps(tmp_path: Path) -> None:
     assert mine_young.exists() and mine_live.exists() and other.exists()
     assert remove_stale_temps(tmp_path) == [other]  # a folder sweep takes every dead one
     assert (tmp_path / "r.mot.txt").read_text().startswith("1,1")
+
+
+def test_an_atomic_write_onto_a_folder_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError) as info:
+        atomic_write_text(tmp_path, "x")
+    assert info.value.filename == str(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temp file made
