@@ -21,10 +21,10 @@ from cgclip.runtime.load import (
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, copy_checkpoint) -> Path:
+    """A copy of the root ``tiny_checkpoint``: load_backend writes artefacts beside it."""
     folder = tmp_path_factory.mktemp("clips")  # a folder named like "clip": still a checkpoint
-    return cgclip.save_checkpoint(cgclip.create_model("test-tiny"), folder / "tiny.safetensors")
+    return copy_checkpoint(folder)
 
 
 def test_auto_is_cuda_when_present_else_cpu():
