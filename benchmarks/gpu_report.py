@@ -2,17 +2,15 @@
 
 :func:`render_markdown` turns every ``benchmarks/results/gpu/*.json`` written by
 ``benchmarks/gpu_suite.py`` (dry runs left out) into the tables and the verdict on the targets;
-:func:`render_docs` puts that between ``<!-- table:gpu -->`` and ``<!-- /table:gpu -->`` in
-docs/gpu.md. With no JSON it says that no GPU run has happened yet.
+``python -m benchmarks.render_docs`` puts that between ``<!-- table:gpu -->`` and
+``<!-- /table:gpu -->`` in docs/gpu.md. With no JSON it says that no GPU run has happened yet.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from cgclip.io.atomic import atomic_write_text
 from cgclip.io.config import read_json
 
 FLOP_PER_CROP = 22e9  # ViT-B/16 image encoder at 256x128 (128 patches + CLS), forward
@@ -44,7 +42,6 @@ PEAK_BF16: list[tuple[str, float]] = [
     ("RTX 4090", 165.0),
 ]
 
-MARKERS = re.compile(r"(<!-- table:gpu -->\n).*?(<!-- /table:gpu -->)", re.DOTALL)
 NO_RUN = (
     "No GPU run has happened yet: no `benchmarks/results/gpu/*.json` is committed. The suite is "
     "ready (its dry run runs in CI); the first session with a GPU runs it and commits the JSON."
@@ -207,12 +204,3 @@ def render_markdown(results: Path) -> str:
     runs = [read_json(p) for p in sorted(Path(results).glob("*.json"))]
     runs = [r for r in runs if not r.get("environment", {}).get("dry_run")]
     return "\n\n".join(render_one(r) for r in runs) if runs else NO_RUN
-
-
-def render_docs(results: Path, doc: Path) -> Path:
-    """Rewrite the text between docs/gpu.md's table markers."""
-    text = doc.read_text(encoding="utf-8")
-    if not MARKERS.search(text):
-        raise ValueError(f"{doc} has no <!-- table:gpu --> ... <!-- /table:gpu --> markers")
-    body = render_markdown(results)
-    return atomic_write_text(doc, MARKERS.sub(lambda m: f"{m[1]}{body}\n{m[2]}", text))

@@ -89,7 +89,8 @@ def pipeline(suite: Any, state: dict[str, Any]) -> dict[str, Any]:
     from tracker.config import load_preset
     from tracker.detectors import ReplayDetector, YoloDetector
     from tracker.embedding import CgclipEmbedder
-    from tracker.run import STAGES, track_video
+    from tracker.pipeline import STAGES
+    from tracker.run import track_video
 
     sizes, device = suite.sizes, suite.device
     folder = Path(state["cache"]) / "clip"
@@ -108,7 +109,7 @@ def pipeline(suite: Any, state: dict[str, Any]) -> dict[str, Any]:
         if backend is None:
             rows[label] = {"skipped": "backend unavailable"}
             continue
-        embedder = CgclipEmbedder(backend, device=str(device), name=f"ViT-B/16 {label}")
+        embedder = CgclipEmbedder(backend, device=str(device), name=f"{sizes.variant} {label}")
         kwargs = {"config": load_preset("sports"), "embedder": embedder, "progress": False}
         warm = TimedYoloReplay(yolo, ReplayDetector(det))  # CUDA set-up, first calls: untimed
         track_video(video, detector=warm, max_frames=2 * sizes.yolo_batch, **kwargs)

@@ -2,7 +2,7 @@
 
     bash benchmarks/gpu_suite.sh                  # on a GPU machine (under 8 minutes on an H100/H200)
     bash benchmarks/gpu_suite.sh --dry-run        # the CPU, tiny sizes: what CI runs (under 60 s)
-    python -m benchmarks.gpu_suite --render-docs  # docs/gpu.md's tables from benchmarks/results/gpu/
+    python -m benchmarks.render_docs              # docs/gpu.md's tables from benchmarks/results/gpu/
 
 Sections, in this order (the JSON is rewritten after each, so a run cut short keeps its numbers):
 
@@ -28,7 +28,8 @@ Sections, in this order (the JSON is rewritten after each, so a run cut short ke
 Sections 3-6 live in ``benchmarks/gpu_sections.py``; ``benchmarks/gpu_report.py`` renders the
 JSON for docs/gpu.md. A section that cannot fit the time budget (``--budget``) is skipped with
 that reason, and one that fails is recorded with its error while the suite goes on (the dry run
-stops instead). The dry run writes to the temporary folder unless ``--out`` says otherwise.
+stops instead). ``--out`` names the JSON, or a folder to write ``<device>.json`` into (a dry run
+goes to the temporary folder by default, never into the repository).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import numpy as np
 import torch
 
 from benchmarks.encoder_throughput import machine_info
-from benchmarks.gpu_report import FLOP_PER_CROP, peak_bf16, render_docs
+from benchmarks.gpu_report import FLOP_PER_CROP, peak_bf16
 from benchmarks.gpu_sections import ddp, ddp_worker, pipeline, tfe, train
 from benchmarks.model_cost import call_times, flops
 from cgclip.errors import UserError, cli
@@ -345,16 +346,16 @@ def device_slug(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_suite", description=__doc__)
     p.add_argument("--dry-run", action="store_true", help="the CPU, tiny sizes (CI)")
-    p.add_argument("--out", type=Path, help="JSON path (default: results/gpu/<device>.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="JSON path, or a folder for <folder>/<device>.json (default: results/gpu/)",
+    )
     p.add_argument("--budget", type=float, default=450.0, help="seconds for the whole suite")
-    p.add_argument("--render-docs", action="store_true", help="rewrite docs/gpu.md's tables")
     p.add_argument("--ddp-worker", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--variant", default=FULL.variant, help=argparse.SUPPRESS)
     p.add_argument("--clip-len", type=int, default=FULL.clip_len, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.render_docs:
-        print(f"wrote {render_docs(RESULTS, REPO / 'docs' / 'gpu.md')}")
-        return 0
     if args.ddp_worker:
         ddp_worker(args.ddp_worker, args.variant, args.clip_len)
         return 0
@@ -365,14 +366,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         raise UserError("no CUDA GPU is visible to torch; run with --dry-run on a CPU")
     with tempfile.TemporaryDirectory(prefix="cgclip-gpu-suite-") as cache:
-        # a GPU run is named after its device once it is known; a dry run stays out of the repo
-        dry = Path(tempfile.gettempdir()) / "cgclip-gpu-suite-dry-run.json"
-        out = args.out or (dry if args.dry_run else Path(cache) / "result.json")
+        # named after the device once it is known; a dry run stays out of the repository
+        folder = args.out if args.out is not None and args.out.is_dir() else None
+        if folder is None and args.out is None:
+            folder = Path(tempfile.gettempdir()) if args.dry_run else RESULTS
+        out = Path(cache) / "result.json" if folder is not None else args.out
         suite = Suite(sizes, device, out, args.budget, strict=args.dry_run)
         state: dict[str, Any] = {"cache": cache}
         suite.section("environment", environment, suite, args.dry_run)
-        if args.out is None and not args.dry_run:
-            suite.out = RESULTS / f"{device_slug(suite.result)}.json"
+        if folder is not None:
+            suite.out = folder / f"{device_slug(suite.result)}.json"
         suite.section("encoder", encoder, suite, state, need=60)
         if "rows" in suite.result["encoder"]:  # TFE and the pipeline use its model and backends
             suite.section("tfe", tfe, suite, state, need=10)

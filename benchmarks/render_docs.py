@@ -273,6 +273,15 @@ def model_cost(results: Path) -> str:
     return md_table(header, rows)
 
 
+@renderer("gpu")
+def gpu(results: Path) -> str:
+    """The GPU suite's runs (``results/gpu/*.json``), as ``python -m benchmarks.gpu_suite
+    --render-docs`` writes them."""
+    from benchmarks.gpu_report import render_markdown
+
+    return render_markdown(results / "gpu")
+
+
 @renderer("demo_latency")
 def demo_latency(results: Path) -> str:
     runs = read_result(results, "demo_latency")["runs"]
@@ -320,6 +329,14 @@ def thread_policy(results: Path) -> str:
     from benchmarks.thread_policy import render
 
     return render(read_result(results, "thread_policy"))
+
+
+@renderer("gpu")
+def gpu(results: Path) -> str:
+    """docs/gpu.md: every committed GPU suite run (benchmarks/results/gpu/), or that none ran."""
+    from benchmarks.gpu_report import render_markdown
+
+    return render_markdown(results / "gpu")
 
 
 # ----------------------------------------------------------------------------- docs

@@ -2,7 +2,7 @@
 
 Policy (every CLI that writes results: ``tracker.run``, ``cgclip.train``): results are never
 replaced without ``--overwrite``. Before the first frame or epoch, :func:`claim_outputs` makes
-sure each output's folder exists (or can be made) and is writable, that no output path is a
+sure each output's folder is writable (or can be made; it is not made yet), that no output path is a
 folder, and that none exists unless ``overwrite``; otherwise it is one ``error:`` line saying
 what to do. The demo writes each request into its own fresh temporary folder, so nothing there is
 ever replaced. Commands print where their results went.
@@ -45,17 +45,23 @@ def claim_outputs(
 
 
 def ensure_writable_dir(folder: str | os.PathLike[str]) -> Path:
-    """Make ``folder`` (and its parents) and prove it writable by creating and removing a file.
+    """Prove that ``folder`` can be written (or made), without making it: a failed run leaves no
+    empty folders behind. The nearest existing ancestor must be a folder, and a file must be
+    creatable there (the writers make the rest of the path when they write).
 
-    Raises ``OSError`` naming ``folder`` (the ``cli`` wrapper makes it one line): permission
-    denied, read-only file system, a file where a folder is expected, no space left.
+    Raises ``OSError`` naming the folder at fault (the ``cli`` wrapper makes it one line):
+    permission denied, read-only file system, a file where a folder is expected, no space left.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(existing))
     try:
-        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=existing)
     except OSError as err:  # name the folder, not the probe file
-        raise OSError(err.errno or errno.EACCES, err.strerror, str(folder)) from None
+        raise OSError(err.errno or errno.EACCES, err.strerror, str(existing)) from None
     os.close(fd)
     os.unlink(probe)
     return folder

@@ -10,14 +10,9 @@ import sys
 
 import pytest
 
-from benchmarks.gpu_report import (
-    NO_RUN,
-    TARGET_FPS,
-    peak_bf16,
-    render_docs,
-    render_markdown,
-)
-from benchmarks.gpu_suite import DRY, Suite, rotate
+from benchmarks.gpu_report import NO_RUN, TARGET_FPS, peak_bf16, render_markdown
+from benchmarks.gpu_suite import DRY, Suite, device_slug, rotate
+from benchmarks.render_docs import render_text
 from tests.support import REPO_ROOT
 
 
@@ -113,6 +108,11 @@ def test_a_failing_section_is_recorded_and_the_suite_goes_on(tmp_path):
         strict.section("pipeline", broken)
 
 
+def test_results_are_named_after_the_device():
+    assert device_slug({"environment": {"gpu": "NVIDIA H100 80GB HBM3"}}) == "nvidia-h100-80gb-hbm3"
+    assert device_slug({"environment": {"dry_run": True}}) == "cpu-dry-run"
+
+
 def test_peak_table_matches_specific_names_first():
     assert peak_bf16("NVIDIA H200") == 989.0
     assert peak_bf16("NVIDIA H100 PCIe") == 756.0
@@ -145,15 +145,10 @@ def test_render_leaves_dry_runs_out_and_states_the_targets(dry_run, tmp_path):
     assert "| eager fp32 |" in text and "reference" in text and "pass (cos" in text
     assert "- tensorrt fp16: tensorrt backend unavailable" in text
     assert "| T | keys all: ms |" in text and "Training step, AMP bfloat16" in text
-    doc = tmp_path / "gpu.md"
-    doc.write_text("intro\n<!-- table:gpu -->\nold\n<!-- /table:gpu -->\nend\n")
-    render_docs(tmp_path, doc)
-    assert doc.read_text() == f"intro\n<!-- table:gpu -->\n{text}\n<!-- /table:gpu -->\nend\n"
-
-
-def test_docs_gpu_page_is_rendered_from_the_committed_results():
-    doc = (REPO_ROOT / "docs" / "gpu.md").read_text()
-    body = doc.split("<!-- table:gpu -->\n", 1)[1].split("<!-- /table:gpu -->", 1)[0]
-    assert body == render_markdown(REPO_ROOT / "benchmarks" / "results" / "gpu") + "\n", (
-        "docs/gpu.md is stale: python -m benchmarks.gpu_suite --render-docs"
-    )
+    doc = "intro\n<!-- table:gpu -->\nold\n<!-- /table:gpu -->\nend\n"
+    none = render_text(doc, tmp_path / "empty")  # no gpu/ folder of results
+    assert none == f"intro\n<!-- table:gpu -->\n{NO_RUN}\n<!-- /table:gpu -->\nend\n"
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "nvidia-h200.json").write_text(json.dumps(gpu))
+    rendered = render_text(doc, tmp_path)  # what python -m benchmarks.render_docs writes
+    assert rendered == f"intro\n<!-- table:gpu -->\n{text}\n<!-- /table:gpu -->\nend\n"

@@ -26,11 +26,12 @@ def _temp(folder: Path, name: str, pid: int, age_s: float = 3600) -> Path:
 def test_claim_outputs_refuses_existing_outputs_unless_overwrite(tmp_path: Path) -> None:
     new, old = tmp_path / "a" / "new.txt", tmp_path / "old.txt"
     old.write_text("earlier results")
-    assert claim_outputs([new, None]) == [new] and new.parent.is_dir() and not new.exists()
+    assert claim_outputs([new, None]) == [new] and not new.parent.exists()  # checked, not made
     with pytest.raises(UserError, match=r"old.txt: already exists; pass --overwrite"):
         claim_outputs([new, old])
     assert claim_outputs([new, old], overwrite=True) == [new, old]
     assert old.read_text() == "earlier results"  # claiming never writes
+    (tmp_path / "a").mkdir()
     with pytest.raises(UserError, match="is a folder"):
         claim_outputs([tmp_path / "a"], overwrite=True)
 
@@ -43,8 +44,15 @@ def test_ensure_writable_dir_names_the_folder_not_its_probe(tmp_path: Path, monk
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(OSError) as info:
-        ensure_writable_dir(tmp_path / "out")
-    assert info.value.errno == errno.EROFS and info.value.filename == str(tmp_path / "out")
+        ensure_writable_dir(tmp_path / "out" / "run")
+    assert info.value.errno == errno.EROFS and info.value.filename == str(tmp_path)
+
+
+def test_a_file_on_the_way_to_the_output_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "results").write_text("a file")
+    with pytest.raises(FileExistsError) as info:
+        ensure_writable_dir(tmp_path / "results" / "run1")
+    assert info.value.filename == str(tmp_path / "results")
 
 
 def test_a_writer_removes_only_its_own_dead_temps(tmp_path: Path) -> None:

@@ -22,8 +22,9 @@ from cgclip.runtime.load import (
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory, copy_checkpoint) -> Path:
-    # in a folder whose name starts like "clip": still a checkpoint, not clip:PATH
-    return copy_checkpoint(tmp_path_factory.mktemp("clips"))
+    """A copy of the root ``tiny_checkpoint``: load_backend writes artefacts beside it."""
+    folder = tmp_path_factory.mktemp("clips")  # a folder named like "clip": still a checkpoint
+    return copy_checkpoint(folder)
 
 
 def test_auto_is_cuda_when_present_else_cpu():

@@ -100,24 +100,21 @@ def test_resume_refuses_a_different_config(reid_fixture, trained_run_copy):
     assert [h["epoch"] for h in fresh.history] == [1]
 
 
-def test_an_earlier_run_is_replaced_only_with_overwrite(reid_fixture, tmp_path):
-    out = tmp_path / "run"
-    first = train(
-        reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False
-    )
-    before = first.best_checkpoint.read_bytes()
-    again = tiny_config(out, "optim.epochs=1", "data.text=idtext", "run.resume=false")
+def test_an_earlier_run_is_replaced_only_with_overwrite(reid_fixture, trained_run_copy):
+    out = trained_run_copy
+    before = (out / "best.safetensors").read_bytes()
+    again = tiny_config(out, *TRAINED_RUN, "run.resume=false")
     with pytest.raises(UserError, match="earlier run.*--overwrite"):
-        train(reid_fixture, again, progress=False)
-    assert first.best_checkpoint.read_bytes() == before
+        train(reid_fixture, again, CAPTIONS, progress=False)
+    assert (out / "best.safetensors").read_bytes() == before
 
 
-def test_resume_removes_the_temp_file_of_a_killed_save(reid_fixture, tmp_path):
+@pytest.mark.filterwarnings("ignore:.*no caption:UserWarning")
+def test_resume_removes_the_temp_file_of_a_killed_save(reid_fixture, trained_run_copy):
     """A run killed (SIGKILL) while writing its state leaves a temp file; resuming removes it."""
     import os
 
-    out = tmp_path / "run"
-    train(reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False)
+    out = trained_run_copy  # finished its 4 epochs
     dead_pid = 2**22 + 1  # above Linux's pid_max: no such process
     stale = out / f".last.train.{dead_pid}-k1ll3d.tmp.safetensors"
     stale.write_bytes(b"\0" * 4096)
@@ -126,9 +123,9 @@ def test_resume_removes_the_temp_file_of_a_killed_save(reid_fixture, tmp_path):
     live.write_bytes(b"\0")
     os.utime(live, (1, 1))
     resumed = train(
-        reid_fixture, tiny_config(out, "optim.epochs=2", "data.text=idtext"), progress=False
+        reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.epochs=5"), CAPTIONS, progress=False
     )
-    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5]
     assert not stale.exists() and live.exists()
 
 
