@@ -331,14 +331,6 @@ def thread_policy(results: Path) -> str:
     return render(read_result(results, "thread_policy"))
 
 
-@renderer("gpu")
-def gpu(results: Path) -> str:
-    """docs/gpu.md: every committed GPU suite run (benchmarks/results/gpu/), or that none ran."""
-    from benchmarks.gpu_report import render_markdown
-
-    return render_markdown(results / "gpu")
-
-
 # ----------------------------------------------------------------------------- docs
 
 

@@ -41,7 +41,12 @@ def test_choices_are_server_side_names(app):
     assert not reid.allow_custom_value  # Gradio refuses values outside the list
     detector = _component(app, "detector")
     assert [v for _, v in detector.choices] == ["yolo11n.pt", "hog", "public"]
-    assert [v for _, v in _component(app, "preset").choices] == ["dance", "default", "sports", "street"]
+    assert [v for _, v in _component(app, "preset").choices] == [
+        "dance",
+        "default",
+        "sports",
+        "street",
+    ]
     assert _component(app, "det-file").file_types == [".txt"]
     assert _component(app, "clip").sources == ["upload"]
 
