@@ -106,7 +106,7 @@ class Tracker(MatchingStages):
         name: str = "default",
         *,
         reid: str | Embedder | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         frame_rate: float = REFERENCE_FPS,
         **overrides: Any,
     ) -> Tracker:
