@@ -463,6 +463,9 @@ class Tracker(MatchingStages):
         earlier = list(self.table.window[old])[-room:] if room else []
         self.table.window[t] = deque(earlier + list(window), maxlen=window.maxlen)
         self.table.window_changed[t] = True
+        # The id was reported up to the old track's last frame: backfill only what came after.
+        seen_until = self.table.last_frame[old]
+        self.table.pending[t] = [(f, d) for f, d in self.table.pending[t] if f > seen_until]
         return old
 
     def _hold_tentative(self, dets: sv.Detections, det_track: np.ndarray) -> None:

@@ -166,3 +166,26 @@ def test_frame_count_knobs_scale_with_the_frame_rate():
     assert Tracker(cfg, frame_rate=10).max_time_lost == 10
     with pytest.raises(UserError, match="frame_rate"):
         Tracker(cfg, frame_rate=float("nan"))
+
+
+def test_backfill_never_reports_an_id_twice_in_a_frame():
+    """A is tracked to frame 4; a second box of A's look starts at frame 3 beside it and is
+    confirmed at frame 5, after A is lost, taking A's id by late re-identification. Its
+    tentative frames 3-4 already have A under that id, so they are not backfilled."""
+    cfg = TrackerConfig(
+        min_hits=3, max_time_lost=30, reid_buffer=300, reid_min_margin=0.0, appearance_trust=False
+    )
+    tracker = Tracker(cfg)
+    rng = np.random.default_rng(0)
+    per_frame: dict[int, list[int]] = {}
+    for f in range(1, 9):
+        people = {"A": person(100)} if f <= 4 else {}
+        if f >= 3:
+            people["D"] = person(180)  # A's look-alike, within reach of A's last box
+        _, d = frame_dets(people, LOOKS, rng)
+        out = tracker.update(d)
+        for fid, det in [*tracker.backfill, (f, out)]:
+            per_frame.setdefault(fid, []).extend(det.tracker_id.tolist())
+    assert per_frame[5] == [1]  # D took A's id at its confirmation
+    assert all(len(ids) == len(set(ids)) for ids in per_frame.values()), per_frame
+    assert per_frame[3] == per_frame[4] == [1]
