@@ -279,7 +279,7 @@ def render(result: dict[str, Any]) -> str:
     """Markdown: every validation cell, our ``default`` and family preset against the peers'
     defaults (HOTA / IDF1); a cell where ``default`` is below a peer is marked."""
     val = result["val"]
-    peers = [k for k in val if k.endswith("(default)")]
+    peers = [k for k in val if k.endswith("(default)") and not k.startswith("ours")]
     held = result["held_out"]
     head = ["cell", "tuned on", "ours default", "ours family preset", *peers, "default >= peers"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -300,9 +300,31 @@ def render(result: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"HOTA / IDF1 on the validation sequence of each cell. `default` is at least every "
-        f"peer's default on both metrics in {wins} of {len(names)} cells."
+        f"peer's default on both metrics in {wins} of {len(names)} cells; its worst cell scores "
+        f"{min(objective(r) for r in val['ours (default)'].values()):.1f} (HOTA + IDF1) / 2."
     )
+    below = [
+        f"{p.split(' ')[0]} on {m} in {sum(ours_below(val, p, n, m) for n in names)}"
+        for p in peers
+        for m in ("HOTA", "IDF1")
+    ]
+    lines.append(f"Cells where `default` is below a peer: {', '.join(below)}.")
+    before = result.get("val_previous_default")
+    if before:
+        kept = sum(
+            all(before[n][m] >= val[p][n][m] - 1e-9 for p in peers for m in ("HOTA", "IDF1"))
+            for n in names
+        )
+        lines.append(
+            f"The `default` preset before this choice ({result['previous_default']}) was at "
+            f"least the peers in {kept} of {len(names)} cells, and its worst cell scored "
+            f"{min(objective(r) for r in before.values()):.1f}."
+        )
     return "\n".join(lines)
+
+
+def ours_below(val: dict[str, Any], peer: str, cell: str, metric: str) -> bool:
+    return val["ours (default)"][cell][metric] < val[peer][cell][metric] - 1e-9
 
 
 def _pair(report: dict[str, Any]) -> str:
