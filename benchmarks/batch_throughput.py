@@ -1,0 +1,185 @@
+"""Videos per minute of ``python -m tracker.batch`` against a shell loop of ``tracker.run``.
+
+    python -m benchmarks.batch_throughput            # writes benchmarks/results/batch_throughput.json
+
+An archive of synthetic MP4 clips (dance and sports, ``--frames`` each, public detections in the
+MOT layout beside them) is tracked five ways, each a fresh command as a user would type it:
+
+- ``shell_loop``: ``for v in videos; do python -m tracker.run $v ...; done`` (one process per
+  video, so every video pays Python, torch and model start-up);
+- ``local_1``, ``local_2``: ``python -m tracker.batch ... --workers N``;
+- ``ray_1``, ``ray_2``: ``python -m tracker.batch ... --ray --workers N`` (a local Ray instance
+  with N CPUs, started and stopped by the command).
+
+Every run writes the annotated MP4, MOT txt and JSON (motion only by default; ``--appearance``
+adds a random-init ``cpu-small`` CG-CLIP model, whose cost does not depend on its weights).
+Ray's overhead per video is ``(ray_N - local_N - ray start-up) / videos``; the start-up of a
+local Ray instance (``ray.init``) is timed on its own. Settings are rotated over ``--rounds``
+and the median wall time is kept; the load average before each run is recorded, since this
+machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info
+from cgclip.io.atomic import atomic_write_json
+from cgclip.threads import usable_cores
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+SETTINGS = ("shell_loop", "local_1", "local_2", "ray_1", "ray_2")
+
+
+def prepare(folder: Path, videos: int, frames: int, appearance: bool) -> tuple[list[Path], list]:
+    """``videos`` synthetic MP4s (each in its MOT sequence folder) and the tracking options."""
+    from cgclip.data.synthetic import PRESETS, generate_dataset
+
+    cfg = replace(
+        PRESETS["test"], frames=frames, splits=("train",), seqs_per_split=(videos + 1) // 2
+    )
+    generate_dataset(folder / "data", cfg, progress=False)
+    seqs = sorted(p for p in (folder / "data" / "train").iterdir() if p.is_dir())[:videos]
+    options = ["--preset", "dance"]
+    if appearance:
+        import torch
+
+        import cgclip
+
+        torch.manual_seed(0)
+        ckpt = folder / "cpu-small-random.safetensors"
+        cgclip.save_checkpoint(cgclip.create_model("cpu-small"), ckpt, meta={"note": "random"})
+        options += ["--reid", str(ckpt)]
+    return [seq / f"{seq.name}.mp4" for seq in seqs], options
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_setting(setting: str, videos: list[Path], options: list[str], out: Path) -> float:
+    """Wall seconds of one setting, from the first command's start to the last one's end."""
+    shutil.rmtree(out, ignore_errors=True)
+    py = [sys.executable, "-m"]
+    start = time.perf_counter()
+    if setting == "shell_loop":
+        for video in videos:
+            det = video.parent / "det" / "det.txt"
+            cmd = [*py, "tracker.run", str(video), "--detections", str(det), *options]
+            subprocess.run(
+                [*cmd, "--output-dir", str(out / video.stem), "--quiet"], env=_env(), check=True
+            )
+    else:
+        engine, workers = setting.split("_")
+        cmd = [*py, "tracker.batch", *map(str, videos), "--out", str(out), "--detections", "auto"]
+        cmd += [*options, "--workers", workers, "--quiet"] + (["--ray"] if engine == "ray" else [])
+        subprocess.run(cmd, env=_env(), check=True)
+    wall = time.perf_counter() - start
+    if setting != "shell_loop":
+        lines = (out / "manifest.jsonl").read_text().splitlines()
+        states = [json.loads(line)["state"] for line in lines]
+        assert states == ["done"] * len(videos), states
+    return wall
+
+
+def ray_start_seconds(cpus: int) -> float:
+    """``ray.init`` of a local instance with ``cpus`` CPUs, then ``ray.shutdown``: seconds to
+    start (the import of ray excluded)."""
+    code = (
+        "import time, ray; t = time.perf_counter(); "
+        f"ray.init(num_cpus={cpus}, include_dashboard=False); "
+        "print(time.perf_counter() - t); ray.shutdown()"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), check=True, capture_output=True, text=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--videos", type=int, default=6)
+    p.add_argument("--frames", type=int, default=100, help="frames per video")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--appearance", action="store_true", help="CG-CLIP cpu-small (random init)")
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "batch_throughput.json")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="batch-bench-") as tmp:
+        videos, options = prepare(Path(tmp), args.videos, args.frames, args.appearance)
+        walls: dict[str, list[float]] = {s: [] for s in args.settings}
+        loads: dict[str, list[float]] = {s: [] for s in args.settings}
+        for r in range(args.rounds):
+            order = (
+                args.settings[r % len(args.settings) :] + args.settings[: r % len(args.settings)]
+            )
+            for setting in order:
+                loads[setting].append(round(os.getloadavg()[0], 2))
+                walls[setting].append(run_setting(setting, videos, options, Path(tmp) / "out"))
+                print(f"{setting:<10} {walls[setting][-1]:7.1f} s", flush=True)
+        ray_start = (
+            statistics.median(ray_start_seconds(2) for _ in range(args.rounds))
+            if any(s.startswith("ray") for s in args.settings)
+            else None
+        )
+    n = len(videos)
+    runs = {
+        s: {
+            "wall_s": round(statistics.median(w), 2),
+            "videos_per_min": round(60 * n / statistics.median(w), 2),
+            "walls_s": [round(x, 2) for x in w],
+            "load_before": loads[s],
+        }
+        for s, w in walls.items()
+    }
+    overhead = {}
+    for workers in ("1", "2"):
+        ray, local = runs.get(f"ray_{workers}"), runs.get(f"local_{workers}")
+        if ray and local and ray_start is not None:
+            overhead[workers] = round((ray["wall_s"] - local["wall_s"] - ray_start) / n, 3)
+    result = {
+        "machine": machine_info(),
+        "usable_cores": usable_cores(),
+        "workload": {
+            "videos": n,
+            "frames_per_video": args.frames,
+            "size": "640x360",
+            "tracking_options": [*options, "--detections", "auto (det.txt beside each video)"],
+            "outputs": "annotated MP4, MOT txt, JSON",
+            "appearance": "cgclip cpu-small, random init" if args.appearance else "none",
+            "rounds": args.rounds,
+        },
+        "runs": runs,
+        "speedup_vs_shell_loop": {
+            s: round(runs["shell_loop"]["wall_s"] / r["wall_s"], 2)
+            for s, r in runs.items()
+            if "shell_loop" in runs
+        },
+        "ray_start_s": None if ray_start is None else round(ray_start, 2),
+        "ray_overhead_s_per_video": overhead,
+        "command": "python -m benchmarks.batch_throughput " + " ".join(argv or sys.argv[1:]),
+    }
+    atomic_write_json(args.out, result)
+    print(
+        json.dumps(
+            {k: result[k] for k in ("runs", "ray_start_s", "ray_overhead_s_per_video")}, indent=1
+        )
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
