@@ -109,6 +109,43 @@ def ray_start_seconds(cpus: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+LABELS = {
+    "shell_loop": "shell loop of `tracker.run`",
+    "local_1": "`tracker.batch --workers 1`",
+    "local_2": "`tracker.batch --workers 2`",
+    "ray_1": "`tracker.batch --ray --workers 1`",
+    "ray_2": "`tracker.batch --ray --workers 2`",
+}
+
+
+def render(result: dict[str, Any]) -> str:
+    """Markdown: wall time and videos per minute per setting, then Ray's start-up and overhead."""
+    lines = [
+        "| how | wall time | videos/min | vs shell loop | load before |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    speedup = result["speedup_vs_shell_loop"]
+    for setting, r in result["runs"].items():
+        ratio = f"{speedup[setting]:.2f}x" if setting in speedup else "-"
+        load = ", ".join(f"{x:.1f}" for x in r["load_before"])
+        lines.append(
+            f"| {LABELS[setting]} | {r['wall_s']:.1f} s | {r['videos_per_min']:.1f} | {ratio} "
+            f"| {load} |"
+        )
+    w = result["workload"]
+    overhead = result["ray_overhead_s_per_video"]
+    lines += [
+        "",
+        f"{w['videos']} videos of {w['frames_per_video']} frames ({w['size']}), appearance: "
+        f"{w['appearance']}; {result['usable_cores']} usable cores; median of {w['rounds']} "
+        f"round(s). Starting a local Ray instance took {result['ray_start_s']} s; beyond that, Ray "
+        "added "
+        + ", ".join(f"{v:+.2f} s per video with {k} worker(s)" for k, v in overhead.items())
+        + " against the local engine.",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--videos", type=int, default=6)
