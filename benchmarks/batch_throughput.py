@@ -13,8 +13,10 @@ MOT layout beside them) is tracked five ways, each a fresh command as a user wou
 
 Every run writes the annotated MP4, MOT txt and JSON (motion only by default; ``--appearance``
 adds a random-init ``cpu-small`` CG-CLIP model, whose cost does not depend on its weights).
-Ray's overhead per video is ``(ray_N - local_N - ray start-up) / videos``; the start-up of a
-local Ray instance (``ray.init``) is timed on its own. Settings are rotated over ``--rounds``
+Each batch run's seconds not spent tracking (``other_s`` = wall - summed per-video tracking
+seconds / N - Ray's start-up) hold process and model start-up, scheduling and the manifest;
+Ray's overhead per video is ``(other_s of ray_N - other_s of local_N) / videos``, and the start-up
+of its local instance (``ray.init``, from the batch's summary) is reported apart. Settings are rotated over ``--rounds``
 and the median wall time is kept; the load average before each run is recorded, since this
 machine is shared.
 """
@@ -70,8 +72,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_setting(setting: str, videos: list[Path], options: list[str], out: Path) -> float:
-    """Wall seconds of one setting, from the first command's start to the last one's end."""
+def run_setting(setting: str, videos: list[Path], options: list[str], out: Path) -> dict:
+    """One setting: its wall seconds (first command's start to last one's end) and, for the
+    batch, the seconds spent tracking (the manifest's ``wall_s``) and starting Ray."""
     shutil.rmtree(out, ignore_errors=True)
     py = [sys.executable, "-m"]
     start = time.perf_counter()
@@ -82,31 +85,20 @@ def run_setting(setting: str, videos: list[Path], options: list[str], out: Path)
             subprocess.run(
                 [*cmd, "--output-dir", str(out / video.stem), "--quiet"], env=_env(), check=True
             )
-    else:
-        engine, workers = setting.split("_")
-        cmd = [*py, "tracker.batch", *map(str, videos), "--out", str(out), "--detections", "auto"]
-        cmd += [*options, "--workers", workers, "--quiet"] + (["--ray"] if engine == "ray" else [])
-        subprocess.run(cmd, env=_env(), check=True)
+        return {"wall_s": time.perf_counter() - start}
+    engine, workers = setting.split("_")
+    cmd = [*py, "tracker.batch", *map(str, videos), "--out", str(out), "--detections", "auto"]
+    cmd += [*options, "--workers", workers, "--quiet"] + (["--ray"] if engine == "ray" else [])
+    subprocess.run(cmd, env=_env(), check=True)
     wall = time.perf_counter() - start
-    if setting != "shell_loop":
-        lines = (out / "manifest.jsonl").read_text().splitlines()
-        states = [json.loads(line)["state"] for line in lines]
-        assert states == ["done"] * len(videos), states
-    return wall
-
-
-def ray_start_seconds(cpus: int) -> float:
-    """``ray.init`` of a local instance with ``cpus`` CPUs, then ``ray.shutdown``: seconds to
-    start (the import of ray excluded)."""
-    code = (
-        "import time, ray; t = time.perf_counter(); "
-        f"ray.init(num_cpus={cpus}, include_dashboard=False); "
-        "print(time.perf_counter() - t); ray.shutdown()"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=_env(), check=True, capture_output=True, text=True
-    )
-    return float(out.stdout.strip().splitlines()[-1])
+    entries = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in entries] == ["done"] * len(videos), entries
+    totals = json.loads((out / "summary.json").read_text())["totals"]
+    return {
+        "wall_s": wall,
+        "tracking_s": sum(e["wall_s"] for e in entries),
+        "engine_start_s": totals["engine_start_s"] or 0.0,
+    }
 
 
 LABELS = {
@@ -138,10 +130,10 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"{w['videos']} videos of {w['frames_per_video']} frames ({w['size']}), appearance: "
         f"{w['appearance']}; {result['usable_cores']} usable cores; median of {w['rounds']} "
-        f"round(s). Starting a local Ray instance took {result['ray_start_s']} s; beyond that, Ray "
-        "added "
+        f"round(s). Starting a local Ray instance took {result['ray_start_s']} s; beyond that, Ray's "
+        "time outside tracking differed from the local engine's by "
         + ", ".join(f"{v:+.2f} s per video with {k} worker(s)" for k, v in overhead.items())
-        + " against the local engine.",
+        + ".",
     ]
     return "\n".join(lines)
 
@@ -157,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="batch-bench-") as tmp:
         videos, options = prepare(Path(tmp), args.videos, args.frames, args.appearance)
-        walls: dict[str, list[float]] = {s: [] for s in args.settings}
+        measured: dict[str, list[dict]] = {s: [] for s in args.settings}
         loads: dict[str, list[float]] = {s: [] for s in args.settings}
         for r in range(args.rounds):
             order = (
@@ -165,28 +157,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
             for setting in order:
                 loads[setting].append(round(os.getloadavg()[0], 2))
-                walls[setting].append(run_setting(setting, videos, options, Path(tmp) / "out"))
-                print(f"{setting:<10} {walls[setting][-1]:7.1f} s", flush=True)
-        ray_start = (
-            statistics.median(ray_start_seconds(2) for _ in range(args.rounds))
-            if any(s.startswith("ray") for s in args.settings)
-            else None
-        )
+                m = run_setting(setting, videos, options, Path(tmp) / "out")
+                measured[setting].append(m)
+                print(f"{setting:<10} {m['wall_s']:7.1f} s", flush=True)
     n = len(videos)
-    runs = {
-        s: {
-            "wall_s": round(statistics.median(w), 2),
-            "videos_per_min": round(60 * n / statistics.median(w), 2),
-            "walls_s": [round(x, 2) for x in w],
+    runs = {}
+    for s, ms in measured.items():
+        walls = [m["wall_s"] for m in ms]
+        runs[s] = {
+            "wall_s": round(statistics.median(walls), 2),
+            "videos_per_min": round(60 * n / statistics.median(walls), 2),
+            "walls_s": [round(x, 2) for x in walls],
             "load_before": loads[s],
         }
-        for s, w in walls.items()
-    }
+        if s != "shell_loop":
+            workers = int(s.split("_")[1])
+            # Seconds not spent tracking: process and model start-up, scheduling, the manifest.
+            fixed = [m["wall_s"] - m["tracking_s"] / workers - m["engine_start_s"] for m in ms]
+            runs[s]["tracking_s"] = round(statistics.median(m["tracking_s"] for m in ms), 2)
+            runs[s]["engine_start_s"] = round(statistics.median(m["engine_start_s"] for m in ms), 2)
+            runs[s]["other_s"] = round(statistics.median(fixed), 2)
     overhead = {}
     for workers in ("1", "2"):
         ray, local = runs.get(f"ray_{workers}"), runs.get(f"local_{workers}")
-        if ray and local and ray_start is not None:
-            overhead[workers] = round((ray["wall_s"] - local["wall_s"] - ray_start) / n, 3)
+        if ray and local:
+            overhead[workers] = round((ray["other_s"] - local["other_s"]) / n, 3)
+    ray_start = [r["engine_start_s"] for s, r in runs.items() if s.startswith("ray")]
     result = {
         "machine": machine_info(),
         "usable_cores": usable_cores(),
@@ -205,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for s, r in runs.items()
             if "shell_loop" in runs
         },
-        "ray_start_s": None if ray_start is None else round(ray_start, 2),
+        "ray_start_s": round(statistics.median(ray_start), 2) if ray_start else None,
         "ray_overhead_s_per_video": overhead,
         "command": "python -m benchmarks.batch_throughput " + " ".join(argv or sys.argv[1:]),
     }

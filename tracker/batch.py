@@ -182,8 +182,15 @@ def run_batch(
             report.skipped += 1
             continue
         todo.append(job)
-        fields = {"source": job.source, "name": job.name, "state": "pending", "options": record}
-        manifest.entries.setdefault(job.key, {"video": job.key, "attempts": 0}).update(fields)
+        attempts = (entry or {}).get("attempts", 0)  # a failed or lost try is still counted
+        manifest.entries[job.key] = {
+            "video": job.key,
+            "source": job.source,
+            "name": job.name,
+            "state": "pending",
+            "options": record,
+            "attempts": attempts,
+        }
     manifest.save()
 
     videos = tqdm(
@@ -213,7 +220,7 @@ def run_batch(
         frames.close()
         videos.close()
     report.wall_s = time.perf_counter() - start
-    write_summary(out_dir, report, manifest)
+    write_summary(out_dir, report, manifest, engine.name, engine.start_s)
     return report
 
 
@@ -240,7 +247,13 @@ def summary_rows(report: BatchReport, manifest: Manifest) -> list[dict[str, Any]
     return rows
 
 
-def write_summary(out_dir: Path, report: BatchReport, manifest: Manifest) -> None:
+def write_summary(
+    out_dir: Path,
+    report: BatchReport,
+    manifest: Manifest,
+    engine_name: str = "",
+    engine_start: float | None = None,
+) -> None:
     """``summary.csv`` (one row per video of this batch) and ``summary.json`` (rows + totals)."""
     rows = summary_rows(report, manifest)
     buf = io.StringIO()
@@ -259,6 +272,8 @@ def write_summary(out_dir: Path, report: BatchReport, manifest: Manifest) -> Non
         "skipped_done": report.skipped,
         "frames_now": report.frames,
         "wall_s": round(report.wall_s, 3),
+        "engine": engine_name,
+        "engine_start_s": None if engine_start is None else round(engine_start, 3),
     }
     atomic_write_json(out_dir / "summary.json", {"totals": totals, "videos": rows})
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cgclip.errors import Terminated, user_message
+from cgclip.errors import Terminated, UserError, user_message
 from cgclip.threads import ThreadPlan, apply_threads
 from tracker.batch_jobs import Job, sha256_file
 
@@ -224,6 +224,7 @@ class LocalEngine:
     """``workers`` spawned processes; at most ``workers`` videos in flight."""
 
     name = "local"
+    start_s: float | None = None  # worker processes start with their first video
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, int(workers))
@@ -314,6 +315,7 @@ class RayEngine:
     instance started for the batch (``workers`` CPUs' worth of tasks at once)."""
 
     name = "ray"
+    start_s: float | None = None
 
     def __init__(
         self,
@@ -342,18 +344,26 @@ class RayEngine:
         try:
             import ray
         except ImportError:
-            from cgclip.errors import UserError
-
             raise UserError(
                 "--ray needs Ray: pip install 'cgclip-track[cluster]' (or 'ray[default]>=2.9')"
             ) from None
         started = not ray.is_initialized()
+        begin = time.perf_counter()
         if started:
-            if self.address:
-                ray.init(address=self.address)
-            else:
-                cpus = self.workers * self.cpus_per_task if self.workers else None
-                ray.init(num_cpus=cpus, include_dashboard=False)
+            cpus = self.workers * self.cpus_per_task if self.workers else None
+            try:
+                if self.address:
+                    ray.init(address=self.address)
+                else:
+                    ray.init(num_cpus=cpus, include_dashboard=False)
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                where = self.address or "a local instance"
+                raise UserError(
+                    f"--ray: cannot start or reach Ray at {where} ({one_line(err)})"
+                ) from None
+        self.start_s = (
+            time.perf_counter() - begin
+        )  # Ray's start-up (or connection), for the summary
         task = ray.remote(track_job).options(
             num_cpus=self.cpus_per_task,
             num_gpus=self.gpus_per_task,
