@@ -63,7 +63,16 @@ def prepare(folder: Path, videos: int, frames: int, appearance: bool) -> tuple[l
         ckpt = folder / "cpu-small-random.safetensors"
         cgclip.save_checkpoint(cgclip.create_model("cpu-small"), ckpt, meta={"note": "random"})
         options += ["--reid", str(ckpt)]
-    return [seq / f"{seq.name}.mp4" for seq in seqs], options
+    # Each MP4 with its det.txt but not its gt.txt: the batch would score a video with ground
+    # truth beside it, which the shell loop does not do.
+    videos = []
+    for seq in seqs:
+        clip = folder / "videos" / seq.name
+        (clip / "det").mkdir(parents=True, exist_ok=True)
+        (clip / f"{seq.name}.mp4").symlink_to(seq / f"{seq.name}.mp4")
+        (clip / "det" / "det.txt").symlink_to(seq / "det" / "det.txt")
+        videos.append(clip / f"{seq.name}.mp4")
+    return videos, options
 
 
 def _env() -> dict[str, str]:

@@ -199,10 +199,12 @@ def track_job(
         **where,
     }
     if job.gt:
+        start = time.perf_counter()
         try:
             result["metrics"] = _score(job.gt, paths["mot"])
         except Exception as err:  # tracking worked; say why it could not be scored
             result["metrics_error"] = one_line(err)
+        result["eval_s"] = round(time.perf_counter() - start, 3)
     return result
 
 
