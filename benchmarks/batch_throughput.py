@@ -122,16 +122,23 @@ LABELS = {
 def render(result: dict[str, Any]) -> str:
     """Markdown: wall time and videos per minute per setting, then Ray's start-up and overhead."""
     lines = [
-        "| how | wall time | videos/min | vs shell loop | load before |",
-        "|---|---:|---:|---:|---:|",
+        "| how | wall time | videos/min | vs shell loop | tracking (summed) | Ray start-up "
+        "| the rest | load before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     speedup = result["speedup_vs_shell_loop"]
     for setting, r in result["runs"].items():
         ratio = f"{speedup[setting]:.2f}x" if setting in speedup else "-"
         load = ", ".join(f"{x:.1f}" for x in r["load_before"])
+        parts = [
+            "-"
+            if r.get(k) is None or (k == "engine_start_s" and setting.startswith("local"))
+            else f"{r[k]:.1f} s"
+            for k in ("tracking_s", "engine_start_s", "other_s")
+        ]
         lines.append(
             f"| {LABELS[setting]} | {r['wall_s']:.1f} s | {r['videos_per_min']:.1f} | {ratio} "
-            f"| {load} |"
+            f"| {' | '.join(parts)} | {load} |"
         )
     w = result["workload"]
     overhead = result["ray_overhead_s_per_video"]
@@ -142,7 +149,8 @@ def render(result: dict[str, Any]) -> str:
         f"round(s). Starting a local Ray instance took {result['ray_start_s']} s; beyond that, Ray's "
         "time outside tracking differed from the local engine's by "
         + ", ".join(f"{v:+.2f} s per video with {k} worker(s)" for k, v in overhead.items())
-        + ".",
+        + ". The rest: wall time minus tracking (per worker) and Ray's start-up, i.e. "
+        "starting Python, torch and the models in each process, scheduling and the manifest.",
     ]
     return "\n".join(lines)
 
