@@ -21,12 +21,13 @@ docs/batch.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +48,7 @@ PER_VIDEO = ("video", "output_dir", "out_video", "out_mot", "out_json", "detecti
 # Options that change how fast a video is tracked, not what is written: not part of a manifest's
 # record of how its videos were tracked.
 NOT_RECORDED = ("threads", "quiet")
+LOCK = ".batch.lock"
 MAX_EXIT = 125  # exit statuses above are the shell's (126+, 128+signal)
 SUMMARY_COLUMNS = ("video", "name", "state", "frames", "ids", "fps", "wall_s", "HOTA", "IDF1")
 
@@ -75,10 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="video files, MOT sequence folders, folders, "
         "glob patterns, or .txt lists (one path or URL per line)",
     )
-    p.add_argument("--out", type=Path, required=True, help="output folder (DIR)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument(
         "--workers",
         type=_positive,
+        metavar="N",
         help="local: worker processes (default 1); --ray without ADDRESS: tasks at once "
         "(default: all cores)",
     )
@@ -94,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gpus-per-task",
         type=float,
+        metavar="F",
         default=1.0,
         help="with --ray and a cuda --device: GPUs each video's task requests (0.5: two per GPU)",
     )
@@ -168,8 +172,43 @@ def run_batch(
     progress: bool = True,
 ) -> BatchReport:
     """Track ``jobs`` not yet done into ``out_dir`` with ``engine``, keeping the manifest."""
-    start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive(out_dir):
+        return _run_batch(jobs, options, out_dir, engine, plan, progress=progress)
+
+
+@contextlib.contextmanager
+def exclusive(out_dir: Path) -> Iterator[None]:
+    """One batch at a time per output folder: two would overwrite each other's manifest."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; documented as one batch per folder
+        yield
+        return
+    with open(out_dir / LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(
+                f"{out_dir}: another batch is running into this folder; wait for it to end or "
+                "choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_batch(
+    jobs: Sequence[Job],
+    options: argparse.Namespace,
+    out_dir: Path,
+    engine: LocalEngine | RayEngine,
+    plan: ThreadPlan,
+    *,
+    progress: bool,
+) -> BatchReport:
+    start = time.perf_counter()
     manifest = Manifest(out_dir / MANIFEST)
     record = recorded_options(options)
     _check_same_options(manifest, jobs, record)

@@ -166,6 +166,10 @@ def test_local_workers_killed_and_rerun(
     argv = [*sources, "--out", str(out), "--detections", "auto", "--preset", "sports"]
     assert batch.main(argv) == 2
     assert "tracked with other options" in capsys.readouterr().err
+    # So would two batches at once into one folder.
+    with batch.exclusive(out):
+        assert batch.main([*sources, "--out", str(out), *TRACKING]) == 2
+    assert "another batch is running" in capsys.readouterr().err
 
 
 def test_ray_engine_matches_run(archive: dict, expected: dict, tmp_path: Path, capsys) -> None:
