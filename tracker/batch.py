@@ -37,9 +37,9 @@ from tqdm import tqdm
 
 from cgclip.errors import UserError, cli
 from cgclip.io.atomic import atomic_write_json, atomic_write_text
-from cgclip.threads import ThreadPlan, plan_threads, usable_cores
+from cgclip.threads import ThreadPlan, plan_threads, threads_arg, usable_cores
 from tracker import run as run_cli
-from tracker.batch_engines import LocalEngine, RayEngine
+from tracker.batch_engines import LocalEngine, RayEngine, Work
 from tracker.batch_jobs import MANIFEST, Job, Manifest, assign_names, expand_sources
 from tracker.config import load_preset, read_config_yaml
 
@@ -51,16 +51,6 @@ NOT_RECORDED = ("threads", "quiet")
 LOCK = ".batch.lock"
 MAX_EXIT = 125  # exit statuses above are the shell's (126+, 128+signal)
 SUMMARY_COLUMNS = ("video", "name", "state", "frames", "ids", "fps", "wall_s", "HOTA", "IDF1")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=threads_arg,  # any whole number >= 1
         metavar="N",
         help="local: worker processes (default 1); --ray without ADDRESS: tasks at once "
         "(default: all cores)",
@@ -254,7 +244,7 @@ def _run_batch(
             if job.error:  # known before tracking: nothing to send to a worker
                 on_result(job, {"state": "failed", "error": job.error})
         if ready:
-            engine.run(ready, options, out_dir, plan, on_result, on_frames)
+            engine.run(ready, Work(options, out_dir, plan, on_result, on_frames))
     finally:
         frames.close()
         videos.close()

@@ -29,6 +29,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,22 @@ FramesFn = Callable[[int], None]
 # Per worker process: the detector, embedder and config built for the batch's options.
 _WORKER: dict[str, Any] = {}
 FRAME_REPORT_S = 0.5  # how often a worker reports its frame count to the progress bar
+
+
+@dataclass(frozen=True)
+class Work:
+    """What every engine is given besides the jobs: how to track, and where results go."""
+
+    options: argparse.Namespace  # tracker.run's options (see tracker.batch.tracking_options)
+    out_dir: Path
+    plan: ThreadPlan  # each worker's threads
+    on_result: ResultFn  # (job, result) as each video ends, in the batch's process
+    on_frames: FramesFn  # frames tracked since the last call
+
+    @property
+    def task_args(self) -> tuple[argparse.Namespace, str, ThreadPlan]:
+        """:func:`track_job`'s arguments after the job."""
+        return self.options, str(self.out_dir), self.plan
 
 
 def one_line(err: BaseException) -> str:
@@ -231,22 +248,14 @@ class LocalEngine:
     def __init__(self, workers: int) -> None:
         self.workers = max(1, int(workers))
 
-    def run(
-        self,
-        jobs: Sequence[Job],
-        options: argparse.Namespace,
-        out_dir: Path,
-        plan: ThreadPlan,
-        on_result: ResultFn,
-        on_frames: FramesFn,
-    ) -> None:
+    def run(self, jobs: Sequence[Job], work: Work) -> None:
         ctx = mp.get_context("spawn")  # fork would copy torch's thread pools and locks
         queue = ctx.Queue()
         todo = list(jobs)
         while todo:  # a new pool only when a worker died and broke the old one
-            todo = self._run_pool(ctx, queue, todo, options, out_dir, plan, on_result, on_frames)
+            todo = self._run_pool(ctx, queue, todo, work)
 
-    def _run_pool(self, ctx, queue, todo, options, out_dir, plan, on_result, on_frames):
+    def _run_pool(self, ctx: Any, queue: Any, todo: list[Job], work: Work) -> list[Job]:
         pool = cf.ProcessPoolExecutor(
             self.workers, mp_context=ctx, initializer=_init_local_worker, initargs=(queue,)
         )
@@ -255,9 +264,9 @@ class LocalEngine:
             while waiting or running:
                 while waiting and len(running) < self.workers:
                     job = waiting.pop(0)
-                    running[pool.submit(track_job, job, options, str(out_dir), plan)] = job
+                    running[pool.submit(track_job, job, *work.task_args)] = job
                 done, _ = cf.wait(running, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                _drain(queue, on_frames)
+                _drain(queue, work.on_frames)
                 for future in done:
                     job = running.pop(future)
                     try:
@@ -268,11 +277,11 @@ class LocalEngine:
                         # A worker died (killed, out of memory, a crash in a decoder): the
                         # videos in flight fail; the rest go on in a new pool.
                         for other in [job, *running.values()]:
-                            on_result(other, failed(_DIED, host=socket.gethostname()))
+                            work.on_result(other, failed(_DIED, host=socket.gethostname()))
                         running.clear()
                         return waiting
-                    on_result(job, result)
-            _drain(queue, on_frames)
+                    work.on_result(job, result)
+            _drain(queue, work.on_frames)
         except BaseException:
             _stop(pool)
             raise
@@ -334,15 +343,7 @@ class RayEngine:
         self.gpus_per_task = float(gpus_per_task)
         self.max_retries = int(max_retries)
 
-    def run(
-        self,
-        jobs: Sequence[Job],
-        options: argparse.Namespace,
-        out_dir: Path,
-        plan: ThreadPlan,
-        on_result: ResultFn,
-        on_frames: FramesFn,
-    ) -> None:
+    def run(self, jobs: Sequence[Job], work: Work) -> None:
         try:
             import ray
         except ImportError:
@@ -371,8 +372,9 @@ class RayEngine:
             num_gpus=self.gpus_per_task,
             max_retries=self.max_retries,  # worker or node died: Ray runs the task again
         )
-        options_ref = ray.put(options)
-        refs = {task.remote(job, options_ref, str(out_dir), plan): job for job in jobs}
+        options, out_dir, plan = work.task_args
+        options_ref = ray.put(options)  # stored once, not once per task
+        refs = {task.remote(job, options_ref, out_dir, plan): job for job in jobs}
         try:
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
@@ -382,8 +384,8 @@ class RayEngine:
                         result = ray.get(ref)
                     except ray.exceptions.RayError as err:  # retries used up
                         result = failed(f"Ray: {one_line(err)}")
-                    on_frames(int(result.get("frames") or 0))
-                    on_result(job, result)
+                    work.on_frames(int(result.get("frames") or 0))
+                    work.on_result(job, result)
         except BaseException:
             for ref in refs:
                 ray.cancel(ref, force=True)
