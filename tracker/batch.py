@@ -333,7 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = tracking_options(args)
     # Fail here, once, on a preset or config the workers could not load.
     load_preset(args.preset, **(read_config_yaml(args.config) if args.config else {}))
-    jobs = expand_sources(args.sources)
+    jobs = expand_sources(args.sources, exclude=args.out)
+    if args.workers:  # no more workers than videos, so each gets more of the cores
+        args.workers = min(args.workers, len(jobs))
     engine, plan = _engine(args)
     if not args.quiet:
         where = f"ray {args.ray or '(local instance)'}" if args.ray is not None else "local"

@@ -138,17 +138,21 @@ def _read_list(path: Path, depth: int) -> Iterator[Job]:
             yield from _expand_one(item, listed_in=path, depth=depth)
 
 
-def expand_sources(sources: Iterable[str]) -> list[Job]:
+def expand_sources(sources: Iterable[str], *, exclude: Path | None = None) -> list[Job]:
     """One :class:`Job` per distinct video named by ``sources``, in the order given.
 
     A source is a video file, a MOT sequence folder (or its ``img1``), a folder (scanned for
     both, recursively), a glob pattern, or a ``.txt`` list of any of these and URLs. A source
     on the command line that names nothing is a :class:`UserError`; a missing path or a URL in a
-    list becomes a job that fails on its own.
+    list becomes a job that fails on its own. Videos under ``exclude`` (the batch's own output
+    folder, which may sit inside a scanned folder) are left out.
     """
+    skip = exclude.resolve() if exclude is not None else None
     jobs: dict[str, Job] = {}
     for text in sources:
         for job in _expand_one(str(text), listed_in=None):
+            if skip is not None and Path(job.key).is_relative_to(skip):
+                continue
             jobs.setdefault(job.key, job)
     if not jobs:
         raise UserError("no videos to track: the sources name no video files or sequences")

@@ -106,6 +106,11 @@ def test_sources_folders_globs_lists_and_names(synthetic_root: Path, tmp_path: P
     assert [j.name for j in assign_names(jobs[::-1], {})][::-1] == names  # order does not matter
     kept = assign_names([jobs[0], jobs[1]], {jobs[0].key: "clip"})
     assert kept[0].name == "clip" and kept[1].name == names[1]
+    # The batch's own outputs are never inputs, even when --out is inside a scanned folder.
+    out = a / "runs"
+    (out / "clip").mkdir(parents=True)
+    (out / "clip" / "clip.tracked.mp4").write_bytes(b"x")
+    assert [j.source for j in expand_sources([str(a)], exclude=out)] == [str(a / "clip.mp4")]
     # Sources on the command line that name nothing are one error, before any work.
     for bad in ([str(tmp_path / "nope.mp4")], [str(tmp_path / "*.mkv")]):
         with pytest.raises(UserError):
