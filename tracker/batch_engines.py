@@ -306,12 +306,13 @@ def _drain(queue: Any, on_frames: FramesFn) -> None:
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
     """Stop a pool now: queued videos are cancelled, videos in flight are interrupted (SIGTERM),
     which removes their partial files."""
-    pool.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
     if terminate is not None:
         terminate()
         return
+    # Before 3.14: shutdown() forgets the processes and would let each finish its video first.
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         proc.terminate()
     for proc in processes:

@@ -138,7 +138,11 @@ def test_local_workers_killed_and_rerun(
     done = {s for s, e in before.items() if e["state"] == "done"}
     assert done and len(done) < len(archive["good"])  # killed mid-way
     assert all(e["state"] in ("pending", "failed", "done") for e in before.values())
-    assert not list(out.rglob(".*.tmp*"))  # the video in flight left no partial file
+    # The video in flight was stopped, not finished: no output of it, not even a partial file.
+    assert not list(out.rglob(".*.tmp*"))
+    for entry in before.values():
+        if entry["state"] == "pending":
+            assert not list((out / entry["name"]).glob("*")), entry
     files = {s: sorted((out / before[s]["name"]).iterdir()) for s in done}
     stamps = {s: [p.stat().st_mtime_ns for p in files[s]] for s in done}
 
