@@ -71,8 +71,6 @@ def bench_backend(
     options: dict[str, Any] = {}
     if kind == "compile":  # compile the batch-1 graph only when batch 1 is measured
         options["warmup"] = (2, 1) if 1 in batches else (2,)
-    if kind in ("onnx", "tensorrt"):
-        options["verbose"] = False
     if kind == "tensorrt":
         options["max_batch"] = max(batches)
         options["opt_batch"] = min(max(batches), 16)

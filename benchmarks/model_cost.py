@@ -32,11 +32,12 @@ def machine() -> dict[str, Any]:
     return {**machine_info(), "threads": torch.get_num_threads()}
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs after one warm-up (CUDA work included:
-    the GPU is synchronised before each clock read)."""
+def call_times(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float]:
+    """Wall time of each of ``repeat`` calls of ``fn`` after ``warmup`` untimed ones (CUDA work
+    included: the GPU is synchronised before each clock read)."""
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    fn()
+    for _ in range(warmup):
+        fn()
     sync()
     times = []
     for _ in range(repeat):
@@ -44,7 +45,13 @@ def timed(fn: Callable[[], Any], repeat: int) -> float:
         fn()
         sync()
         times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    return times
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs after one warm-up (:func:`call_times`)."""
+    times = sorted(call_times(fn, repeat))
+    return times[len(times) // 2]
 
 
 def _no_grad(fn: Callable[..., Any], *args: Any) -> Any:
@@ -89,30 +96,51 @@ def tfe_cost(model: Any, ts: Sequence[int], batch: int, repeat: int) -> list[dic
     return rows
 
 
-def train_step(name: str, batch: int, clip_len: int, repeat: int) -> dict[str, Any]:
+def train_step(
+    name: str,
+    batch: int,
+    clip_len: int,
+    repeat: int,
+    *,
+    device: str | torch.device = "cpu",
+    amp_dtype: torch.dtype | None = None,
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+) -> dict[str, Any]:
+    """Median time of one training step (forward under autocast ``amp_dtype`` when given, loss,
+    backward, Adam) on ``batch`` random tracklets of ``clip_len`` frames, as the trainer runs it.
+    ``wrap``: e.g. DistributedDataParallel around the model."""
     from cgclip.model import create_model
     from cgclip.train.config import LossSection, OptimSection
     from cgclip.train.losses import CGCLIPLoss
     from cgclip.train.optim import build_optimizer
 
+    device = torch.device(device)
     k = max(2, batch // 4)
-    model = create_model(name, num_classes=k, clip_len=clip_len).train()
-    model.cmr.set_memory(torch.randn(k, model.config.embed_dim))
+    model = create_model(name, num_classes=k, clip_len=clip_len).to(device).train()
+    model.cmr.set_memory(torch.randn(k, model.config.embed_dim, device=device))
+    net = wrap(model) if wrap is not None else model
     opt = build_optimizer(model, OptimSection(lr=1e-4))
     loss_fn = CGCLIPLoss(LossSection())
     h, w = model.preprocess.size
-    x = torch.randn(batch, clip_len, 3, h, w)
-    y = torch.arange(batch) % k
+    x = torch.randn(batch, clip_len, 3, h, w, device=device)
+    y = torch.arange(batch, device=device) % k
 
     def step() -> None:
-        out = model(x)
-        loss, _ = loss_fn(out, y)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            out = net(x)
+        loss, _ = loss_fn(out, y)  # outside autocast, as the trainer computes it
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     t = timed(step, repeat)
-    return {"batch": batch, "clip_len": clip_len, "seconds": t, "clips_per_s": batch / t}
+    return {
+        "batch": batch,
+        "clip_len": clip_len,
+        "amp": str(amp_dtype).replace("torch.", "") if amp_dtype is not None else None,
+        "seconds": t,
+        "clips_per_s": batch / t,
+    }
 
 
 @cli
@@ -141,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         big = name.startswith("ViT")
         entry: dict[str, Any] = {}
         for keys in ("all", "cls"):
-            model = create_model(name, tfe_keys=keys)
+            # the embedding must include TFE's s: the default (f) never runs TFE at inference
+            model = create_model(name, tfe_keys=keys, embedding=["f", "s"])
             entry[f"tfe_keys_{keys}"] = tfe_cost(
                 model, [1, 2, 4, 8, 16] if args.quick else [1, 2, 4, 8, 16, 32], 16, repeat
             )

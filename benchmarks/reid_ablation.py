@@ -366,9 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset, captions = load_training_data(base.data, progress=not args.no_progress)
     # Captions for every row: rows with data.text=idtext ignore them.
     if captions is None and dataset.captions_path is not None:
-        from cgclip.train.data import load_captions_for
+        from cgclip.captions import load_captions
 
-        captions = load_captions_for(dataset.captions_path)
+        captions = load_captions(dataset.captions_path)
     info = {
         "machine": machine(),
         "config": str(config.relative_to(REPO) if config.is_relative_to(REPO) else config),

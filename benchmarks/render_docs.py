@@ -273,6 +273,15 @@ def model_cost(results: Path) -> str:
     return md_table(header, rows)
 
 
+@renderer("gpu")
+def gpu(results: Path) -> str:
+    """The GPU suite's runs (``results/gpu/*.json``), as ``python -m benchmarks.gpu_suite
+    --render-docs`` writes them."""
+    from benchmarks.gpu_report import render_markdown
+
+    return render_markdown(results / "gpu")
+
+
 @renderer("demo_latency")
 def demo_latency(results: Path) -> str:
     runs = read_result(results, "demo_latency")["runs"]

@@ -23,6 +23,7 @@ from typing import Any
 
 from benchmarks.tracker_common import RESULTS_DIR, machine_info
 from cgclip.io.atomic import atomic_write_json
+from cgclip.runtime.load import CLIP_ARCH, CLIP_OVERRIDES
 from tracker.config import load_preset
 from tracker.detectors import HogDetector, ReplayDetector, YoloDetector
 from tracker.embedding import CgclipEmbedder
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         clip = generate_sample(Path(tmp) / "sample", frames=args.frames, progress=False)
         video, cfg = clip / "sample.mp4", load_preset("dance")
         small = synthetic_preset_model(args.checkpoint)
-        vitb = cgclip.create_model("ViT-B-16", pooling="mean")  # what --reid clip builds
+        # what --reid clip builds (random weights: the cost is the same)
+        vitb = cgclip.create_model(CLIP_ARCH, quick_gelu=True, **CLIP_OVERRIDES)
         replay = ReplayDetector(clip / "det.txt")
         runs = {
             "replay": (replay, None, None, "public detections, annotated MP4 + MOT + JSON"),

@@ -95,9 +95,13 @@ def score(folder: Path, split_dir: Path, seqs: list[str]) -> dict[str, float]:
 
 
 def family_rows(
-    family: str, split_dir: Path, checkpoints: dict[str, Path], cache_root: Path
+    family: str,
+    split_dir: Path,
+    checkpoints: dict[str, Path],
+    cache_root: Path,
+    max_seqs: int | None = None,
 ) -> dict[str, Any]:
-    seqs = kind_seqs(split_dir, family)
+    seqs = kind_seqs(split_dir, family)[:max_seqs]
     preset = load_preset(family)
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=Path("data/feature-cache"))
     p.add_argument("--families", default=",".join(FAMILIES))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--epochs", type=int, default=60, help="training epochs of the two trained embedders"
-    )
+    p.add_argument("--epochs", type=int, default=60, help="training epochs, dance+sports")
+    p.add_argument("--street-epochs", type=int, default=60, help="training epochs, street")
+    p.add_argument("--max-seqs", type=int, help="validation sequences per family (default: all)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "tracker_robustness.json")
     args = p.parse_args(argv)
     t0 = time.time()
@@ -157,10 +161,15 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_data(args.data)
     ensure_street(args.street, args.seed)
-    schedule = [f"optim.epochs={args.epochs}", f"optim.milestones=[{max(1, args.epochs * 3 // 4)}]"]
+    schedules = {
+        name: [f"optim.epochs={n}", f"optim.milestones=[{max(1, n * 3 // 4)}]"]
+        for name, n in (("dance+sports", args.epochs), ("street", args.street_epochs))
+    }
     checkpoints = {
-        "dance+sports": ensure_checkpoint(args.data, args.runs / "ckpt-dancesports", schedule),
-        "street": ensure_checkpoint(args.street, args.runs / "ckpt-street", schedule),
+        "dance+sports": ensure_checkpoint(
+            args.data, args.runs / "ckpt-dancesports", schedules["dance+sports"]
+        ),
+        "street": ensure_checkpoint(args.street, args.runs / "ckpt-street", schedules["street"]),
         "random": ensure_random_checkpoint(args.runs / "ckpt-random.safetensors", args.seed),
     }
     result: dict[str, Any] = {
@@ -169,12 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         "before": BEFORE,
         "matched": MATCHED,
         "checkpoints": {k: str(v) for k, v in checkpoints.items()},
-        "train_overrides": schedule,
+        "train_overrides": schedules,
+        "max_seqs_per_family": args.max_seqs,
         "families": {},
     }
     for family in [f for f in args.families.split(",") if f]:
         split_dir = (args.street if family == "street" else args.data) / "val"
-        rows = family_rows(family, split_dir, checkpoints, args.cache)
+        rows = family_rows(family, split_dir, checkpoints, args.cache, args.max_seqs)
         result["families"][family] = {
             "preset": TrackerConfig.to_dict(load_preset(family)),
             "rows": rows,

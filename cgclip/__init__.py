@@ -9,7 +9,40 @@ The model API is imported lazily so that ``import cgclip.errors`` (every CLI) st
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
+
+
+def _started_as_cli() -> bool:
+    # While ``python -m pkg.mod`` imports the packages around the module, sys.argv[0] is "-m";
+    # while it runs the module itself, sys.argv[0] is that module's file, in one of our packages.
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 == "-m" or os.path.basename(argv0).startswith("cgclip-"):
+        return True
+    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    main = os.path.realpath(argv0) if argv0 else ""
+    return any(main.startswith(os.path.join(root, p, "")) for p in ("cgclip", "tracker", "demo"))
+
+
+def _quiet_startup_interrupt() -> None:
+    """A Ctrl-C before a CLI's ``main`` runs (imports) prints ``interrupted``, not a 30-line
+    traceback (see :mod:`cgclip.errors`). Installed here, before any slow import."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb) -> None:  # noqa: ANN001 (sys.excepthook signature)
+        if issubclass(exc_type, KeyboardInterrupt):
+            print("interrupted", file=sys.stderr)
+            return
+        previous(exc_type, exc, tb)
+
+    hook.cgclip = True  # type: ignore[attr-defined]
+    if not getattr(previous, "cgclip", False):
+        sys.excepthook = hook
+
+
+if _started_as_cli():
+    _quiet_startup_interrupt()
 
 _LAZY = {
     "create_model": "cgclip.model",

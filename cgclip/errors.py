@@ -10,14 +10,23 @@ return code. The wrapper maps, besides :class:`UserError`:
 - Ctrl-C (``KeyboardInterrupt``) to ``interrupted`` and exit 130, and SIGTERM, while ``main``
   runs, to the same unwinding (so every atomic writer removes its temporary file) and exit 143.
 
+Command lines are parsed with :class:`ArgumentParser`, whose errors (an unknown option, a
+missing argument, a number out of range from :func:`cgclip.io.config.number_arg`) are a
+:class:`UserError` too: one line naming the option, not argparse's usage block.
+
 Anything else is a bug and keeps its traceback. ``CGCLIP_TRACEBACK=1`` shows the traceback of a
 mapped error too. Ctrl-C during start-up (``python -m ...`` still importing torch, before
-``main`` runs) prints ``interrupted`` as well: importing this module installs a ``sys.excepthook``
-for ``KeyboardInterrupt`` when the process was started as ``python -m`` or a ``cgclip-*`` command.
+``main`` runs) prints ``interrupted`` as well: importing the ``cgclip`` package installs a
+``sys.excepthook`` for ``KeyboardInterrupt`` when the process runs one of our CLIs (``python -m``
+a module of ours, or a ``cgclip-*`` command). The hook lives in ``cgclip/__init__.py`` (only
+``sys`` and ``os`` needed), which the ``tracker`` and ``demo`` packages import first thing, so it
+is in place before any slow import; only a Ctrl-C while Python itself starts (its first ~0.1 s)
+is left to Python.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import functools
@@ -38,6 +47,13 @@ log = logging.getLogger(__name__)
 
 class UserError(Exception):
     """A problem with the user's input or environment; reported as one line, never a traceback."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are a one-line :class:`UserError` (exit 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{message} (see {self.prog} --help)")
 
 
 class Terminated(KeyboardInterrupt):
@@ -84,6 +100,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def _raise(signum: int, frame: object) -> None:
+        # A second SIGTERM while the first unwinds would cut the temp-file cleanup short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated("terminated")
 
     previous = signal.signal(signal.SIGTERM, _raise)
@@ -98,6 +116,9 @@ def cli(fn: Callable[[Sequence[str] | None], int | None]) -> Callable[..., int]:
 
     @functools.wraps(fn)
     def wrapper(argv: Sequence[str] | None = None) -> int:
+        from cgclip.logs import show_logs
+
+        show_logs()  # the library logs; a command shows its warnings on stderr
         try:
             with sigterm_as_interrupt():
                 return int(fn(argv) or 0)
@@ -115,28 +136,3 @@ def cli(fn: Callable[[Sequence[str] | None], int | None]) -> Callable[..., int]:
             return EXIT_USER_ERROR
 
     return wrapper
-
-
-def _started_as_cli() -> bool:
-    # While ``python -m pkg.mod`` imports the packages around the module, sys.argv[0] is "-m".
-    argv0 = sys.argv[0] if sys.argv else ""
-    return argv0 == "-m" or Path(argv0).name.startswith("cgclip-")
-
-
-def _quiet_startup_interrupt() -> None:
-    """A Ctrl-C before ``main`` runs (imports) prints ``interrupted``, not a 30-line traceback."""
-    previous = sys.excepthook
-
-    def hook(exc_type, exc, tb) -> None:  # noqa: ANN001 (sys.excepthook signature)
-        if issubclass(exc_type, KeyboardInterrupt):
-            print("interrupted", file=sys.stderr)
-            return
-        previous(exc_type, exc, tb)
-
-    hook.cgclip = True  # type: ignore[attr-defined]
-    if not getattr(previous, "cgclip", False):
-        sys.excepthook = hook
-
-
-if _started_as_cli():
-    _quiet_startup_interrupt()

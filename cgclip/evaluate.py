@@ -14,21 +14,27 @@ their reader defines). iLIDS-VID trains one model per split, so its checkpoint p
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import logging
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from cgclip.errors import UserError, cli
+from cgclip.data import load_dataset
+from cgclip.data.sampling import rrs_indices
+from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
+from cgclip.io.config import number_arg
+from cgclip.logs import show_logs
 from cgclip.metrics import RankMetrics, distance_matrix, evaluate_rank, mean_metrics
-from cgclip.model.preprocess import Preprocess, load_clip, rrs_indices
+from cgclip.model.preprocess import Preprocess, load_clip
+from cgclip.runtime.load import resolve_device
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cgclip.data import ReidDataset, Tracklet
@@ -129,21 +135,6 @@ def evaluate_dataset(model: CGCLIP, dataset: ReidDataset, **kwargs: Any) -> Rank
     return evaluate_model(model, dataset.query, dataset.gallery, dataset.ignore_mask(), **kwargs)
 
 
-def load_reid_dataset(name: str, root: str | Path, **options: Any) -> ReidDataset:
-    """``cgclip.data.load_dataset``, with a clear error where the readers are not installed."""
-    try:
-        from cgclip.data import load_dataset
-    except ImportError:
-        raise UserError(
-            "dataset readers (cgclip.data.load_dataset) are not available in this installation; "
-            "update cgclip-track to a version that includes cgclip.data"
-        ) from None
-    try:
-        return load_dataset(name, root, **options)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        raise UserError(f"cannot load dataset {name!r} from {root}: {err}") from None
-
-
 def parse_splits(text: str) -> list[int]:
     """ "3" -> [3]; "0-9" -> [0..9]; "0,2,5" -> [0, 2, 5]."""
     out: list[int] = []
@@ -204,15 +195,15 @@ def run_evaluation(
         model = load_model(ckpt, device=device)
         if embedding is not None:
             model.config = replace(model.config, embedding=tuple(embedding))
-        data = load_reid_dataset(dataset, root, **opts)
+        data = load_dataset(dataset, root, **opts)
         label = "all" if split is None else str(split)
         results[label] = evaluate_dataset(
             model, data, batch_size=batch_size, num_workers=num_workers
         )
-        print(f"{dataset} split {label}: {results[label]}")
+        log.info("%s split %s: %s", dataset, label, results[label])
     mean = mean_metrics(list(results.values()))
     if len(results) > 1:
-        print(f"{dataset} mean over {len(results)} splits: {mean}")
+        log.info("%s mean over %d splits: %s", dataset, len(results), mean)
     return {
         "checkpoint": checkpoint,
         "dataset": dataset,
@@ -224,17 +215,17 @@ def run_evaluation(
 
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m cgclip.evaluate", description=__doc__.split("\n")[0]
-    )
+    p = ArgumentParser(prog="python -m cgclip.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="model .safetensors (may contain {split})")
     p.add_argument("--dataset", required=True, help="mars, ilidsvid, lsvid, sportsvreid, ...")
     p.add_argument("--root", required=True, help="dataset root folder")
     p.add_argument("--splits", help="iLIDS-VID splits: N, A-B or a comma list (default 0-9)")
     p.add_argument("--option", action="append", default=[], help="reader option key=value")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--num-workers", type=int, default=2)
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N"
+    )
+    p.add_argument("--batch-size", type=number_arg("[1, inf)", int), default=16)
+    p.add_argument("--num-workers", type=number_arg("[0, inf)", int), default=2)
     p.add_argument(
         "--embedding",
         help="test feature to score instead of the checkpoint's: comma list of pre-BN parts "
@@ -242,13 +233,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--output", help="write the metrics as JSON here")
     args = p.parse_args(argv)
+    show_logs(logging.INFO)  # run_evaluation logs each split's metrics as it is scored
+    device = str(resolve_device(args.device))
+    log.info("device: %s%s", device, " (auto)" if args.device == "auto" else "")
     result = run_evaluation(
         args.checkpoint,
         args.dataset,
         args.root,
         splits=parse_splits(args.splits) if args.splits else None,
         options=parse_options(args.option),
-        device=args.device,
+        device=device,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         embedding=[e.strip() for e in args.embedding.split(",")] if args.embedding else None,

@@ -10,8 +10,11 @@ nothing else is using:
   machine's count), shared evenly by the processes ``torchrun`` starts on this machine;
 - ``concurrent``: how many other busy threads run beside the compute pool (the tracker's
   decoder, a DataLoader's workers...); they keep a core each while cores last;
-- torch gets what is left, at least one; OpenCV and BLAS get the same count, since they run
-  between torch calls, not beside them.
+- ``load``: the machine's 1-minute load average when the run starts; on a shared machine the
+  cores other processes keep busy are not available either (spin-waiting OpenMP threads on a
+  busy core are what cost 10x);
+- torch gets the smaller of what is left after ``concurrent`` and after ``load``, at least one;
+  OpenCV and BLAS get the same count, since they run between torch calls, not beside them.
 
 ``--threads N`` on the CLIs overrides the count. ``apply_threads`` is called once, at the edge
 (a CLI's ``main`` or the demo's start), never at import.
@@ -33,6 +36,7 @@ class ThreadPlan:
     """Thread counts for each pool; ``source`` says where the count came from."""
 
     cores: int
+    load: float
     torch: int
     opencv: int
     blas: int
@@ -41,7 +45,7 @@ class ThreadPlan:
     def describe(self) -> str:
         return (
             f"threads: torch {self.torch}, OpenCV {self.opencv}, BLAS {self.blas} "
-            f"({self.source}; {self.cores} usable cores)"
+            f"({self.source}; {self.cores} usable cores, load {self.load:.1f})"
         )
 
 
@@ -75,15 +79,26 @@ def _cgroup_quota() -> float | None:
 
 
 def plan_threads(
-    threads: int | None = None, *, concurrent: int = 1, cores: int | None = None
+    threads: int | None = None,
+    *,
+    concurrent: int = 1,
+    cores: int | None = None,
+    load: float | None = None,
 ) -> ThreadPlan:
     """The thread counts for a run.
 
     threads: an explicit count (``--threads``); ``None`` chooses: ``OMP_NUM_THREADS`` when the
-        user set it, else the cores left after ``concurrent`` busy threads, at least one.
+        user set it, else the cores left after ``concurrent`` busy threads and after the
+        machine's load, at least one.
     concurrent: busy threads running beside the compute pool (1 for the tracker's decoder,
         ``num_workers`` for training's DataLoader, 0 when nothing else runs).
+    load: busy cores outside this process (default: the 1-minute load average).
     """
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # not available on this platform
+            load = 0.0
     if cores is None:
         local_procs = os.environ.get("LOCAL_WORLD_SIZE", "1")
         cores = max(1, usable_cores() // (int(local_procs) if local_procs.isdigit() else 1))
@@ -94,8 +109,9 @@ def plan_threads(
     elif os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]):
         n, source = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
     else:
-        n, source = max(1, cores - max(0, concurrent)), "auto"
-    return ThreadPlan(cores=cores, torch=n, opencv=n, blas=n, source=source)
+        idle = int(cores - load + 0.5)
+        n, source = max(1, min(cores - max(0, concurrent), idle)), "auto"
+    return ThreadPlan(cores=cores, load=load, torch=n, opencv=n, blas=n, source=source)
 
 
 def apply_threads(plan: ThreadPlan) -> ThreadPlan:
@@ -111,7 +127,7 @@ def apply_threads(plan: ThreadPlan) -> ThreadPlan:
         threadpool_limits(limits=plan.blas, user_api="blas")
     except ImportError:  # optional: numpy's BLAS keeps its own default
         log.debug("threadpoolctl not installed; BLAS threads left as they are")
-    log.info(plan.describe())
+    log.debug(plan.describe())  # the commands print it where their user wants to read it
     return plan
 
 

@@ -6,3 +6,5 @@
 - :mod:`demo.media` - H.264 re-encoding with PyAV so browsers play the result.
 - :mod:`demo.app` - the Blocks UI: ``build_app(settings)`` and ``launch(app, settings)``.
 """
+
+import cgclip  # noqa: F401  (first: a Ctrl-C while a CLI starts prints one line)

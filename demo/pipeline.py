@@ -86,6 +86,11 @@ class DemoResult:
             f"Tracked **{s.frames} frames** and found **{len(self.identities)} identities** "
             f"in {took:.1f} s (tracking {s.frames / max(self.seconds.get('track', 0), 1e-9):.1f} FPS).",
         ]
+        if not s.complete:
+            lines.append(
+                f"**Warning:** the clip ends after {s.frames} of the {s.frames_expected} frames "
+                "its file announces (cut short or damaged); the results cover those frames."
+            )
         if self.embeddings is None:
             lines.append("Text search needs a ReID model; this run used none (motion only).")
         lines.append("```\n" + s.stage_table() + "\n```")

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 NONE = "none"
 CLIP = "clip"
 CHECKPOINT_PREFIX = "ckpt:"
+CLIP_WEIGHTS_HINT = (
+    "Download that file where there is internet and give it to the demo's server: "
+    "python -m demo --clip-weights /path/to/{file}"
+)
 
 
 @dataclass(frozen=True)
@@ -86,24 +90,17 @@ class ReidRegistry:
             return self._models[value]
 
     def _load(self, value: str) -> Any:
-        import cgclip
+        # The same resolver as the tracker's --reid (cgclip.runtime.load): "clip" is pretrained
+        # CLIP with mean pooling over CLS tokens, a checkpoint loads through its sidecar.
+        from cgclip.runtime.load import CLIP_PREFIX, load_reid_model
 
-        if value == CLIP:  # DESIGN 4: untrained TFE replaced by mean pooling over CLS tokens
-            try:
-                return cgclip.create_model(
-                    "ViT-B-16",
-                    pretrained=self.clip_weights or "openai",
-                    pooling="mean",
-                    tfe_keys="cls",
-                    device=self.device,
-                )
-            except UserError as err:
-                raise UserError(
-                    f"{err} (the demo's server takes that file as "
-                    "python -m demo --clip-weights /path/to/open_clip_pytorch_model.bin)"
-                ) from None
-        path = self.checkpoints[value.removeprefix(CHECKPOINT_PREFIX)]
-        return cgclip.load_model(path, device=self.device)
+        if value == CLIP:
+            reid = CLIP_PREFIX + self.clip_weights if self.clip_weights else CLIP
+        else:
+            reid = str(self.checkpoints[value.removeprefix(CHECKPOINT_PREFIX)])
+        return load_reid_model(
+            reid, device=self.device, option="ReID model", clip_hint=CLIP_WEIGHTS_HINT
+        )
 
 
 def find_checkpoints(folder: str | os.PathLike[str]) -> dict[str, Path]:

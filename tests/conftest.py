@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +33,46 @@ def sample_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cgclip.data.synthetic import generate_sample
 
     return generate_sample(tmp_path_factory.mktemp("sample"), frames=40, progress=False)
+
+
+@pytest.fixture(scope="session")
+def make_tiny_model() -> Callable[..., Any]:
+    """``make_tiny_model(seed=0, **config_overrides)`` -> a fresh random-init ``test-tiny`` CG-CLIP,
+    seeded so the same arguments give the same weights (session-scoped, so module fixtures can
+    build from it too)."""
+
+    def build(seed: int = 0, **overrides: Any) -> Any:
+        import torch
+
+        import cgclip
+
+        torch.manual_seed(seed)
+        return cgclip.create_model("test-tiny", **overrides)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, make_tiny_model) -> Path:
+    """``make_tiny_model()`` saved once as ``tiny.safetensors`` + ``tiny.json`` (random weights:
+    enough for the plumbing, no training). Shared by every test: read it, or ``copy_checkpoint``
+    it before writing next to it."""
+    import cgclip
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    return cgclip.save_checkpoint(make_tiny_model(), path, meta={"note": "random init, tests"})
+
+
+@pytest.fixture(scope="session")
+def copy_checkpoint(tiny_checkpoint: Path) -> Callable[[Path], Path]:
+    """``copy_checkpoint(folder)`` -> a private copy of ``tiny_checkpoint`` (weights + sidecar)."""
+
+    def copy(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tiny_checkpoint.with_suffix(".json"), folder / "tiny.json")
+        return Path(shutil.copy(tiny_checkpoint, folder / "tiny.safetensors"))
+
+    return copy
 
 
 @pytest.fixture()

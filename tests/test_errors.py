@@ -143,3 +143,51 @@ def test_library_import_leaves_excepthook_alone(subprocess_env) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env, timeout=60
     )
     assert proc.stdout.strip() == "True"
+
+
+def test_argument_errors_are_one_line_naming_the_option(capsys) -> None:
+    from cgclip.errors import ArgumentParser
+    from cgclip.io.config import number_arg
+
+    @cli
+    def main(argv=None):
+        p = ArgumentParser(prog="python -m tool")
+        p.add_argument("--rate", type=number_arg("(0, 1]"))
+        p.add_argument("--count", type=number_arg("[1, inf)", int))
+        p.add_argument("name")
+        p.parse_args(argv)
+
+    cases = {
+        ("x", "--rate", "nan"): "argument --rate: must be a finite number in (0, 1], got 'nan'",
+        ("x", "--rate", "inf"): "argument --rate: must be a finite number in (0, 1], got 'inf'",
+        ("x", "--rate", "0"): "argument --rate: must be a finite number in (0, 1], got '0'",
+        ("x", "--count", "-5"): "argument --count: must be a whole number in [1, inf), got '-5'",
+        ("x", "--count", "2.5"): "argument --count: must be a whole number in [1, inf)",
+        ("--count", "3"): "the following arguments are required: name",
+        ("x", "--colour", "red"): "unrecognized arguments: --colour red",
+    }
+    for argv, expect in cases.items():
+        assert main(list(argv)) == EXIT_USER_ERROR, argv
+        line = _one_error_line(capsys)
+        assert expect in line and "python -m tool --help" in line, (argv, line)
+    assert main(["x", "--rate", "1", "--count", "7"]) == 0
+
+
+def test_startup_hook_is_in_place_while_a_cli_module_itself_imports(subprocess_env) -> None:
+    # `python -m cgclip.export`: runpy sets sys.argv[0] to the module's file before running it,
+    # so the module's own (slow) imports are covered too; any other program is left alone.
+    from tests.support import REPO_ROOT
+
+    code = "import sys; sys.argv[0] = {!r}; import cgclip; print(sys.excepthook is not sys.__excepthook__)"
+    for argv0, hooked in [
+        (str(REPO_ROOT / "cgclip" / "export.py"), "True"),
+        ("/usr/bin/x", "False"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-c", code.format(argv0)],
+            capture_output=True,
+            text=True,
+            env=subprocess_env,
+            timeout=60,
+        )
+        assert proc.stdout.strip() == hooked, (argv0, proc.stderr)

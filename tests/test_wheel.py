@@ -22,7 +22,13 @@ import pytest
 from tests.support import REPO_ROOT
 
 PACKAGES = ("cgclip", "tracker", "demo")
-PRESETS = ("default", "sports", "dance")
+SCRIPTS = {
+    "cgclip-track": "tracker.cli:main",
+    "cgclip-train": "cgclip.train.__main__:main",
+    "cgclip-demo": "demo.__main__:main",
+}
+# Every preset the source tree has: each must ship in the wheel and track the sample.
+PRESETS = sorted(p.stem for p in (REPO_ROOT / "tracker" / "presets").glob("*.yaml"))
 # What the build reads: the project file, the README it names, the packages, and benchmarks/
 # so that the test sees the build leave it out.
 SOURCES = ("pyproject.toml", "README.md", *PACKAGES, "benchmarks")
@@ -81,11 +87,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return venv / "bin", env
 
 
-def test_wheel_holds_the_packages_and_presets_but_not_benchmarks(installed) -> None:
+def test_wheel_holds_the_packages_presets_and_commands_but_not_benchmarks(installed) -> None:
     bin_dir, env = installed
     probe = textwrap.dedent(
         """
         import importlib, importlib.util, json, pkgutil, sys
+        from importlib.metadata import distribution
         from pathlib import Path
         venv = Path(sys.prefix)
         report = {"outside": [], "imported": 0, "benchmarks": importlib.util.find_spec("benchmarks") is not None}
@@ -98,6 +105,9 @@ def test_wheel_holds_the_packages_and_presets_but_not_benchmarks(installed) -> N
                 report["imported"] += 1
                 if venv not in Path(module.__file__).resolve().parents:
                     report["outside"].append(module.__file__)
+        scripts = [ep for ep in distribution("cgclip-track").entry_points if ep.group == "console_scripts"]
+        report["scripts"] = {ep.name: ep.value for ep in scripts}
+        report["scripts_load"] = all(callable(ep.load()) for ep in scripts)
         from tracker import Tracker
         from tracker.config import preset_names
         report["presets"] = preset_names()
@@ -109,57 +119,46 @@ def test_wheel_holds_the_packages_and_presets_but_not_benchmarks(installed) -> N
     assert report["outside"] == [], "modules imported from outside the venv"
     assert report["imported"] > 40  # every public module of cgclip, tracker and demo
     assert not report["benchmarks"], "benchmarks/ must not be installed"
-    assert set(PRESETS) <= set(report["presets"])
+    assert report["presets"] == PRESETS and {"default", "sports", "dance"} <= set(PRESETS)
     assert report["sports_min_hits"] >= 1
+    assert report["scripts"] == SCRIPTS and report["scripts_load"]
+    assert all((bin_dir / name).is_file() for name in SCRIPTS)
 
 
 def test_installed_commands_track_the_sample_with_every_preset(installed, tmp_path: Path) -> None:
+    """The console command tracks with the first preset; ``python -m tracker.run`` (run as
+    ``__main__`` by runpy, in one process to spare the start-up) with each of the others."""
     bin_dir, env = installed
     python = str(bin_dir / "python")
     sample = tmp_path / "sample"
-    _run(
-        [
-            python,
-            "-m",
-            "cgclip.data.synthetic",
-            "sample",
-            "--out",
-            str(sample),
-            "--frames",
-            "40",
-            "--quiet",
-        ],
-        tmp_path,
-        env,
-    )
+    command = [python, "-m", "cgclip.data.synthetic", "sample", "--out", str(sample)]
+    _run([*command, "--frames", "40", "--quiet"], tmp_path, env)
+    common = [str(sample / "sample.mp4"), "--detections", str(sample / "det.txt"), "--no-video"]
+    common += ["--quiet"]
+    first, *others = PRESETS
+    console = [str(bin_dir / "cgclip-track"), "track", *common]
+    _run([*console, "--preset", first, "--output-dir", str(tmp_path / first)], tmp_path, env)
+    as_module = textwrap.dedent(
+        """
+        import runpy, sys
+        common, root = %r, %r
+        for preset in %r:
+            sys.argv = ["tracker.run", *common, "--preset", preset, "--output-dir", root + "/" + preset]
+            try:
+                runpy.run_module("tracker.run", run_name="__main__", alter_sys=True)
+            except SystemExit as done:
+                assert done.code == 0, (preset, done.code)
+        """
+    ) % (common, str(tmp_path), others)
+    _run([python, "-c", as_module], tmp_path, env)
     for preset in PRESETS:
-        out = tmp_path / preset
-        # The console command for one preset, `python -m tracker.run` for the others.
-        command = (
-            [str(bin_dir / "cgclip-track"), "track"]
-            if preset == "sports"
-            else [python, "-m", "tracker.run"]
-        )
-        _run(
-            [
-                *command,
-                str(sample / "sample.mp4"),
-                "--detections",
-                str(sample / "det.txt"),
-                "--preset",
-                preset,
-                "--no-video",
-                "--output-dir",
-                str(out),
-                "--quiet",
-            ],
-            tmp_path,
-            env,
-        )
-        data = json.loads((out / "sample.tracks.json").read_text())
-        assert len(data["frames"]) == 40
+        data = json.loads((tmp_path / preset / "sample.tracks.json").read_text())
+        assert len(data["frames"]) == 40 and data["config"] == _preset_config(preset)
         assert sum(len(frame["objects"]) for frame in data["frames"]) > 40
-        assert (out / "sample.mot.txt").stat().st_size > 0
-    for command in (["cgclip-track", "eval"], ["cgclip-train"], ["cgclip-demo"]):
-        usage = _run([str(bin_dir / command[0]), *command[1:], "--help"], tmp_path, env)
-        assert usage.startswith("usage:")
+        assert (tmp_path / preset / "sample.mot.txt").stat().st_size > 0
+
+
+def _preset_config(name: str) -> dict:
+    from tracker.config import load_preset
+
+    return load_preset(name).to_dict()

@@ -5,6 +5,7 @@ t = Tracker.from_preset("sports", reid="none")
 tracked = t.update(detections, frame)   # supervision.Detections in and out, tracker_id set
 """
 
+import cgclip  # noqa: F401, I001  (first: a Ctrl-C while a CLI starts prints one line)
 from tracker.config import TrackerConfig, load_preset
 from tracker.embedding import (
     CgclipEmbedder,

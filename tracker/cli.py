@@ -9,11 +9,10 @@ and error messages stay defined in one place.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 from collections.abc import Sequence
 
-from cgclip.errors import cli
+from cgclip.errors import ArgumentParser, cli
 
 # subcommand -> (module with main(argv), one-line help)
 COMMANDS = {
@@ -23,8 +22,8 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="cgclip-track",
         description="Real-time multi-person tracking with CG-CLIP re-identification.",
         epilog="'cgclip-track COMMAND --help' lists the options of a command.",

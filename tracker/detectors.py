@@ -14,6 +14,7 @@ refuse a video it cannot serve (a det.txt of another sequence).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ import supervision as sv
 from cgclip.errors import UserError
 from cgclip.io.mot import frames_of, read_mot, rows_to_xyxy
 from cgclip.io.video import VideoInfo
+
+log = logging.getLogger(__name__)
 
 OFFLINE_HINT = (
     "offline alternatives: --detector hog (no weights), --detections det.txt (replay public "
@@ -63,15 +66,35 @@ class ReplayDetector:
         self.path = Path(path)
         rows = read_mot(self.path, kind="det")
         rows = rows[rows[:, 6] >= min_conf]
+        self._rows = rows
         self._frames = frames_of(rows)
         self.last_frame = int(rows[:, 0].max()) if len(rows) else 0
 
     def check_video(self, info: VideoInfo) -> None:
-        """Refuse a video shorter than the detections (the det.txt of another sequence)."""
+        """Refuse detections that cannot belong to this video: frames past its end, or a box
+        wholly outside its picture. Detections that stop before half the video are a warning."""
+        hint = "is this the det.txt of another sequence?"
         if info.frame_count and self.last_frame > info.frame_count:
             raise UserError(
                 f"{self.path}: detections go up to frame {self.last_frame} but the video has "
-                f"{info.frame_count} frames; is this the det.txt of another sequence?"
+                f"{info.frame_count} frames; {hint}"
+            )
+        x, y, w, h = self._rows[:, 2:6].T
+        outside = (x >= info.width) | (y >= info.height) | (x + w <= 0) | (y + h <= 0)
+        if outside.any():
+            row = self._rows[int(outside.argmax())]
+            raise UserError(
+                f"{self.path}: the box at frame {int(row[0])} (x={row[2]:g} y={row[3]:g} "
+                f"w={row[4]:g} h={row[5]:g}) lies outside the {info.width}x{info.height} "
+                f"video; {hint}"
+            )
+        if info.frame_count and 0 < self.last_frame < info.frame_count / 2:
+            log.warning(
+                "%s: detections end at frame %d of the video's %d; %s",
+                self.path,
+                self.last_frame,
+                info.frame_count,
+                hint,
             )
 
     def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:

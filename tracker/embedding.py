@@ -13,20 +13,17 @@ Backends:
 - :class:`MeanPoolEmbedder` - no encoder; pools per-frame vectors. It is also what the tracker
   uses for embeddings that arrive with the detections (``Detections.data["embedding"]``).
 - :class:`CgclipEmbedder` - adapts a CG-CLIP model (``encode_frames`` / ``encode_tracklet``).
-- :func:`build_embedder` maps the CLI's ``--reid`` value to one of them (or ``None``).
+- :func:`build_embedder` maps the CLI's ``--reid`` value to one of them (or ``None``) through
+  :mod:`cgclip.runtime.load`, the one resolver (this module only adapts what it returns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-from cgclip.errors import UserError
-from tracker.matching import l2_normalize
 
 EMBEDDING_KEY = "embedding"
 
@@ -121,6 +118,8 @@ class CgclipEmbedder:
         self.name = name or f"cgclip:{getattr(model, 'name', type(model).__name__)}"
         if crop_fn is None:  # import at the edge: cgclip.model pulls in open_clip
             from cgclip.model import crop_boxes as crop_fn
+        from cgclip.runtime.load import resolve_device
+
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device) if hasattr(model, "eval") else model
         self.crop_fn = crop_fn
@@ -166,152 +165,29 @@ class CgclipEmbedder:
         return l2_normalize(np.stack(out))
 
 
-def resolve_device(device: str) -> Any:
-    """``torch.device`` for ``--device``; a one-line :class:`UserError` when it cannot be used."""
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise UserError(
-            f"--device {device!r} is not a torch device; use cpu, cuda or cuda:N"
-        ) from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(
-                f"--device {device}: CUDA is not available on this machine (torch "
-                f"{torch.__version__}); use --device cpu"
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise UserError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-            )
-    elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"--device {device}: MPS is not available; use --device cpu")
-    return dev
-
-
-CLIP_PREFIX = "clip:"
-CLIP_WEIGHTS_FILE = "open_clip_pytorch_model.bin"
-
-
 def build_embedder(
     reid: str | None,
     *,
-    device: str = "cpu",
+    device: str = "auto",
     backend: str = "eager",
     precision: str | None = None,
 ) -> Embedder | None:
-    """Map a ``--reid`` value to an embedder.
+    """Map a ``--reid`` value (``none | clip | clip:PATH | checkpoint``) to an embedder.
 
-    - ``none`` (or ``None``): ``None``, motion-only tracking;
-    - ``clip``: pretrained CLIP ViT-B/16 (``openai``, downloaded once by open_clip into the
-      Hugging Face cache) with mean pooling in place of the untrained TFE; ``clip:PATH`` reads
-      those weights from a local open_clip file;
-    - anything else is a cgclip checkpoint (``.safetensors`` + ``.json`` sidecar), loaded with
-      :func:`cgclip.load_model`.
-
-    ``backend``/``precision`` run the image encoder through :mod:`cgclip.runtime` (``eager`` fp32
-    is the model itself; ONNX/TensorRT artefacts of a checkpoint are kept beside it). Every
-    failure (offline download, missing file, a file that is not a cgclip checkpoint, a device or
-    backend that is not there) is a one-line :class:`UserError` naming the alternatives.
+    The value is resolved by :func:`cgclip.runtime.load.load_reid` (``none`` gives ``None``,
+    motion-only tracking); ``backend``/``precision`` run the image encoder through
+    :mod:`cgclip.runtime` (eager fp32 is the model itself). Every failure is a one-line
+    :class:`~cgclip.errors.UserError` naming the alternatives.
     """
-    if reid is None or str(reid).strip().lower() == "none":
+    from cgclip.runtime.load import is_none, load_reid
+
+    if is_none(reid):  # no torch import for motion-only tracking
         return None
-    reid = str(reid).strip()
-    dev = resolve_device(device)
-    artefacts: dict[str, Any] = {}
-    if reid.lower() == "clip":
-        model = _clip_model(_download_clip_weights(), dev)
-        name = "clip:ViT-B-16/openai (mean pooling)"
-    elif reid.lower().startswith(CLIP_PREFIX):
-        path = Path(reid[len(CLIP_PREFIX) :]).expanduser()
-        if not path.is_file():
-            raise UserError(
-                f"--reid {reid}: no such file; give the path of open_clip's ViT-B-16 'openai' "
-                f"weights ({CLIP_WEIGHTS_FILE}), or use --reid clip (download), a cgclip "
-                "checkpoint, or --reid none"
-            )
-        try:
-            model = _clip_model(path, dev)
-        except UserError as err:
-            raise UserError(f"--reid {reid}: {err}") from None
-        name = f"clip:{path} (mean pooling)"
-    else:
-        path = Path(reid)
-        model = _cgclip_checkpoint(path, dev)
-        name = f"cgclip:{model.name} ({reid})"
-        artefacts = {"cache_dir": path.resolve().parent, "prefix": path.stem}
-    if backend != "eager" or precision not in (None, "fp32"):
-        from cgclip.runtime import make_backend
-
-        model = make_backend(model, backend, precision=precision, device=dev, **artefacts)
-        name += f", {model.describe()}"
-    return CgclipEmbedder(model, device=str(dev), name=name)
+    loaded = load_reid(reid, backend=backend, precision=precision, device=device)
+    return CgclipEmbedder(loaded.model, device=str(loaded.device), name=loaded.name)
 
 
-def _clip_model(weights: Path, device: Any) -> Any:
-    """Pretrained CLIP ViT-B/16 as a CG-CLIP model with mean pooling (TFE would be untrained)."""
-    import cgclip
-
-    return cgclip.create_model("ViT-B-16", pretrained=str(weights), pooling="mean", device=device)
-
-
-def _download_clip_weights() -> Path:
-    """The open_clip ``ViT-B-16`` / ``openai`` weights file, downloaded once into the cache."""
-    from open_clip.pretrained import download_pretrained
-
-    from cgclip.model.pretrained import pretrained_tag_config
-
-    cfg = pretrained_tag_config("ViT-B-16", "openai") or {}
-    repo = str(cfg.get("hf_hub", "")).rstrip("/")
-    source = f"https://huggingface.co/{repo}" if repo else cfg.get("url", "the open_clip hub")
-    try:
-        path, reason = download_pretrained(cfg), "no download source"
-    except Exception as err:  # network errors come in many types; all mean "not available"
-        path, reason = None, (str(err).strip().splitlines() or [type(err).__name__])[0]
-    if not path:
-        reason = reason.split(". ")[0]
-        raise UserError(
-            f"--reid clip: could not download the CLIP ViT-B/16 'openai' weights "
-            f"{CLIP_WEIGHTS_FILE} from {source} ({reason}); download that file where there is "
-            f"internet and pass --reid clip:/path/to/{CLIP_WEIGHTS_FILE}, or use --reid "
-            "model.safetensors (a cgclip checkpoint) or --reid none (motion only)"
-        )
-    return Path(path)
-
-
-def _cgclip_checkpoint(path: Path, device: Any) -> Any:
-    """``cgclip.load_model(path)`` with errors that say what ``--reid`` accepts."""
-    import cgclip
-
-    if not path.exists():
-        raise UserError(f"--reid {path}: no such file; use 'clip', 'none' or a cgclip checkpoint")
-    if path.is_file() and path.suffix == ".safetensors" and not _is_cgclip_safetensors(path):
-        raise UserError(
-            f"--reid {path}: not a cgclip checkpoint (its safetensors header has no "
-            '"format": "cgclip"); for open_clip CLIP weights use --reid clip:PATH, or train one '
-            "with python -m cgclip.train"
-        )
-    try:
-        return cgclip.load_model(path, device=device)
-    except UserError as err:
-        raise UserError(f"--reid {path}: {err}") from None
-
-
-def _is_cgclip_safetensors(path: Path) -> bool:
-    """True when the file's safetensors metadata says ``format: cgclip`` (read from the header
-    only: 8 bytes of length, then that much JSON)."""
-    import json
-    import struct
-
-    try:
-        with path.open("rb") as fh:
-            (n,) = struct.unpack("<Q", fh.read(8))
-            if n > 100_000_000:
-                return False
-            header = json.loads(fh.read(n))
-    except (OSError, struct.error, ValueError, UnicodeDecodeError):
-        return False
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return isinstance(meta, dict) and meta.get("format") == "cgclip"
+def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Rows (or ``axis``) scaled to unit length; zero vectors stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=axis, keepdims=True), 1e-12)

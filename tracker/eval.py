@@ -11,7 +11,6 @@ symlinks in a temporary folder so any layout on disk can be evaluated without co
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cgclip.errors import UserError, cli
+from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
 from cgclip.io.mot import GT_TXT, read_mot, read_seqinfo, read_seqmap
 from cgclip.io.mot import find_sequences as mot_sequences
@@ -172,7 +171,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m tracker.eval",
         description="HOTA, DetA, AssA, MOTA, IDF1 and IDSW of MOTChallenge results, via TrackEval.",
     )

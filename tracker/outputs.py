@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -164,7 +165,9 @@ class JsonWriter(_StreamingFile):
         self.meta = meta or {}
         self._first = True
         self.tracks: dict[int, dict[str, Any]] = {}
-        self._size = image_size
+        self._size = image_size  # (width, height) for the best-crop rule
+        # Written after the tracks: a dict, or a function called when the file is finished.
+        self.footer: dict[str, Any] | Callable[[], dict[str, Any]] = {}
 
     def _begin(self) -> None:
         head = json.dumps(self.meta)[:-1]  # reopen the meta object to append the streamed lists
@@ -203,7 +206,9 @@ class JsonWriter(_StreamingFile):
 
     def _end(self) -> None:
         items = ",\n".join(f'"{k}": {json.dumps(self.tracks[k])}' for k in sorted(self.tracks))
-        self._fh.write('\n], "tracks": {\n' + items + "\n}}\n")
+        footer = self.footer() if callable(self.footer) else self.footer
+        tail = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in footer.items())
+        self._fh.write('\n], "tracks": {\n' + items + "\n}" + tail + "}\n")
 
 
 def crop_quality(

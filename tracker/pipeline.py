@@ -126,6 +126,8 @@ class FrameSource:
     info: VideoInfo
     name: str = ""
     close: Callable[[], None] = lambda: None
+    # True once a video has ended short of the frame count its container announced.
+    truncated: Callable[[], bool] = lambda: False
 
     @property
     def fps(self) -> float:
@@ -152,7 +154,9 @@ def open_source(
         path = Path(source)
         if decode:
             reader = open_video(path)
-            return FrameSource(reader, reader.info, path.name, reader.close)
+            return FrameSource(
+                reader, reader.info, path.name, reader.close, lambda: reader.truncated
+            )
         seq = read_seqinfo(path.parent if path.name == "img1" else path)
         info = VideoInfo(seq.im_width, seq.im_height, seq.frame_rate, seq.seq_length)
         return FrameSource(itertools.repeat(placeholder, seq.seq_length), info, seq.name)

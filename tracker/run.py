@@ -11,13 +11,16 @@ to the writers (:func:`tracker.pipeline.iter_tracked`), so memory stays flat for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cgclip.errors import UserError, cli
+from cgclip.errors import ArgumentParser, UserError, cli
+from cgclip.io.config import number_arg
+from cgclip.io.runs import claim_outputs
 from cgclip.threads import add_threads_argument, configure_threads
 from tracker.config import TrackerConfig, load_preset, preset_names, read_config_yaml
 from tracker.detectors import Detector, make_detector
@@ -35,6 +38,8 @@ class RunSummary:
 
     frames: int = 0
     ids: int = 0
+    frames_expected: int | None = None  # what the container announced (up to max_frames)
+    complete: bool = True  # False: the video ended before frames_expected (truncated)
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
@@ -77,12 +82,22 @@ def track_video(
         tracker = Tracker(config, embedder=embedder, frame_rate=info.fps)
         meta = {"video": str(video), "fps": info.fps, "width": info.width, "height": info.height}
         meta["reid"] = getattr(embedder, "name", type(embedder).__name__) if embedder else "none"
+        total = info.frame_count or None
+        if max_frames:
+            total = min(total or max_frames, max_frames)
         sinks: list[Sink] = []
         if out_mot:
             sinks.append(MotWriter(out_mot))
         if out_json:
             meta["config"] = config.to_dict()
-            sinks.append(JsonWriter(out_json, meta=meta, image_size=info.size))
+            js = JsonWriter(out_json, meta=meta, image_size=info.size)
+            # Known only when the last frame is read, just before the files are published.
+            js.footer = lambda: {
+                "complete": not source.truncated(),
+                "frames_read": summary.frames,
+                "frames_expected": total,
+            }
+            sinks.append(js)
         if out_video:
             sinks.append(VideoAnnotator(out_video, fps=info.fps, size=info.size, timer=timer))
     except BaseException:
@@ -97,10 +112,13 @@ def track_video(
         timer=timer,
         progress=Path(video).name if progress else False,
     )
-    for _ in frames:
-        summary.frames += 1
+    with contextlib.closing(frames):  # a signal between frames still unwinds the writers
+        for _ in frames:
+            summary.frames += 1
     summary.ids = tracker.ids_assigned
     summary.seconds = timer.seconds
+    summary.frames_expected = total
+    summary.complete = not source.truncated()
     for name, path in (("mot", out_mot), ("json", out_json), ("video", out_video)):
         if path:
             summary.outputs[name] = str(path)
@@ -127,7 +145,7 @@ def default_outputs(video: Path, output_dir: Path | None) -> dict[str, Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m tracker.run",
         description="Detect people in a video, track them, and write an annotated MP4, a MOTChallenge txt and a JSON.",
     )
@@ -149,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="appearance: a cgclip checkpoint (.safetensors), 'clip' (pretrained CLIP ViT-B/16, "
         "downloaded once), 'clip:PATH' (local open_clip weights), or 'none' (motion only)",
     )
-    p.add_argument("--device", default="cpu", help="torch device for the detector and ReID model")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="torch device for the detector and ReID model: auto (CUDA when present, else "
+        "cpu), cpu, cuda or cuda:N",
+    )
     p.add_argument(
         "--backend",
         default="eager",
@@ -162,9 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", default="default", help=f"tracker preset: {', '.join(preset_names())}"
     )
     p.add_argument("--config", help="YAML of tracker settings applied over the preset")
-    p.add_argument("--conf", type=float, default=0.1, help="detector confidence floor (YOLO)")
-    p.add_argument("--batch", type=int, default=8, help="frames per detector call (YOLO)")
-    p.add_argument("--imgsz", type=int, default=640, help="YOLO inference size")
+    p.add_argument(
+        "--conf", type=number_arg("[0, 1]"), default=0.1, help="detector confidence floor (YOLO)"
+    )
+    p.add_argument(
+        "--batch",
+        type=number_arg("[1, inf)", int),
+        default=8,
+        help="frames per detector call (YOLO)",
+    )
+    p.add_argument(
+        "--imgsz", type=number_arg("[32, 16384]", int), default=640, help="YOLO inference size"
+    )
     p.add_argument(
         "--output-dir", type=Path, help="folder for the outputs (default: next to the input)"
     )
@@ -172,10 +204,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-mot", type=Path, help="MOTChallenge results txt path")
     p.add_argument("--out-json", type=Path, help="JSON results path")
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace outputs left by an earlier run"
+    )
+    p.add_argument(
+        "--max-frames", type=number_arg("[1, inf)", int), help="stop after this many frames"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_threads_argument(p)
     return p
+
+
+def _device(args: argparse.Namespace) -> str:
+    """``--device`` resolved (``auto``: CUDA when present, else cpu) and printed, when anything
+    runs on it: YOLO or a ReID model. Replayed or HOG detections with ``--reid none`` never
+    import torch."""
+    uses_torch = args.reid.strip().lower() != "none" or (
+        args.detections is None and args.detector.lower() != "hog"
+    )
+    if not uses_torch:
+        return "cpu"
+    from cgclip.runtime.load import resolve_device
+
+    device = str(resolve_device(args.device))
+    if not args.quiet:
+        print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""), file=sys.stderr)
+    return device
 
 
 @cli
@@ -187,16 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The decoder runs beside the detector and encoder pool.
     threads = configure_threads(args.threads, concurrent=1)
     if not args.quiet:
-        print(threads.describe())
-    overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
-    config = load_preset(args.preset, **overrides)
-    embedder = build_embedder(
-        args.reid, device=args.device, backend=args.backend, precision=args.precision
-    )
+        print(threads.describe(), file=sys.stderr)
     defaults = default_outputs(video, args.output_dir)
     out_video = None if args.no_video else (args.out_video or defaults["video"])
     out_mot = args.out_mot or defaults["mot"]
     out_json = args.out_json or defaults["json"]
+    claim_outputs([out_video, out_mot, out_json], overwrite=args.overwrite)  # before any work
+    overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
+    config = load_preset(args.preset, **overrides)
+    device = _device(args)
+    embedder = build_embedder(
+        args.reid, device=device, backend=args.backend, precision=args.precision
+    )
     if args.detections and args.detector != "yolo11n.pt":
         print(
             f"note: replaying {args.detections}; --detector {args.detector} is not used",
@@ -208,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         conf=args.conf,
         batch_size=args.batch,
         imgsz=args.imgsz,
-        device=args.device,
+        device=device,
         trust_weights=args.trust_weights,
     )
     summary = track_video(
@@ -222,6 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_frames=args.max_frames,
         progress=not args.quiet,
     )
+    if not summary.complete:  # a warning even with --quiet: these results cover part of the video
+        print(
+            f"warning: {video}: the video ends after {summary.frames} of the "
+            f"{summary.frames_expected} frames its container announces (truncated or damaged); "
+            'the outputs cover those frames and the JSON says "complete": false',
+            file=sys.stderr,
+        )
     if not args.quiet:
         print(f"tracked {summary.frames} frames, {summary.ids} ids")
         for name, path in summary.outputs.items():

@@ -50,11 +50,16 @@ from cgclip.errors import UserError
 from tracker.appearance_guard import AppearanceTrust
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
-from tracker.embedding import EMBEDDING_KEY, Embedder, MeanPoolEmbedder, build_embedder
+from tracker.embedding import (
+    EMBEDDING_KEY,
+    Embedder,
+    MeanPoolEmbedder,
+    build_embedder,
+    l2_normalize,
+)
 from tracker.kalman import KalmanBoxFilter, cxcywh_to_xyxy, state_to_xyxy, xyxy_to_cxcywh
 from tracker.matching import (
     box_iou,
-    l2_normalize,
     max_overlap,
 )
 from tracker.stages import MatchingStages
@@ -101,7 +106,7 @@ class Tracker(MatchingStages):
         name: str = "default",
         *,
         reid: str | Embedder | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         frame_rate: float = REFERENCE_FPS,
         **overrides: Any,
     ) -> Tracker:

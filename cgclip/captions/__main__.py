@@ -32,7 +32,9 @@ def _dataset_options(pairs: list[str]) -> dict:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-id", required=True, help="hub id or local folder (image-text-to-text)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda or cuda:N"
+    )
     p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=80)
@@ -41,10 +43,13 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def _captioner(a: argparse.Namespace):
     from cgclip.captions.mllm import MllmCaptioner
+    from cgclip.runtime.load import resolve_device
 
+    device = str(resolve_device(a.device))
+    print(f"device: {device}" + (" (auto)" if a.device == "auto" else ""), file=sys.stderr)
     return MllmCaptioner(
         a.model_id,
-        device=a.device,
+        device=device,
         dtype=a.dtype,
         max_new_tokens=a.max_new_tokens,
         batch_size=a.batch_size,

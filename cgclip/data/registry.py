@@ -46,7 +46,13 @@ class DatasetSpec:
     source: str  # where to get the data and how to lay it out; shown when the root is missing
 
 
-def _vreid_reader(name: str, source: str) -> Callable[..., ReidDataset]:
+def _vreid_reader(
+    name: str, source: str, build_from_mot: Callable[[Path], Path] | None = None
+) -> Callable[..., ReidDataset]:
+    """The reader of a folder written by :mod:`cgclip.data.build_vreid`. Given a MOT dataset
+    root instead, it builds the folder with ``build_from_mot`` (the synthetic set) or, without
+    one, says how to build it."""
+
     def read(
         root: Path,
         protocol: str = "auto",
@@ -55,9 +61,11 @@ def _vreid_reader(name: str, source: str) -> Callable[..., ReidDataset]:
         eval_split: str = "val",
     ) -> ReidDataset:
         if not (root / vreid.INDEX_NAME).is_file() and _looks_like_mot_root(root):
-            raise UserError(
-                f"{root}: this is a MOT dataset root, not a built {name} folder; {source}"
-            )
+            if build_from_mot is None:
+                raise UserError(
+                    f"{root}: this is a MOT dataset root, not a built {name} folder; {source}"
+                )
+            root = build_from_mot(root)
         return vreid.read_vreid(
             root,
             name=name,
@@ -70,25 +78,10 @@ def _vreid_reader(name: str, source: str) -> Callable[..., ReidDataset]:
     return read
 
 
-def _read_synthetic(
-    root: Path,
-    protocol: str = "auto",
-    min_gap: int | None = None,
-    train_split: str = "train",
-    eval_split: str = "val",
-) -> ReidDataset:
-    if not (root / vreid.INDEX_NAME).is_file() and _looks_like_mot_root(root):
-        from cgclip.data.build_vreid import build_synthetic
+def _build_synthetic(root: Path) -> Path:
+    from cgclip.data.build_vreid import build_synthetic
 
-        root = build_synthetic(root)
-    return vreid.read_vreid(
-        root,
-        name="synthetic",
-        protocol=protocol,
-        min_gap=min_gap,
-        train_split=train_split,
-        eval_split=eval_split,
-    )
+    return build_synthetic(root)
 
 
 def _looks_like_mot_root(root: Path) -> bool:
@@ -107,7 +100,11 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "dancevreid", _vreid_reader("dancevreid", DANCETRACK_SOURCE), DANCETRACK_SOURCE
         ),
-        DatasetSpec("synthetic", _read_synthetic, SYNTHETIC_SOURCE),
+        DatasetSpec(
+            "synthetic",
+            _vreid_reader("synthetic", SYNTHETIC_SOURCE, _build_synthetic),
+            SYNTHETIC_SOURCE,
+        ),
     )
 }
 

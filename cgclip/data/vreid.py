@@ -10,7 +10,7 @@
 and :func:`read_vreid` turns it into a :class:`ReidDataset`: ``train`` from the train split, query
 and gallery from the evaluation split (``val``; the MOT test splits have no ground truth).
 
-Evaluation protocol for these single-camera sets (also in the README):
+Evaluation protocol for these single-camera sets (also in docs/datasets.md):
 
 - every sequence is a camera (``camid`` = sequence index), so the usual "same identity, same
   camera" exclusion removes the query's own track and all its adjacent pieces: two tracklets cut

@@ -17,6 +17,11 @@ mappings): unknown keys, wrong types, non-finite numbers (NaN, inf) and values o
 one-line :class:`UserError` naming ``where`` (usually the file) and the field (``optim.lr``).
 :func:`read_yaml` and :func:`read_json` read files with the same one-line errors; ``read_json``
 also checks a ``format`` name and ``version`` number.
+
+Command-line numbers use the same limits through :func:`number_arg`, an argparse ``type=``::
+
+    p.add_argument("--conf", type=number_arg("[0, 1]"), default=0.1)
+    p.add_argument("--batch", type=number_arg("[1, inf)", int), default=8)
 """
 
 from __future__ import annotations
@@ -75,6 +80,27 @@ def num(default: Any, interval: str, **kwargs: Any) -> Any:
     return dataclasses.field(
         default=default, metadata={"range": Interval.parse(interval)}, **kwargs
     )
+
+
+def number_arg(interval: str, kind: type = float) -> Any:
+    """An argparse ``type=`` for a number (``int`` or ``float``) that must be finite and inside
+    ``interval``; a bad value is argparse's one error line naming the option (exit status 2)."""
+    import argparse
+
+    limits = Interval.parse(interval)
+    what = "a whole number" if kind is int else "a finite number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} in {limits}, got {text!r}") from None
+        if not math.isfinite(value) or value not in limits:
+            raise argparse.ArgumentTypeError(f"must be {what} in {limits}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
 
 
 def choice(default: Any, options: tuple[Any, ...], **kwargs: Any) -> Any:

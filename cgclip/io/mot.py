@@ -31,6 +31,9 @@ from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_write_text
 
 MOT_COLUMNS = 10
+# No video is a million pixels across: a box coordinate beyond this is a broken file (and 1e39
+# would overflow the float32 boxes downstream).
+MAX_COORD = 1e6
 # Default values for columns 7..10 when a row is shorter than 10 columns, per kind.
 _PAD = {
     "gt": (1.0, 1.0, 1.0, -1.0),
@@ -87,6 +90,11 @@ def _parse_row(line: str, path: Path, lineno: int, kind: str) -> list[float]:
     if not all(math.isfinite(v) for v in values):
         raise UserError(f"{where}: values must be finite numbers, got {line[:80]!r}")
     frame, _tid, _x, _y, w, h = values[:6]
+    if max(abs(v) for v in values[2:6]) > MAX_COORD:
+        raise UserError(
+            f"{where}: box values must be within +-{MAX_COORD:g} pixels, got "
+            f"x={parts[2]} y={parts[3]} w={parts[4]} h={parts[5]}"
+        )
     if frame < 1 or frame != int(frame):
         raise UserError(f"{where}: frame must be a positive whole number (1-based), got {parts[0]}")
     if w <= 0 or h <= 0:

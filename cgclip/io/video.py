@@ -4,6 +4,10 @@
 images (a MOTChallenge ``img1`` folder, or a sequence folder holding one), so every tool runs on
 both the sample MP4 clips and the official dataset layouts. Frames are BGR ``uint8`` arrays of
 shape ``(H, W, 3)``, produced one at a time so memory stays flat over any video length.
+
+A video file that ends before its container says it should (a copy cut short, a broken stream)
+is not an error: the frames up to the break are good. The reader counts what it read and says
+whether the video was :attr:`VideoReader.truncated`, so callers can warn and record it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_path
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+# Some containers only estimate their frame count; a shortfall within this share is no break.
+FRAME_COUNT_SLACK = 0.01
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,8 @@ class VideoReader:
     """Iterate over the frames of a video file or an image folder; validates on open.
 
     Raises :class:`UserError` for a missing path, a file that is not a decodable video, or a
-    video with no readable frames.
+    video with no readable frames. ``frames_read`` counts the frames served; ``truncated`` says
+    whether the video ended before the frame count its container announced.
     """
 
     def __init__(self, source: str | os.PathLike[str]) -> None:
@@ -50,6 +57,8 @@ class VideoReader:
         self._images: list[Path] | None = None
         self._cap: cv2.VideoCapture | None = None
         self._first: np.ndarray | None = None
+        self.frames_read = 0
+        self.ended = False  # iterated to the end of the file (not stopped early by the caller)
         if self.path.is_dir():
             self.info = self._open_image_folder()
         else:
@@ -105,21 +114,32 @@ class VideoReader:
         if self._first is None:
             raise RuntimeError("VideoReader can be iterated once")
         first, self._first = self._first, None
+        self.frames_read = 1
         yield first
         if self._images is not None:
             for img_path in self._images[1:]:
                 frame = cv2.imread(str(img_path))
                 if frame is None:
                     raise UserError(f"{img_path}: cannot decode image; the file is corrupt")
+                self.frames_read += 1
                 yield frame
+            self.ended = True
             return
         assert self._cap is not None
         while True:
             ok, frame = self._cap.read()
             if not ok:
                 break
+            self.frames_read += 1
             yield frame
+        self.ended = True
         self.close()
+
+    @property
+    def truncated(self) -> bool:
+        """The video ended (was read to its end) short of the frame count its container gave."""
+        expected = self.info.frame_count
+        return self.ended and expected > 0 and self.frames_read < expected * (1 - FRAME_COUNT_SLACK)
 
     def close(self) -> None:
         if self._cap is not None:

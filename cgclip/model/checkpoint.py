@@ -57,8 +57,18 @@ def checkpoint_sidecar(model: CGCLIP, meta: dict[str, Any] | None = None) -> dic
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:
-    """The validated sidecar of checkpoint ``path``; UserError if it is not a cgclip checkpoint."""
+    """The validated sidecar of checkpoint ``path``; UserError if it is not a cgclip checkpoint.
+
+    This is the one format check: an existing ``.safetensors`` file must also say
+    ``"format": "cgclip"`` in its header (CLIP weights or any other safetensors file do not).
+    """
     path = Path(path)
+    if path.suffix == ".safetensors" and path.is_file() and not _has_cgclip_header(path):
+        raise UserError(
+            f"{path} is not a cgclip checkpoint (its safetensors header has no "
+            f'"format": "{FORMAT}"); open_clip CLIP weights load as clip:PATH, and '
+            "python -m cgclip.train writes cgclip checkpoints"
+        )
     side = sidecar_path(path)
     if not side.is_file():
         raise UserError(
@@ -75,6 +85,29 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
     if not isinstance(data.get("config"), dict):
         raise UserError(f"{side} has no model config")
     return data
+
+
+def _has_cgclip_header(path: Path) -> bool:
+    """True when the safetensors metadata says ``format: cgclip``; reads the header only (8
+    bytes of length, then that much JSON), never the weights. A header cut short is a
+    corrupt or truncated file (UserError), not a foreign one."""
+    import json
+    import struct
+
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        n = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+        if not 0 < n <= 100_000_000:
+            return False
+        raw = fh.read(n)
+    if len(raw) < n:
+        raise UserError(f"cannot read weights {path}; the file is corrupt or truncated")
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> CGCLIP:

@@ -70,9 +70,9 @@ class ModelConfig:
     Feature names follow the paper: ``f`` frame-averaged CLS token (width D), ``v`` its CLIP
     projection (embed_dim E), ``s`` the TFE tracklet feature (width D). ``embedding`` lists the parts
     concatenated (pre-BN, then L2-normalised) into the test/tracking feature; ``None`` picks
-    ``("f",)`` for ``pooling="tfe"`` (the winner of the synthetic ablation in the README, where
-    adding ``s`` cost 2-3 mAP) and ``("v",)`` (the plain CLIP image embedding, in the text
-    encoder's space) for ``pooling="mean"``.
+    ``("f",)`` for ``pooling="tfe"`` (the winner of the synthetic ablation in
+    docs/reid-ablation.md, where adding ``s`` cost 2-3 mAP) and ``("v",)`` (the plain CLIP image
+    embedding, in the text encoder's space) for ``pooling="mean"``.
     """
 
     embed_dim: int = num(512, "[1, inf)")

@@ -98,25 +98,6 @@ def crop_boxes(
     return preprocess.to_tensor(rgb)
 
 
-def rrs_indices(
-    num_frames: int, clip_len: int, train: bool, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """Restricted random sampling: ``clip_len`` frame indices in temporal order.
-
-    The tracklet is cut into ``clip_len`` equal chunks; training takes one random frame per chunk,
-    test the first frame of each chunk. Shorter tracklets repeat frames (chunks of one frame).
-    """
-    if num_frames < 1:
-        raise ValueError("a tracklet needs at least one frame")
-    bounds = np.floor(np.linspace(0, num_frames, clip_len + 1)).astype(int)
-    start = np.minimum(bounds[:-1], num_frames - 1)
-    stop = np.maximum(bounds[1:], start + 1)
-    if not train:
-        return start
-    rng = rng or np.random.default_rng()
-    return start + np.floor(rng.random(clip_len) * (stop - start)).astype(int)
-
-
 def load_clip(frames: Sequence[str], indices: Sequence[int], preprocess: Preprocess) -> np.ndarray:
     """Read and resize frames[indices] -> (T, H, W, 3) uint8 RGB."""
     return np.stack([preprocess.resize(read_rgb(frames[i])) for i in indices])

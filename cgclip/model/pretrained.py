@@ -29,8 +29,25 @@ def pretrained_tag_config(name: str, pretrained: str) -> dict[str, Any] | None:
     return get_pretrained_cfg(arch, pretrained) or None
 
 
-def resolve_pretrained(name: str, pretrained: str, cache_dir: str | None = None) -> Path:
-    """A local path to the weights for ``pretrained`` (a tag or a file), downloading if needed."""
+DEFAULT_HOW_TO_PROVIDE = (
+    "Download that file on a machine with internet and pass pretrained='/path/to/{file}', "
+    "or place it in the Hugging Face cache (HF_HOME) and set HF_HUB_OFFLINE=1"
+)
+
+
+def resolve_pretrained(
+    name: str,
+    pretrained: str,
+    cache_dir: str | None = None,
+    *,
+    how_to_provide: str = DEFAULT_HOW_TO_PROVIDE,
+) -> Path:
+    """A local path to the weights for ``pretrained`` (a tag or a file), downloading if needed.
+
+    This is the only place that downloads weights. When the download fails, the error names the
+    file and its source, then says ``how_to_provide`` it (``{file}``: the weights file name), so
+    each caller can name its own option (``--reid clip:PATH``, ``--clip-weights``).
+    """
     if os.path.isfile(pretrained):
         return Path(pretrained)
     tag_cfg = pretrained_tag_config(name, pretrained)
@@ -53,13 +70,14 @@ def resolve_pretrained(name: str, pretrained: str, cache_dir: str | None = None)
     try:
         path = download_pretrained(tag_cfg, cache_dir=cache_dir)
     except Exception as err:  # network errors come in many types; all mean "not available"
-        raise UserError(_download_hint(name, pretrained, tag_cfg, err)) from None
+        raise UserError(_download_hint(name, pretrained, tag_cfg, err, how_to_provide)) from None
     if not path:
-        raise UserError(_download_hint(name, pretrained, tag_cfg, "no download source"))
+        reason = "no download source"
+        raise UserError(_download_hint(name, pretrained, tag_cfg, reason, how_to_provide))
     return Path(path)
 
 
-def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object) -> str:
+def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object, todo: str) -> str:
     if cfg.get("hf_hub"):
         repo, fname = os.path.split(cfg["hf_hub"])  # open_clip's "org/model/[file]" convention
         fname = fname or "open_clip_pytorch_model.bin"
@@ -68,11 +86,8 @@ def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object) -> str
         fname = Path(cfg.get("url", "weights.pt")).name
         where = cfg.get("url", "?")
     reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return (
-        f"could not download CLIP weights {name}/{tag} ({where}): {reason}. Download that file on a "
-        f"machine with internet and pass pretrained='/path/to/{fname}', "
-        "or place it in the Hugging Face cache (HF_HOME) and set HF_HUB_OFFLINE=1"
-    )
+    todo = todo.format(file=fname)
+    return f"could not download CLIP weights {name}/{tag} ({where}): {reason}. {todo}"
 
 
 def load_pretrained_into(clip: nn.Module, path: Path) -> None:

@@ -5,9 +5,10 @@
     backend = make_backend(model, "onnx", cache_dir=ckpt_dir)            # or eager|compile|tensorrt
     backend = make_backend(model, "tensorrt", fallback="onnx")           # explicit fallback, 1 line
     backend = load_backend("runs/best.safetensors", "onnx")              # artefact beside the ckpt
+    reid = load_reid("clip", device="auto")          # --reid none|clip|clip:PATH|checkpoint (load.py)
     tokens = backend.encode_frames(crops)       # (N, 3, H, W) -> (N, L, D) float32
     emb = backend.encode_tracklet(tokens[:, None])                       # eager fp32 TFE -> (N, E)
-    print(check_parity(backend).summary())
+    report = check_parity(backend).summary()
 
 Backends: :class:`EagerBackend` (fp32/bf16/fp16), :class:`CompileBackend` (torch.compile),
 :class:`OnnxBackend` (ONNX Runtime), :class:`TensorRTBackend` (torch-tensorrt, FP16).
@@ -15,7 +16,7 @@ Backends: :class:`EagerBackend` (fp32/bf16/fp16), :class:`CompileBackend` (torch
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,12 @@ from cgclip.runtime.base import (
     weights_fingerprint,
 )
 from cgclip.runtime.eager import CompileBackend, EagerBackend
+from cgclip.runtime.load import LoadedReid, load_backend, load_reid, load_reid_model, resolve_device
 from cgclip.runtime.onnxrt import OnnxBackend, export_onnx
 from cgclip.runtime.parity import TOLERANCES, ParityReport, Tolerance, check_parity, random_crops
 from cgclip.runtime.trt import TensorRTBackend
+
+log = logging.getLogger(__name__)
 
 BACKENDS: dict[str, type[EmbeddingBackend]] = {
     "eager": EagerBackend,
@@ -54,6 +58,7 @@ __all__ = [
     "EagerBackend",
     "EmbeddingBackend",
     "FrameEncoder",
+    "LoadedReid",
     "OnnxBackend",
     "ParityReport",
     "TensorRTBackend",
@@ -63,8 +68,11 @@ __all__ = [
     "default_cache_dir",
     "export_onnx",
     "load_backend",
+    "load_reid",
+    "load_reid_model",
     "make_backend",
     "random_crops",
+    "resolve_device",
     "weights_fingerprint",
 ]
 
@@ -90,8 +98,8 @@ def make_backend(
 
     When ``kind`` cannot run here it raises :class:`BackendUnavailable` (one line) unless the
     caller named a ``fallback`` ("eager", "onnx", "compile", optionally with a precision,
-    "eager:bf16"): then it prints one line saying what was unavailable and what runs instead, and
-    returns that. The fallback keeps the precision and device where it can run them, else runs
+    "eager:bf16"): then it logs one warning saying what was unavailable and what runs instead,
+    and returns that. The fallback keeps the precision and device where it can run them, else runs
     fp32 (fp16 needs CUDA) on the CPU (when CUDA is missing); the line names what it runs.
     """
     cls = _backend_class(kind)
@@ -120,39 +128,10 @@ def make_backend(
                 fb_precision = "fp32"
         fb_kwargs = cached if fb_kind in _CACHED else {}
         backend = fb_cls(model, precision=fb_precision, device=fb_device, **fb_kwargs)
-        print(
-            f"warning: {err.reason}; falling back to {backend.describe()} (fallback={fallback!r})",
-            file=sys.stderr,
+        log.warning(
+            "%s; falling back to %s (fallback=%r)", err.reason, backend.describe(), fallback
         )
         return backend
-
-
-def load_backend(
-    checkpoint: str | Path,
-    kind: str = "eager",
-    *,
-    precision: str | None = None,
-    device: str | torch.device | None = None,
-    cache_dir: str | Path | None = None,
-    fallback: str | None = None,
-    **options: Any,
-) -> EmbeddingBackend:
-    """Load a cgclip checkpoint and wrap it in backend ``kind``. Artefacts go next to the
-    checkpoint (``<stem>-<key>...``, where ``python -m cgclip.export`` puts them) unless
-    ``cache_dir`` says otherwise. The model loads on the CPU and the backend moves it."""
-    from cgclip.model import load_model
-
-    checkpoint = Path(checkpoint)
-    return make_backend(
-        load_model(checkpoint),
-        kind,
-        precision=precision,
-        device=device,
-        cache_dir=cache_dir if cache_dir is not None else checkpoint.resolve().parent,
-        prefix=checkpoint.stem,
-        fallback=fallback,
-        **options,
-    )
 
 
 def _backend_class(kind: str) -> type[EmbeddingBackend]:

@@ -10,7 +10,8 @@ TFE (tracklet pooling, a few small matrix products per track) to the eager model
 backend drops in wherever the tracker takes a model (``tracker.embedding.CgclipEmbedder``).
 
 Artefacts (ONNX files, TensorRT engines) are keyed by a fingerprint of the exported weights and
-config (:func:`artifact_key`), so changed weights never reuse a stale artefact.
+config (:func:`artifact_key`), so changed weights never reuse a stale artefact; the reuse-or-build
+step around them is :class:`CachedArtefactBackend`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import os
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,6 +34,8 @@ from cgclip.errors import UserError
 PRECISIONS = ("fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 ALTERNATIVES = "--backend onnx|compile|eager"
+
+log = logging.getLogger(__name__)
 
 
 class BackendUnavailable(UserError):
@@ -238,3 +243,66 @@ def check_cache_dir(cache_dir: Path) -> None:
             f"cache folder {cache_dir} is not writable; pass a writable cache_dir/--out or set "
             "CGCLIP_CACHE"
         )
+
+
+class CachedArtefactBackend(EmbeddingBackend):
+    """A backend that runs a built artefact (an ONNX file, a TensorRT engine) cached on disk.
+
+    :meth:`_reuse_or_build` is the one reuse-or-build step: it names the file from the cache key,
+    checks the folder, opens a cached file unless ``rebuild`` (a file that does not open, or is
+    not this key's, is built again), else builds it, timing the build. Subclasses say how to
+    :meth:`_open` and :meth:`_build` it; both return the object that runs it (the "runner").
+
+    Attributes after the step: ``key``, ``path``, ``reused`` and ``build_seconds``.
+    """
+
+    artefact: ClassVar[str] = "artefact"  # what the log line calls it: "ONNX file", ...
+    suffix: ClassVar[str] = ""  # the file suffix after the precision: ".onnx", ".trt.ep"
+
+    def _reuse_or_build(
+        self,
+        key: str,
+        *,
+        cache_dir: str | Path | None,
+        prefix: str | None,
+        rebuild: bool,
+        note: str = "",
+    ) -> Any:
+        """The runner of ``<cache_dir>/<prefix>-<key>.<precision><suffix>``, opened or built."""
+        self.key = key
+        self.path = artifact_path(
+            cache_dir, prefix or self.model.name, key, f".{self.precision}{self.suffix}"
+        )
+        check_cache_dir(self.path.parent)
+        self.reused = False
+        self.build_seconds = 0.0
+        if self.path.is_file() and not rebuild:
+            runner = self._open()
+            if runner is not None:
+                self.reused = True
+                return runner
+            log.warning("cached %s %s is unusable; building it again", self.artefact, self.path)
+        log.info(
+            "building the %s (%s%s): %s",
+            self.artefact,
+            self.precision,
+            note and f", {note}",
+            self.path,
+        )
+        start = time.perf_counter()
+        runner = self._build()
+        self.build_seconds = time.perf_counter() - start
+        return runner
+
+    @abstractmethod
+    def _open(self) -> Any:
+        """Open the cached ``self.path``: its runner, or None when it is not this key's artefact
+        (corrupt, truncated, other weights under the same name)."""
+
+    @abstractmethod
+    def _build(self) -> Any:
+        """Build the artefact, write it to ``self.path`` atomically, return its runner."""
+
+    def _state(self) -> str:
+        """ "cached" or "built in N s", for :meth:`details`."""
+        return "cached" if self.reused else f"built in {self.build_seconds:.1f} s"

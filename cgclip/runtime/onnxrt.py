@@ -12,7 +12,6 @@ fp32 runs on the CPU or CUDA execution provider; fp16 (a half-precision export) 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,8 @@ from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_path
 from cgclip.runtime.base import (
     BackendUnavailable,
-    EmbeddingBackend,
+    CachedArtefactBackend,
     artifact_key,
-    artifact_path,
-    check_cache_dir,
     frame_encoder,
 )
 
@@ -91,7 +88,7 @@ def export_onnx(
     return path
 
 
-class OnnxBackend(EmbeddingBackend):
+class OnnxBackend(CachedArtefactBackend):
     """The exported image encoder on ONNX Runtime (CPU, or CUDA with onnxruntime-gpu).
 
     ``cache_dir``: where the .onnx goes (default: the user cache, see
@@ -103,6 +100,8 @@ class OnnxBackend(EmbeddingBackend):
 
     name = "onnx"
     precisions = ("fp32", "fp16")
+    artefact = "ONNX file"
+    suffix = ".onnx"
 
     def __init__(
         self,
@@ -115,67 +114,60 @@ class OnnxBackend(EmbeddingBackend):
         opset: int = DEFAULT_OPSET,
         threads: int | None = None,
         rebuild: bool = False,
-        verbose: bool = True,
     ) -> None:
-        ort = _import_onnxruntime()
+        self._ort = _import_onnxruntime()
         super().__init__(model, precision=precision, device=device)
         if self.device.type == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
+            if "CUDAExecutionProvider" not in self._ort.get_available_providers():
                 raise BackendUnavailable(
                     "onnx backend on cuda needs onnxruntime-gpu (this onnxruntime has no "
                     "CUDAExecutionProvider)",
                     "install onnxruntime-gpu, or use --device cpu or --backend compile|eager",
                 )
-            providers: list[Any] = [
+            self._providers: list[Any] = [
                 ("CUDAExecutionProvider", {"device_id": self.device.index or 0}),
                 "CPUExecutionProvider",
             ]
         else:
-            providers = ["CPUExecutionProvider"]
-        self.ort_version = ort.__version__
-        self.key = artifact_key(self.model, "onnx", precision, opset=opset, torch=torch.__version__)
-        self.path = artifact_path(
-            cache_dir, prefix or self.model.name, self.key, f".{precision}.onnx"
+            self._providers = ["CPUExecutionProvider"]
+        self._threads = threads
+        self.opset = opset
+        self.ort_version = self._ort.__version__
+        key = artifact_key(self.model, "onnx", precision, opset=opset, torch=torch.__version__)
+        self.session = self._reuse_or_build(
+            key, cache_dir=cache_dir, prefix=prefix, rebuild=rebuild
         )
-        check_cache_dir(self.path.parent)
-        self.reused = False
-        self.build_seconds = 0.0
-        session = None
-        if self.path.is_file() and not rebuild:
-            try:
-                session = self._session(ort, providers, threads)
-            except UserError:
-                session = None  # truncated or corrupt cache entry: export it again
-            else:
-                stored = session.get_modelmeta().custom_metadata_map.get(KEY_FIELD)
-                self.reused = stored == self.key
-                if not self.reused:
-                    session = None  # same name, other content (key-prefix clash, edited file)
-        if session is None:
-            if verbose:
-                print(f"exporting the image encoder to ONNX ({precision}): {self.path}")
-            start = time.perf_counter()
-            export_onnx(
-                self.model,
-                self.path,
-                precision=precision,
-                device=self.device,
-                opset=opset,
-                metadata={KEY_FIELD: self.key},
-            )
-            self.build_seconds = time.perf_counter() - start
-            session = self._session(ort, providers, threads)
-        self.session = session
-        self.providers = session.get_providers()
-        self._input = session.get_inputs()[0].name
+        self.providers = self.session.get_providers()
+        self._input = self.session.get_inputs()[0].name
         self._np_dtype = np.float16 if precision == "fp16" else np.float32
 
-    def _session(self, ort: Any, providers: list[Any], threads: int | None) -> Any:
+    def _open(self) -> Any:
+        try:
+            session = self._session()
+        except UserError:
+            return None  # truncated or corrupt cache entry: export it again
+        stored = session.get_modelmeta().custom_metadata_map.get(KEY_FIELD)
+        # same name, other content (key-prefix clash, edited file): export it again
+        return session if stored == self.key else None
+
+    def _build(self) -> Any:
+        export_onnx(
+            self.model,
+            self.path,
+            precision=self.precision,
+            device=self.device,
+            opset=self.opset,
+            metadata={KEY_FIELD: self.key},
+        )
+        return self._session()
+
+    def _session(self) -> Any:
+        ort = self._ort
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = int(threads or torch.get_num_threads())
+        options.intra_op_num_threads = int(self._threads or torch.get_num_threads())
         try:
-            return ort.InferenceSession(str(self.path), options, providers=providers)
+            return ort.InferenceSession(str(self.path), options, providers=self._providers)
         except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(
@@ -189,5 +181,4 @@ class OnnxBackend(EmbeddingBackend):
         return torch.from_numpy(tokens)
 
     def details(self) -> str:
-        state = "cached" if self.reused else f"exported in {self.build_seconds:.1f} s"
-        return f"onnxruntime {self.ort_version} {self.providers[0]}, {state}: {self.path}"
+        return f"onnxruntime {self.ort_version} {self.providers[0]}, {self._state()}: {self.path}"

@@ -10,7 +10,7 @@ Two numbers per check, on the same crops:
   consecutive crops (its rolling tracklets).
 
 Tolerances (:data:`TOLERANCES`), chosen from measurements on random-init test-tiny, cpu-small and
-ViT-B-16 (README, Acceleration): fp32 backends must agree with eager to token error < 1e-4 and
+ViT-B-16 (docs/acceleration.md): fp32 backends must agree with eager to token error < 1e-4 and
 cosine > 0.99999 (different kernels, same arithmetic); bf16 / fp16 must keep cosine > 0.999, with
 token error < 5e-2 (bf16, 8-bit mantissa) / 1e-2 (fp16, 11-bit mantissa). Measured bf16 on CPU:
 token error 0.9-1.9 %, cosine >= 0.99996.

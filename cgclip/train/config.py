@@ -99,6 +99,7 @@ class RunSection:
     )  # epochs between validations (and always after the last epoch)
     eval_batch_size: int = num(16, "[1, inf)")
     resume: bool = True  # continue from output_dir/last.safetensors when it exists
+    overwrite: bool = False  # when not resuming, replace an earlier run's results in output_dir
     log_every: int = num(20, "[1, inf)")  # steps between progress-bar loss updates
     max_steps_per_epoch: int = num(0, "[0, inf)")  # 0: full epochs (a cap is for smoke runs)
     tensorboard: bool = False

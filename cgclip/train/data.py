@@ -7,6 +7,7 @@ batches are identical whatever the number of workers, and a resumed run replays 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -19,11 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgclip.data import ReidDataset, Tracklet
+from cgclip.captions import load_captions
+from cgclip.data import ReidDataset, Tracklet, load_dataset
+from cgclip.data.sampling import rrs_indices
 from cgclip.errors import UserError
 from cgclip.metrics import default_ignore_mask
-from cgclip.model.preprocess import Preprocess, load_clip, rrs_indices
+from cgclip.model.preprocess import Preprocess, load_clip
 from cgclip.train.config import AugmentSection, DataSection
+
+log = logging.getLogger(__name__)
 
 # What the synthetic generator writes before its completion stamp (an interrupted generation).
 _GENERATOR_ENTRIES = {"train", "val", "seqmaps"}
@@ -46,8 +51,7 @@ def ensure_synthetic(root: str | Path, preset: str, progress: bool = True) -> bo
         entries = {p.name for p in root.iterdir()}
         if STAMP_NAME in entries or not entries <= _GENERATOR_ENTRIES:
             return False
-    if progress:
-        print(f"generating the synthetic '{preset}' set into {root} (once)")
+    log.info("generating the synthetic '%s' set into %s (once)", preset, root)
     generate_dataset(root, PRESETS[preset], progress=progress)
     return True
 
@@ -60,17 +64,6 @@ def _wait_for(path: Path, timeout_s: float = 3600.0) -> None:
         time.sleep(2.0)
 
 
-def load_captions_for(path: str | Path) -> dict[int, list[str]]:
-    try:
-        from cgclip.captions import load_captions
-    except ImportError:
-        raise UserError(
-            "caption support (cgclip.captions.load_captions) is not available in this "
-            "installation; set data.text=idtext to train with ID texts only"
-        ) from None
-    return load_captions(path)
-
-
 def load_training_data(
     data: DataSection, progress: bool = True
 ) -> tuple[ReidDataset, dict[int, list[str]] | None]:
@@ -79,18 +72,16 @@ def load_training_data(
     With ``data.generate`` (synthetic only) the set is generated into ``data.root`` first when
     it is not there yet. Captions come from ``data.captions``, else the dataset's own file.
     """
-    from cgclip.evaluate import load_reid_dataset
-
     if data.generate is not None:
         if int(os.environ.get("RANK", "0")) == 0:  # rank 0 generates, and its load builds vreid/
             ensure_synthetic(data.root, data.generate, progress=progress)
         else:  # under torchrun the other ranks wait for rank 0's files instead of racing it
             _wait_for(Path(data.root) / "vreid" / "index.json")
-    dataset = load_reid_dataset(data.dataset, data.root, **data.options)
+    dataset = load_dataset(data.dataset, data.root, **data.options)
     captions_path = data.captions or dataset.captions_path
     captions = None
     if captions_path is not None and data.text != "idtext":
-        captions = load_captions_for(captions_path)
+        captions = load_captions(captions_path)
     return dataset, captions
 
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from cgclip.errors import UserError
-
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -28,20 +26,6 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(f"run.device={requested!r} but no CUDA GPU is available; use cpu")
-        if requested == "cuda":
-            return torch.device("cuda", local_rank)
-    try:
-        return torch.device(requested)
-    except RuntimeError:
-        raise UserError(f"run.device={requested!r} is not a valid device") from None
 
 
 def init_distributed(device: torch.device) -> DistInfo:

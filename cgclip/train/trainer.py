@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -27,20 +28,33 @@ from tqdm import tqdm
 from cgclip.data import ReidDataset
 from cgclip.errors import UserError
 from cgclip.evaluate import evaluate_model
-from cgclip.io.atomic import atomic_write_json, atomic_write_text
+from cgclip.io.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
+from cgclip.io.runs import ensure_writable_dir
 from cgclip.model import CGCLIP, create_model, save_checkpoint
-from cgclip.train.config import TrainConfig
+from cgclip.runtime.load import resolve_device
+from cgclip.train.config import RunSection, TrainConfig
 from cgclip.train.data import TrainClips, carve_validation
-from cgclip.train.dist import DistInfo, barrier, cleanup, init_distributed, resolve_device
+from cgclip.train.dist import DistInfo, barrier, cleanup, init_distributed
 from cgclip.train.losses import CGCLIPLoss
 from cgclip.train.optim import build_optimizer, lr_at_epoch, set_lr
 from cgclip.train.sampler import PKBatchSampler
 from cgclip.train.state import load_train_state, read_train_info, save_train_state
 from cgclip.train.text_memory import build_text_memory, identity_texts
 
+log = logging.getLogger(__name__)
+
 STATE_NAME = "last.train.safetensors"
 # Config keys that may change when a run is resumed (they do not change what is being trained).
 RESUMABLE_CHANGES = {"run", "data.num_workers", "optim.epochs"}
+# What a run leaves in its output folder; another run may replace these only with run.overwrite.
+RESULT_NAMES = (
+    STATE_NAME,
+    "last.safetensors",
+    "best.safetensors",
+    "summary.json",
+    "metrics.csv",
+    "metrics.json",
+)
 
 
 @dataclass
@@ -67,12 +81,34 @@ def train(
     """
     import os
 
-    device = resolve_device(config.run.device, int(os.environ.get("LOCAL_RANK", "0")))
+    prepare_output_dir(config.run)
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(config.run.device, local_rank=local_rank, option="run.device")
     info = init_distributed(device)
     try:
         return _Trainer(dataset, config, captions, device, info, progress).run()
     finally:
         cleanup(info)
+
+
+def prepare_output_dir(run: RunSection) -> Path:
+    """Check ``run.output_dir`` before any data is read or any epoch runs (see cgclip.io.runs).
+
+    It must be writable, and must not hold an earlier run's results unless that run is being
+    resumed (``run.resume`` and its state file is there) or ``run.overwrite`` is set. Temporary
+    files left by a killed run are removed.
+    """
+    out = Path(run.output_dir)
+    resuming = run.resume and (out / STATE_NAME).is_file()
+    earlier = [name for name in RESULT_NAMES if (out / name).exists()]
+    if earlier and not resuming and not run.overwrite:
+        raise UserError(
+            f"{out}: holds the results of an earlier run ({', '.join(earlier[:3])}); pass "
+            "--overwrite (run.overwrite=true) to replace them, or choose another run.output_dir"
+        )
+    ensure_writable_dir(out)
+    remove_stale_temps(out)
+    return out
 
 
 class _Trainer:
@@ -196,11 +232,12 @@ class _Trainer:
         writer = self._tensorboard()
         if self.info.is_main:
             n_val = self.val.num_ids if self.val else 0
-            print(
-                f"training {model.name} on {len(self.train_set)} tracklets / {len(self.pids)} ids "
-                f"(validation: {n_val} ids), epochs {start_epoch + 1}..{cfg.optim.epochs}, "
-                f"device {self.device}, world size {self.info.world_size}"
-            )
+            log.info(
+                "training %s on %d tracklets / %d ids (validation: %d ids), epochs %d..%d, "
+                "device %s, world size %d",
+                model.name, len(self.train_set), len(self.pids), n_val, start_epoch + 1,
+                cfg.optim.epochs, self.device, self.info.world_size,
+            )  # fmt: skip
         for epoch in range(start_epoch, cfg.optim.epochs):
             stats = self._train_epoch(
                 net, model, optimizer, loader, sampler, clips, criterion, epoch
@@ -316,7 +353,7 @@ class _Trainer:
         if score > self.best_score:
             self.best_score, self.best_epoch, self.best_metrics = score, epoch + 1, metrics
             save_checkpoint(model, self.out / "best.safetensors", self._meta(epoch, metrics))
-        print(f"epoch {epoch + 1} validation: mAP {metrics['mAP']:.4f} R1 {metrics['R1']:.4f}")
+        log.info("epoch %d validation: mAP %.4f R1 %.4f", epoch + 1, metrics["mAP"], metrics["R1"])
         return {f"val_{k}": v for k, v in metrics.items()}
 
     # ------------------------------------------------------------------ persistence
@@ -372,7 +409,7 @@ class _Trainer:
             self.best_score = state["best_score"]
         self.best_epoch, self.best_metrics = state["best_epoch"], state["best_metrics"]
         if self.info.is_main:
-            print(f"resuming {self.out} after epoch {state['epoch']}")
+            log.info("resuming %s after epoch %s", self.out, state["epoch"])
         return int(state["epoch"])
 
     def _tensorboard(self) -> Any:

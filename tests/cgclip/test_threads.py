@@ -25,18 +25,27 @@ def _no_thread_env(monkeypatch):
 
 
 def test_auto_leaves_a_core_to_each_concurrent_stage():
-    assert plan_threads(cores=2, concurrent=1).torch == 1
-    assert plan_threads(cores=16, concurrent=1).torch == 15
-    assert plan_threads(cores=16, concurrent=4) == ThreadPlan(16, 12, 12, 12, "auto")
-    assert plan_threads(cores=1, concurrent=3).torch == 1  # never below one
-    assert plan_threads(cores=8, concurrent=0).torch == 8
+    assert plan_threads(cores=2, concurrent=1, load=0.0).torch == 1
+    assert plan_threads(cores=16, concurrent=1, load=0.0).torch == 15
+    plan = plan_threads(cores=16, concurrent=4, load=0.0)
+    assert plan == ThreadPlan(16, 0.0, 12, 12, 12, "auto")
+    assert plan_threads(cores=1, concurrent=3, load=0.0).torch == 1  # never below one
+    assert plan_threads(cores=8, concurrent=0, load=0.0).torch == 8
+
+
+def test_auto_leaves_the_cores_other_processes_keep_busy():
+    assert plan_threads(cores=16, concurrent=1, load=12.0).torch == 4
+    assert plan_threads(cores=16, concurrent=1, load=3.4).torch == 13
+    assert plan_threads(cores=2, concurrent=0, load=9.0).torch == 1
+    assert plan_threads(cores=16, concurrent=1, load=0.3).torch == 15  # concurrency still counts
 
 
 def test_explicit_count_and_user_environment_win(monkeypatch):
-    assert plan_threads(3, cores=2).torch == 3
+    assert plan_threads(3, cores=2, load=5.0).torch == 3  # the user's count, whatever the load
     assert plan_threads(3, cores=2).source == "--threads"
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
-    assert (plan_threads(cores=16).torch, plan_threads(cores=16).source) == (4, "OMP_NUM_THREADS")
+    plan = plan_threads(cores=16, load=0.0)
+    assert (plan.torch, plan.source) == (4, "OMP_NUM_THREADS")
     assert plan_threads(2, cores=16).torch == 2
     with pytest.raises(ValueError, match="at least 1"):
         plan_threads(0)
@@ -44,7 +53,7 @@ def test_explicit_count_and_user_environment_win(monkeypatch):
 
 def test_torchrun_processes_share_the_cores(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
-    plan = plan_threads(concurrent=0)
+    plan = plan_threads(concurrent=0, load=0.0)
     assert plan.cores == max(1, usable_cores() // 4)
     assert plan.torch == plan.cores
 
@@ -52,7 +61,7 @@ def test_torchrun_processes_share_the_cores(monkeypatch):
 def test_apply_sets_torch_and_opencv_pools():
     before = (torch.get_num_threads(), cv2.getNumThreads())
     try:
-        apply_threads(ThreadPlan(2, 1, 1, 1, "--threads"))
+        apply_threads(ThreadPlan(2, 0.0, 1, 1, 1, "--threads"))
         assert (torch.get_num_threads(), cv2.getNumThreads()) == (1, 1)
     finally:
         torch.set_num_threads(before[0])

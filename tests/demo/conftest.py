@@ -17,13 +17,8 @@ def demo_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A --checkpoints folder holding one random-init ``test-tiny`` CG-CLIP checkpoint."""
-    import torch
-
-    import cgclip
-
+def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory, copy_checkpoint) -> Path:
+    """A --checkpoints folder holding one copy of the root ``tiny_checkpoint``."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    cgclip.save_checkpoint(cgclip.create_model("test-tiny"), folder / "tiny.safetensors")
+    copy_checkpoint(folder)
     return folder

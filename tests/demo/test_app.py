@@ -41,7 +41,12 @@ def test_choices_are_server_side_names(app):
     assert not reid.allow_custom_value  # Gradio refuses values outside the list
     detector = _component(app, "detector")
     assert [v for _, v in detector.choices] == ["yolo11n.pt", "hog", "public"]
-    assert [v for _, v in _component(app, "preset").choices] == ["dance", "default", "sports"]
+    assert [v for _, v in _component(app, "preset").choices] == [
+        "dance",
+        "default",
+        "sports",
+        "street",
+    ]
     assert _component(app, "det-file").file_types == [".txt"]
     assert _component(app, "clip").sources == ["upload"]
 
@@ -51,3 +56,47 @@ def test_user_text_is_escaped_for_markdown():
 
     assert _md_escape("my_clip <b>x</b> *y* [z](w)") == r"my\_clip \<b\>x\</b\> \*y\* \[z\]\(w\)"
     assert _error_outputs("a_b.mp4: bad")[0] == r"**Error:** a\_b.mp4: bad"
+
+
+def test_a_visitor_reaches_none_of_the_servers_files(tiny_checkpoints, tmp_path):
+    """Served for real: Gradio's file route gives the sample folder and nothing else - not the
+    checkpoints, not the code, not system files, not by ``..``."""
+    import socket
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from demo.app import launch
+    from tests.support import REPO_ROOT
+
+    sample_dir = tmp_path / "sample"
+    sample_dir.mkdir()
+    (sample_dir / "sample.txt").write_text("public sample")
+    settings = DemoSettings(checkpoints=tiny_checkpoints, sample_dir=sample_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = build_app(settings)
+    launch(app, settings, port=port, block=False)
+    base = f"http://127.0.0.1:{port}"
+
+    def status(path) -> int:
+        url = f"{base}/gradio_api/file={urllib.parse.quote(str(path))}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                return resp.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    try:
+        assert status(sample_dir / "sample.txt") == 200  # the route works for what is allowed
+        for secret in (
+            tiny_checkpoints / "tiny.safetensors",
+            REPO_ROOT / "README.md",
+            REPO_ROOT / "demo" / "app.py",
+            "/etc/passwd",
+            f"{sample_dir}/../../../etc/passwd",
+        ):
+            assert status(secret) in (403, 404), secret
+    finally:
+        app.close()

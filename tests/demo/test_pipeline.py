@@ -122,6 +122,16 @@ def test_motion_only_run_has_no_search_embeddings(motion_run):
     assert result.summary.seconds["embed"] == 0.0
 
 
+def test_a_clip_cut_short_is_a_warning_in_the_status(motion_run):
+    import dataclasses
+
+    result, _, _ = motion_run
+    assert result.summary.complete and "Warning" not in result.status()
+    cut = dataclasses.replace(result.summary, frames=22, frames_expected=60, complete=False)
+    status = dataclasses.replace(result, summary=cut).status()
+    assert "**Warning:** the clip ends after 22 of the 60 frames" in status
+
+
 def test_checkpoint_run_keeps_text_aligned_embeddings(reid_run, registry):
     result, _ = reid_run
     model = registry.model("ckpt:tiny")

@@ -24,9 +24,8 @@ from demo.reid import (
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(1)
-    return cgclip.create_model("test-tiny")
+def tiny(make_tiny_model):
+    return make_tiny_model(seed=1)
 
 
 def test_checkpoints_are_listed_by_name_and_bad_ones_skipped(tmp_path, tiny_checkpoints, caplog):
@@ -64,21 +63,30 @@ def test_clip_offline_says_how_to_give_the_weights():
 
 
 def test_clip_uses_local_weights_and_mean_pooling(monkeypatch, tmp_path):
+    """The demo's "clip" is the tracker's --reid clip:PATH: the same resolver, the same model
+    (mean pooling over CLS tokens, QuickGELU as the OpenAI weights were trained)."""
     calls = []
     monkeypatch.setattr(cgclip, "create_model", lambda *a, **k: calls.append((a, k)) or "model")
     weights = tmp_path / "open_clip_pytorch_model.bin"
+    weights.write_bytes(b"weights")
     registry = ReidRegistry(clip_weights=weights, device="cpu")
     assert "local weights" in registry.choices()[1].label
     assert registry.model(CLIP) == "model"
-    assert calls == [
-        (
-            ("ViT-B-16",),
-            dict(pretrained=str(weights), pooling="mean", tfe_keys="cls", device="cpu"),
-        )
-    ]
+    expected = dict(
+        pretrained=str(weights),
+        quick_gelu=True,
+        device=torch.device("cpu"),
+        pooling="mean",
+        tfe_keys="cls",
+    )
+    assert calls == [(("ViT-B-16",), expected)]
+    from tracker.embedding import build_embedder
+
+    build_embedder(f"clip:{weights}", device="cpu")  # the tracker's --reid builds the same
+    assert calls[1] == (("ViT-B-16",), expected)
 
 
-def test_text_aligned_embedding_is_the_models_v_feature(tiny):
+def test_text_aligned_embedding_is_the_models_v_feature(tiny, make_tiny_model):
     """Averaging per-crop CLS then projecting equals the model's own v part for the tracklet
     (a mean-pooling model whose test feature is v alone, sharing the image encoder)."""
     rng = np.random.default_rng(0)
@@ -88,7 +96,7 @@ def test_text_aligned_embedding_is_the_models_v_feature(tiny):
     cls = cls_features(tiny, crops, batch_size=2)  # two encoder calls
     assert cls.shape == (3, tiny.config.vision.width)
     ours = text_aligned(tiny, cls.mean(0, keepdims=True))  # (1, E)
-    v_model = cgclip.create_model("test-tiny", pooling="mean", embedding=("v",))
+    v_model = make_tiny_model(pooling="mean", embedding=("v",))
     v_model.image_encoder.load_state_dict(tiny.image_encoder.state_dict())
     with torch.inference_mode():
         expected = v_model.encode_tracklet(crops[None]).numpy()  # a 3-frame tracklet

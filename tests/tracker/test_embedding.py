@@ -8,6 +8,7 @@ import pytest
 import supervision as sv
 import torch
 
+import cgclip
 from cgclip.errors import UserError
 from tracker import (
     CgclipEmbedder,
@@ -112,12 +113,10 @@ def test_tfe_embedding_windows_keep_every_token(tiny_checkpoint):
     assert ff.embeddings.shape == (2, model.embedding_dim)
 
 
-def test_cls_only_models_store_only_the_cls_token():
+def test_cls_only_models_store_only_the_cls_token(make_tiny_model):
     """A mean-pooled model that embeds with the projected CLS (what ``--reid clip`` builds) never
     reads patch tokens, so track windows hold one token per frame."""
-    import cgclip
-
-    model = cgclip.create_model("test-tiny", pooling="mean")
+    model = make_tiny_model(pooling="mean")
     emb = CgclipEmbedder(model)
     boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110]], np.float32)
     frame = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
@@ -231,11 +230,9 @@ def test_tracker_reidentifies_by_appearance_from_frames():
     assert blue == {1} and red == {2, 3}
 
 
-def test_cgclip_embedder_drops_in_with_the_real_tiny_model():
+def test_cgclip_embedder_drops_in_with_the_real_tiny_model(make_tiny_model):
     """The adapter on cgclip's own ``test-tiny`` model and ``crop_boxes`` (random weights)."""
-    import cgclip
-
-    model = cgclip.create_model("test-tiny")
+    model = make_tiny_model()
     emb = CgclipEmbedder(model)  # default crop function: cgclip.model.crop_boxes
     frame = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
     ff = emb.embed_frame(frame, np.array([[10, 10, 50, 120], [100, 20, 140, 150]], np.float32))
@@ -264,3 +261,21 @@ def test_reid_through_a_runtime_backend(tiny_checkpoint):
     assert (a.embeddings * b.embeddings).sum(1).min() > 0.99
     with pytest.raises(UserError, match="unknown backend"):
         build_embedder(str(tiny_checkpoint), backend="warp-drive")
+
+
+def test_embedding_module_imports_numpy_only():
+    """The protocol and adapters need numpy alone at import time: no scipy (via matching), no
+    torch; the model side is reached through cgclip.runtime.load when a model is asked for."""
+    import ast
+    import inspect
+
+    import tracker.embedding
+
+    tree = ast.parse(inspect.getsource(tracker.embedding))
+    top = set()
+    for node in tree.body:  # module-level imports only (functions import at the edge)
+        if isinstance(node, ast.Import):
+            top |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            top.add(node.module)
+    assert top == {"__future__", "collections.abc", "dataclasses", "typing", "numpy"}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from tracker.embedding import l2_normalize
 from tracker.matching import (
     box_iou,
     cosine_distance,
     direction_cost,
     fuse_cost,
-    l2_normalize,
     linear_assignment,
 )
 

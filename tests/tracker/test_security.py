@@ -43,7 +43,8 @@ def test_payload_weights_never_run(tmp_path: Path) -> None:
 def test_payload_weights_from_the_cli_are_one_line(tmp_path: Path, sample_clip: Path, capsys):
     marker, files = _payload_files(tmp_path)
     video = sample_clip / "sample.mp4"
-    code = run.main([str(video), "--detector", str(files[0]), "--output-dir", str(tmp_path / "o")])
+    argv = [str(video), "--detector", str(files[0]), "--output-dir", str(tmp_path / "o")]
+    code = run.main([*argv, "--quiet"])  # --quiet: no thread plan / device lines
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--trust-weights" in err[0]
     assert not marker.exists() and not (tmp_path / "o").exists()

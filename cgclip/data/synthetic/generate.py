@@ -15,7 +15,6 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -25,18 +24,19 @@ from tqdm import tqdm
 
 from cgclip.data.synthetic.detections import DetectionNoise, noisy_detections
 from cgclip.data.synthetic.motion import Camera, dance_motion, sports_motion
-from cgclip.data.synthetic.people import COLORS, SPORTS, Identity, make_group
-from cgclip.data.synthetic.profiles import PROFILE_NAMES, PROFILES, profile_detections
-from cgclip.data.synthetic.render import FrameTruth, render_frames, street_background
-from cgclip.data.synthetic.street import (
-    StreetPlan,
-    assign_identities,
-    make_pedestrians,
-    plan_street,
-    sample_walkers,
-    street_camera,
+from cgclip.data.synthetic.people import (
+    ATTRIBUTE_COLUMNS,
+    COLORS,
+    COSTUMES,
+    KITS,
+    SPORTS,
+    Identity,
+    make_group,
 )
-from cgclip.data.synthetic.truth import paint_street_frame, pose_keys, street_truth
+from cgclip.data.synthetic.profiles import PROFILE_NAMES, PROFILES, profile_detections
+from cgclip.data.synthetic.render import render_frames
+from cgclip.data.synthetic.street import StreetPlan
+from cgclip.data.synthetic.street_scene import plan_street_split, street_frames
 from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_write_json, atomic_write_text
 from cgclip.io.mot import SeqInfo, write_mot, write_seqinfo, write_seqmap
@@ -45,39 +45,6 @@ from cgclip.io.video import VideoWriter
 KINDS = ("dance", "sports", "street")
 FRAME_RATES = (10, 15, 25, 30, 60)  # the rates the options are tested at (any 1..120 works)
 STAMP_NAME = ".synthetic.json"  # written last: a root holding it is a finished dataset
-# Troupe costumes (top, pants) and team kits (shirt, shorts), picked in order per split.
-COSTUMES = [
-    ("white", "black"),
-    ("red", "red"),
-    ("black", "black"),
-    ("sky blue", "white"),
-    ("purple", "black"),
-]
-KITS = [
-    ("yellow", "navy"),
-    ("blue", "blue"),
-    ("white", "gray"),
-    ("red", "black"),
-    ("green", "white"),
-    ("orange", "black"),
-    ("maroon", "white"),
-    ("teal", "navy"),
-]
-ATTRIBUTE_COLUMNS = [
-    "id",
-    "scene",
-    "gender",
-    "uniform",
-    "number",
-    "others",
-    "group",
-    "hair_style",
-    "hair_color",
-    "skin",
-    "shoes",
-    "socks",
-    "height",
-]
 
 
 @dataclass(frozen=True)
@@ -244,34 +211,24 @@ def _plan_street(
     counters: dict[str, int],
 ) -> int:
     """Append street sequences (walks, then pedestrians drawn from a per-split pool)."""
-    camera = street_camera(cfg.width, cfg.height)
-    n = cfg.seqs_per_split
-    lo, hi = cfg.walkers
-    densities = np.geomspace(lo, hi, n) if n > 1 else np.array([np.sqrt(lo * hi)])
-    seconds = cfg.n_frames / cfg.fps
     for s, split in enumerate(cfg.splits):
-        plans = []
-        for i in range(n):
-            index = len(specs) + i
-            plans.append(
-                plan_street(
-                    float(densities[i]),
-                    seconds,
-                    camera,
-                    np.random.default_rng([cfg.seed, 3000 + index]),
-                )
-            )
-        rng = np.random.default_rng([cfg.seed, 8, s])
-        picks, size = assign_identities([len(p.walkers) for p in plans], 1, rng)
-        pool = make_pedestrians(
-            rng, first_gid=next_gid, size=size, split=split, lookalike_share=cfg.lookalike_share
+        walks, pool = plan_street_split(
+            seed=cfg.seed,
+            split_index=s,
+            split=split,
+            count=cfg.seqs_per_split,
+            walkers=cfg.walkers,
+            seconds=cfg.n_frames / cfg.fps,
+            size=(cfg.width, cfg.height),
+            first_index=len(specs),
+            first_gid=next_gid,
+            lookalike_share=cfg.lookalike_share,
         )
         next_gid += len(pool)
         identities += pool
-        for plan, pick in zip(plans, picks, strict=True):
+        for plan, people in walks:
             idx = counters["street"]
             counters["street"] += 1
-            people = tuple(pool[j] for j in pick)
             specs.append(
                 SequenceSpec(
                     f"street-{idx:02d}", split, "street", "street", people, len(specs), plan
@@ -306,7 +263,16 @@ def render_sequence(
     frames = cfg.n_frames
     if spec.kind == "street":
         local = rng.permutation(n) + 1  # sequence-local track ids, unrelated to global ids
-        source = _street_frames(spec, cfg, rng, paint=cfg.render)
+        assert spec.plan is not None
+        source = street_frames(
+            spec.plan,
+            list(spec.people),
+            size=(cfg.width, cfg.height),
+            fps=cfg.fps,
+            n_frames=cfg.n_frames,
+            rng=rng,
+            paint=cfg.render,
+        )
     else:
         if spec.kind == "dance":
             track, halfwidth = dance_motion(n, frames, rng, fps=cfg.fps), 0.5
@@ -382,45 +348,6 @@ def render_sequence(
     return SequenceResult(
         spec.name, gt, det, {p.gid: int(local[i]) for i, p in enumerate(spec.people)}
     )
-
-
-def _street_frames(
-    spec: SequenceSpec, cfg: SyntheticConfig, rng: np.random.Generator, *, paint: bool
-) -> Iterator[tuple[np.ndarray | None, list[FrameTruth]]]:
-    """Frames (``None`` unless ``paint``) and truth of a street sequence (truth from templates)."""
-    assert spec.plan is not None
-    camera = street_camera(cfg.width, cfg.height)
-    people = list(spec.people)
-    times = np.arange(cfg.n_frames) / cfg.fps
-    xz, present, walking, phase, facing = sample_walkers(
-        spec.plan.walkers, times, spec.plan.x_metres
-    )
-    nt, n = present.shape
-    x_img, y_img, h_img = camera.project(xz.reshape(-1, 2), 0.0)
-    feet = np.stack([x_img, y_img], axis=1).reshape(nt, n, 2)
-    body_h = h_img.reshape(nt, n)
-    keys, bins = pose_keys(people, facing, walking, phase)
-    rows = street_truth(people, feet, body_h, xz[..., 1], present, keys, cfg.width, cfg.height)
-    by_frame: list[list[FrameTruth]] = [[] for _ in range(nt)]
-    for t, i, x, y, w, h, v in rows:
-        by_frame[int(t) - 1].append(FrameTruth(int(i), (x, y, w, h), float(v)))
-    background = street_background(camera, rng) if paint else None
-    for t in range(nt):
-        frame = None
-        if background is not None:
-            frame = background.copy()
-            paint_street_frame(
-                frame,
-                people,
-                feet[t],
-                body_h[t],
-                xz[t, :, 1],
-                present[t],
-                walking[t],
-                facing[t],
-                bins[t],
-            )
-        yield frame, by_frame[t]
 
 
 def _config_digest(cfg: SyntheticConfig) -> str:

@@ -17,6 +17,40 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# Troupe costumes (top, pants) and team kits (shirt, shorts), picked in order per split.
+COSTUMES = [
+    ("white", "black"),
+    ("red", "red"),
+    ("black", "black"),
+    ("sky blue", "white"),
+    ("purple", "black"),
+]
+KITS = [
+    ("yellow", "navy"),
+    ("blue", "blue"),
+    ("white", "gray"),
+    ("red", "black"),
+    ("green", "white"),
+    ("orange", "black"),
+    ("maroon", "white"),
+    ("teal", "navy"),
+]
+ATTRIBUTE_COLUMNS = [
+    "id",
+    "scene",
+    "gender",
+    "uniform",
+    "number",
+    "others",
+    "group",
+    "hair_style",
+    "hair_color",
+    "skin",
+    "shoes",
+    "socks",
+    "height",
+]
+
 # Named colours (BGR) so attributes read like Table S.1 of the CG-CLIP supplement.
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (40, 40, 200),

@@ -120,3 +120,16 @@ def test_read_json_checks_format_and_version(tmp_path: Path) -> None:
     p.write_text("{")
     with pytest.raises(UserError, match="not valid JSON"):
         read_json(p)
+
+
+def test_number_arg_parses_within_limits_and_rejects_the_rest() -> None:
+    import argparse
+
+    from cgclip.io.config import number_arg
+
+    rate, count = number_arg("[0, 1]"), number_arg("[1, 65535]", int)
+    assert rate("0.25") == 0.25 and rate("1e-3") == 1e-3 and count("8080") == 8080
+    assert isinstance(count("3"), int)
+    for parse, text in [(rate, "nan"), (rate, "-inf"), (rate, "1.5"), (rate, "x"), (count, "0")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"got '{text}'"):
+            parse(text)

@@ -81,6 +81,35 @@ def test_truncated_video_is_reported(tmp_path):
         list(open_video(path))
 
 
+def cut_short_avi(path, frames: int = 60, keep: float = 0.5, size=(160, 120)):
+    """An MJPG AVI whose header announces ``frames`` frames, cut to ``keep`` of its bytes (as a
+    copy interrupted half-way): it opens and decodes, then ends early."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, size)
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def test_a_video_cut_short_reads_its_good_frames_and_says_truncated(tmp_path):
+    reader = open_video(cut_short_avi(tmp_path / "cut.avi"))
+    assert reader.info.frame_count == 60 and not reader.truncated
+    frames = list(reader)
+    assert 20 <= len(frames) == reader.frames_read < 40
+    assert reader.ended and reader.truncated
+
+    whole = open_video(cut_short_avi(tmp_path / "whole.avi", keep=1.0))
+    assert len(list(whole)) == 60 and not whole.truncated
+    stopped = open_video(cut_short_avi(tmp_path / "early.avi", keep=0.5))
+    next(iter(stopped))
+    assert not stopped.truncated  # the caller stopped; the video did not end
+
+
 def test_empty_image_folder(tmp_path):
     with pytest.raises(UserError, match="holds no images"):
         open_video(tmp_path)

@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-import cgclip
 from cgclip.errors import UserError
 from cgclip.model import Preprocess, crop_boxes, read_rgb
-from cgclip.model.preprocess import rrs_indices
 
 PRE = Preprocess(size=(64, 32), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 
@@ -49,8 +47,8 @@ def test_no_boxes_gives_an_empty_batch():
     )
 
 
-def test_crop_boxes_matches_the_model_preprocess():
-    model = cgclip.create_model("test-tiny")
+def test_crop_boxes_matches_the_model_preprocess(make_tiny_model):
+    model = make_tiny_model()
     frame = np.random.default_rng(0).integers(0, 255, (120, 80, 3), dtype=np.uint8)
     x = crop_boxes(frame, np.array([[10, 10, 42, 74]]), model.preprocess)
     manual = cv2.cvtColor(frame[10:74, 10:42], cv2.COLOR_BGR2RGB)
@@ -61,26 +59,6 @@ def test_crop_boxes_matches_the_model_preprocess():
 def test_normalisation_values():
     x = PRE.to_tensor(np.full((1, 64, 32, 3), 255, np.uint8))
     torch.testing.assert_close(x, torch.full((1, 3, 64, 32), 2.0))
-
-
-def test_rrs_test_takes_the_first_frame_of_each_chunk():
-    np.testing.assert_array_equal(rrs_indices(16, 8, train=False), [0, 2, 4, 6, 8, 10, 12, 14])
-    np.testing.assert_array_equal(rrs_indices(20, 4, train=False), [0, 5, 10, 15])
-
-
-def test_rrs_train_takes_one_frame_inside_each_chunk():
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        idx = rrs_indices(20, 4, train=True, rng=rng)
-        assert all(5 * c <= i < 5 * (c + 1) for c, i in enumerate(idx))
-    draws = {tuple(rrs_indices(20, 4, train=True, rng=rng)) for _ in range(50)}
-    assert len(draws) > 1
-
-
-def test_rrs_repeats_frames_of_short_tracklets():
-    np.testing.assert_array_equal(rrs_indices(1, 8, train=True), [0] * 8)
-    idx = rrs_indices(3, 8, train=False)
-    assert len(idx) == 8 and set(idx) == {0, 1, 2} and list(idx) == sorted(idx)
 
 
 def test_read_rgb_errors(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -14,7 +13,6 @@ import cgclip
 from cgclip.errors import UserError
 from cgclip.model import get_model_config
 from cgclip.model.backbone import build_open_clip
-from tests.support import REPO_ROOT
 
 
 def square_clip_state(size: int = 32) -> dict[str, torch.Tensor]:
@@ -74,7 +72,7 @@ def test_variant_without_downloads_asks_for_a_file():
         cgclip.create_model("test-tiny", pretrained="openai")
 
 
-def test_offline_openai_download_is_one_clear_line(tmp_path):
+def test_offline_openai_download_is_one_clear_line(tmp_path, subprocess_env):
     code = (
         "import cgclip\n"
         "from cgclip.errors import UserError\n"
@@ -84,8 +82,7 @@ def test_offline_openai_download_is_one_clear_line(tmp_path):
         "    print(e)\n"
     )
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
+        **subprocess_env,
         "HF_HUB_OFFLINE": "1",
         "HF_HOME": str(tmp_path / "hf"),
     }

@@ -25,7 +25,8 @@ def test_vit_b_16_is_the_papers_geometry():
     assert cfg.vision.num_tokens == 129
     assert (cfg.vision.width, cfg.embed_dim, cfg.tfe_queries, cfg.cmr_blocks) == (768, 512, 15, 2)
     assert cfg.quick_gelu  # OpenAI CLIP weights use QuickGELU
-    assert cfg.embedding_parts == ("f",)  # the synthetic ablation's test feature (README)
+    # the synthetic ablation's test feature (docs/reid-ablation.md)
+    assert cfg.embedding_parts == ("f",)
     assert cfg.embedding_dim == 768
 
 

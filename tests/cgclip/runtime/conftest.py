@@ -1,36 +1,23 @@
-"""Fixtures for the runtime (acceleration) tests: seeded test-tiny models on the CPU."""
+"""Fixtures for the runtime (acceleration) tests: seeded test-tiny models (root ``make_tiny_model``)
+and crops on the CPU."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import torch
 
 
-def _tiny(seed: int = 0, **overrides: Any) -> Any:
-    from cgclip.model import create_model
-
-    torch.manual_seed(seed)
-    return create_model("test-tiny", **overrides)
-
-
 @pytest.fixture()
-def make_tiny() -> Callable[..., Any]:
-    """``make_tiny(seed=0, **config_overrides)`` -> a fresh seeded test-tiny model."""
-    return _tiny
-
-
-@pytest.fixture()
-def model() -> Any:
-    return _tiny()
+def model(make_tiny_model) -> Any:
+    return make_tiny_model()
 
 
 @pytest.fixture(scope="module")
-def shared_model() -> Any:
+def shared_model(make_tiny_model) -> Any:
     """One model per test module for tests that only read it (ONNX exports are the slow part)."""
-    return _tiny(seed=1)
+    return make_tiny_model(seed=1)
 
 
 @pytest.fixture()

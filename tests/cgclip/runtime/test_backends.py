@@ -53,8 +53,8 @@ def test_parity_fails_outside_tolerance(model, crops):
     assert report.to_dict()["passed"] is False
 
 
-def test_encode_frames_edge_cases(make_tiny):
-    cls_model = make_tiny(tfe_keys="cls")
+def test_encode_frames_edge_cases(make_tiny_model):
+    cls_model = make_tiny_model(tfe_keys="cls")
     backend = EagerBackend(cls_model, precision="bf16")
     h, w = cls_model.preprocess.size
     assert backend.encode_frames(torch.randn(3, 3, h, w)).shape == (3, 1, 64)  # CLS only
@@ -103,23 +103,23 @@ def test_tensorrt_unavailable_is_one_line_with_alternatives(model, monkeypatch, 
     assert len(err_lines) == 1 and err_lines[0].startswith("error: tensorrt backend unavailable")
 
 
-def test_fallback_is_explicit_and_prints_one_line(model, crops, capsys):
+def test_fallback_is_explicit_and_logs_one_warning(model, crops, caplog):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present; the fallback path is tested on CPU machines")
     backend = make_backend(model, "tensorrt", fallback="eager")
     assert isinstance(backend, EagerBackend)
     # tensorrt's fp16 on cuda cannot run here: the fallback says what it runs instead
     assert backend.precision == "fp32" and backend.device.type == "cpu"
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("warning: tensorrt backend unavailable")
-    assert "falling back to eager fp32 on cpu" in lines[0]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].name == "cgclip.runtime"
+    assert warnings[0].getMessage().startswith("tensorrt backend unavailable")
+    assert "falling back to eager fp32 on cpu" in warnings[0].getMessage()
     with torch.inference_mode():  # the reference in the same (fast-path) mode
         assert torch.equal(backend.encode_frames(crops), model.encode_frames(crops))
 
     chosen = make_backend(model, "tensorrt", fallback="eager:bf16")
     assert chosen.precision == "bf16"
-    assert "falling back to eager bf16" in capsys.readouterr().err
+    assert "falling back to eager bf16" in caplog.records[-1].getMessage()
     with pytest.raises(UserError, match="is the backend that failed"):
         make_backend(model, "eager", precision="fp16", fallback="eager")
 

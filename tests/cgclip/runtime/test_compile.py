@@ -34,7 +34,7 @@ def test_one_graph_for_all_batches_of_two_or_more(model):
     assert len(graphs) == 2  # dynamo specialises batch 1: its own static graph
 
 
-def test_many_backends_in_one_process_all_compile(make_tiny):
+def test_many_backends_in_one_process_all_compile(make_tiny_model):
     """More graphs than dynamo's per-function recompile_limit (8): none may silently run eager."""
     graphs = []
 
@@ -43,7 +43,7 @@ def test_many_backends_in_one_process_all_compile(make_tiny):
         return gm.forward
 
     for seed in range(5):  # 5 backends x 2 graphs (batch >= 2 and batch 1) = 10 > 8
-        CompileBackend(make_tiny(seed=seed), compiler=counting_compiler, warmup=(2, 1))
+        CompileBackend(make_tiny_model(seed=seed), compiler=counting_compiler, warmup=(2, 1))
         assert len(graphs) == 2 * (seed + 1)
 
 
@@ -57,7 +57,7 @@ def test_compile_parity_fp32_and_bf16(model, crops):
         assert "aot_eager" in backend.describe() and precision in backend.describe()
 
 
-def test_compile_failure_is_backend_unavailable(model, capsys):
+def test_compile_failure_is_backend_unavailable(model, caplog):
     from cgclip.runtime import BackendUnavailable, EagerBackend
 
     def broken_compiler(gm, example_inputs):
@@ -70,7 +70,7 @@ def test_compile_failure_is_backend_unavailable(model, capsys):
         model, "compile", compiler=broken_compiler, warmup=(2,), fallback="eager"
     )
     assert isinstance(fallback, EagerBackend)
-    assert "falling back to eager fp32" in capsys.readouterr().err
+    assert "falling back to eager fp32" in caplog.records[-1].getMessage()
 
 
 @pytest.mark.slow

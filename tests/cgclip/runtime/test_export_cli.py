@@ -11,10 +11,9 @@ from cgclip.export import main
 
 
 @pytest.fixture()
-def checkpoint(model, tmp_path):
-    from cgclip.model import save_checkpoint
-
-    return save_checkpoint(model, tmp_path / "ckpt" / "tiny.safetensors")
+def checkpoint(copy_checkpoint, tmp_path):
+    """A private copy: exports write next to it, and one test corrupts it."""
+    return copy_checkpoint(tmp_path / "ckpt")
 
 
 def test_export_onnx_next_to_the_checkpoint_then_reuse(checkpoint, capsys):
@@ -22,7 +21,7 @@ def test_export_onnx_next_to_the_checkpoint_then_reuse(checkpoint, capsys):
     out = capsys.readouterr().out
     artefacts = list(checkpoint.parent.glob("tiny-*.fp32.onnx"))
     assert len(artefacts) == 1
-    assert "exporting the image encoder to ONNX" in out and "parity PASS" in out
+    assert "built in" in out and "parity PASS" in out
     report = json.loads(
         artefacts[0].with_name(artefacts[0].name + ".parity.json").read_text(encoding="utf-8")
     )
@@ -39,7 +38,7 @@ def test_export_onnx_next_to_the_checkpoint_then_reuse(checkpoint, capsys):
 
     assert main(["--checkpoint", str(checkpoint), "--parity-crops", "2"]) == 0
     out = capsys.readouterr().out
-    assert "cached" in out and "exporting" not in out
+    assert "cached" in out and "built in" not in out
 
 
 def test_export_to_out_folder_from_a_named_model(tmp_path, capsys):
@@ -55,7 +54,14 @@ def test_export_to_out_folder_from_a_named_model(tmp_path, capsys):
     [
         (["--checkpoint", "missing.safetensors"], "checkpoint not found"),
         (["--checkpoint", "{ckpt}", "--backend", "onnx", "--precision", "bf16"], "bf16"),
-        (["--checkpoint", "{ckpt}", "--parity-crops", "0"], "--parity-crops must be >= 1"),
+        (["--checkpoint", "{ckpt}", "--parity-crops", "0"], "argument --parity-crops: must be"),
+        (
+            ["--checkpoint", "{ckpt}", "--opset", "3"],
+            "argument --opset: must be a whole number in [17, 25]",
+        ),
+        (["--checkpoint", "{ckpt}", "--opset", "26"], "argument --opset: must be a whole number"),
+        (["--checkpoint", "{ckpt}", "--max-batch", "0"], "argument --max-batch: must be"),
+        (["--backend", "onnx"], "one of the arguments --checkpoint --model is required"),
         (["--checkpoint", "{ckpt}", "--pretrained", "openai"], "--pretrained goes with --model"),
         (["--model", "no-such-model"], "unknown model"),
     ],
@@ -65,6 +71,25 @@ def test_bad_input_is_one_line(argv, expected, checkpoint, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+
+
+def test_an_opset_the_exporter_did_not_reach_is_refused(checkpoint, monkeypatch, capsys):
+    """No silent fallback: if the artefact's opset is not the one asked for, exit 2 naming both."""
+    import onnx
+
+    real_load = onnx.load
+
+    def fallen_back(*args, **kwargs):
+        model = real_load(*args, **kwargs)
+        for entry in model.opset_import:
+            if entry.domain in ("", "ai.onnx"):
+                entry.version = 18
+        return model
+
+    monkeypatch.setattr(onnx, "load", fallen_back)
+    assert main(["--checkpoint", str(checkpoint), "--opset", "20", "--parity-crops", "1"]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "exported at opset 18 although --opset 20" in errors[0]
 
 
 def test_tensorrt_without_gpu_is_one_line(checkpoint, capsys):

@@ -18,7 +18,7 @@ def onnx_cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(shared_model, onnx_cache):
     """The shared model exported once (at batch 2, the exporter's example) for this module."""
-    return OnnxBackend(shared_model, cache_dir=onnx_cache, verbose=False)
+    return OnnxBackend(shared_model, cache_dir=onnx_cache)
 
 
 def test_export_at_batch_2_runs_any_batch(exported, shared_model):
@@ -49,20 +49,21 @@ def test_second_backend_reuses_the_cached_file(exported, shared_model, onnx_cach
 
     monkeypatch.setattr(onnxrt, "export_onnx", no_export)
     mtime = exported.path.stat().st_mtime_ns
-    again = make_backend(shared_model, "onnx", cache_dir=str(onnx_cache), verbose=False)
+    again = make_backend(shared_model, "onnx", cache_dir=str(onnx_cache))
     assert again.reused and again.path == exported.path and "cached" in again.describe()
     assert exported.path.stat().st_mtime_ns == mtime
     crops = torch.randn(3, 3, *shared_model.preprocess.size)
     assert torch.equal(again.encode_frames(crops), exported.encode_frames(crops))
 
 
-def test_cache_is_keyed_by_weights_and_checked(make_tiny, tmp_path, capsys):
-    model = make_tiny(seed=5)
-    first = OnnxBackend(model, cache_dir=tmp_path)
-    assert "exporting the image encoder to ONNX" in capsys.readouterr().out
+def test_cache_is_keyed_by_weights_and_checked(make_tiny_model, tmp_path, caplog):
+    model = make_tiny_model(seed=5)
+    with caplog.at_level("INFO", logger="cgclip.runtime"):
+        first = OnnxBackend(model, cache_dir=tmp_path)
+    assert f"building the ONNX file (fp32): {first.path}" in caplog.text
     with torch.no_grad():
         model.image_encoder.visual.ln_post.bias.add_(0.5)  # e.g. a fine-tuned checkpoint
-    second = OnnxBackend(model, cache_dir=tmp_path, verbose=False)
+    second = OnnxBackend(model, cache_dir=tmp_path)
     assert not second.reused and second.key != first.key and second.path != first.path
     assert check_parity(second).passed  # matches the new weights...
     crops = torch.randn(2, 3, *model.preprocess.size)
@@ -70,14 +71,14 @@ def test_cache_is_keyed_by_weights_and_checked(make_tiny, tmp_path, capsys):
     assert len(list(tmp_path.glob("*.onnx"))) == 2
     with torch.no_grad():  # TFE is not in the file: its weights do not invalidate it
         model.tfe.queries.add_(1.0)
-    assert OnnxBackend(model, cache_dir=tmp_path, verbose=False).reused
+    assert OnnxBackend(model, cache_dir=tmp_path).reused
 
     # a valid ONNX file of other weights under this key's name is not trusted (key metadata)
     second.path.write_bytes(first.path.read_bytes())
-    foreign = OnnxBackend(model, cache_dir=tmp_path, verbose=False)
+    foreign = OnnxBackend(model, cache_dir=tmp_path)
     assert not foreign.reused and check_parity(foreign).passed
     second.path.write_bytes(b"not an onnx file")  # e.g. an interrupted copy
-    corrupt = OnnxBackend(model, cache_dir=tmp_path, verbose=False)
+    corrupt = OnnxBackend(model, cache_dir=tmp_path)
     assert not corrupt.reused and check_parity(corrupt).passed
 
 
@@ -87,4 +88,4 @@ def test_unwritable_cache_dir_is_a_user_error(model, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(UserError, match="cannot create cache folder"):
-        OnnxBackend(model, cache_dir=blocker / "sub", verbose=False)
+        OnnxBackend(model, cache_dir=blocker / "sub")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-import cgclip.data
+import cgclip.evaluate
+import cgclip.train.data
 from cgclip.errors import UserError
-from cgclip.evaluate import load_reid_dataset, parse_splits
 from cgclip.evaluate import main as evaluate_main
+from cgclip.evaluate import parse_splits
 from cgclip.train.__main__ import main as train_main
 from tests.support import REPO_ROOT
 
@@ -37,14 +37,16 @@ def overrides(*items):
 
 @pytest.fixture
 def fake_readers(monkeypatch, reid_fixture):
-    """Stand-in for cgclip.data.load_dataset (the readers live on another branch)."""
+    """Stand-in for cgclip.data.load_dataset where training and evaluation call it: an in-memory
+    dataset, so these CLI tests need no dataset on disk."""
     calls = []
 
     def load_dataset(name, root, **options):
         calls.append((name, str(root), options))
         return reid_fixture
 
-    monkeypatch.setattr(cgclip.data, "load_dataset", load_dataset, raising=False)
+    for module in (cgclip.train.data, cgclip.evaluate):
+        monkeypatch.setattr(module, "load_dataset", load_dataset)
     return calls
 
 
@@ -55,7 +57,9 @@ def test_train_cli_end_to_end_then_evaluate(fake_readers, tmp_path, capsys):
             "--config",
             str(REPO_ROOT / "configs/train/synthetic.yaml"),
             "--no-progress",
-            *overrides(f"run.output_dir={out}", f"data.root={tmp_path}"),
+            # the readers are faked, so the preset's synthetic generation (test_generate.py
+            # covers it) would only cost time here
+            *overrides(f"run.output_dir={out}", f"data.root={tmp_path}", "data.generate=null"),
         ]
     )
     assert code == 0
@@ -84,17 +88,37 @@ def test_train_cli_end_to_end_then_evaluate(fake_readers, tmp_path, capsys):
     assert 0 <= data["mean"]["mAP"] <= 1
 
 
-def test_ilidsvid_evaluates_every_split_and_reports_the_mean(fake_readers, tmp_path):
+def test_output_folder_is_checked_before_the_data_is_read(fake_readers, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the run folder should go")
+    argv = ["--no-progress", *overrides(f"run.output_dir={taken}", f"data.root={tmp_path}")]
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(taken) in err[0] and "already exists as a file" in err[0]
+    assert fake_readers == []  # failed before loading any data, let alone an epoch
+
+
+def test_an_earlier_run_needs_overwrite(fake_readers, tmp_path, capsys):
     out = tmp_path / "run"
-    assert (
-        train_main(["--no-progress", *overrides(f"run.output_dir={out}", f"data.root={tmp_path}")])
-        == 0
-    )
-    for split in (0, 1):  # one model per split
+    argv = ["--no-progress", *overrides(f"run.output_dir={out}", f"data.root={tmp_path}")]
+    argv += ["--override", "run.resume=false"]
+    assert train_main(argv) == 0
+    assert f"results in {out}" in capsys.readouterr().out
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "earlier run" in err[0] and "--overwrite" in err[0]
+    assert len(fake_readers) == 1  # refused before reading the data again
+    assert train_main([*argv, "--overwrite"]) == 0
+
+
+def test_ilidsvid_evaluates_every_split_and_reports_the_mean(
+    fake_readers, tiny_checkpoint, tmp_path
+):
+    for split in (0, 1):  # one model per split (here the same one twice)
         (tmp_path / f"split{split}").mkdir()
         for suffix in (".safetensors", ".json"):
             (tmp_path / f"split{split}" / f"best{suffix}").write_bytes(
-                (out / f"best{suffix}").read_bytes()
+                tiny_checkpoint.with_suffix(suffix).read_bytes()
             )
     results = tmp_path / "ilids.json"
     pattern = str(tmp_path / "split{split}" / "best.safetensors")
@@ -117,7 +141,7 @@ def test_ilidsvid_evaluates_every_split_and_reports_the_mean(fake_readers, tmp_p
     assert code == 0
     data = json.loads(results.read_text())
     assert set(data["splits"]) == {"0", "1"}
-    assert [c[2] for c in fake_readers[1:]] == [{"split": 0}, {"split": 1}]
+    assert [c[2] for c in fake_readers] == [{"split": 0}, {"split": 1}]
     assert data["mean"]["mAP"] == pytest.approx(data["splits"]["0"]["mAP"])  # same model twice
 
 
@@ -135,17 +159,10 @@ def test_missing_dataset_root_is_one_line(tmp_path, capsys):
     assert code == 2 and "dataset root not found" in err and err.count("\n") == 1
 
 
-def test_missing_readers_are_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.delattr(cgclip.data, "load_dataset", raising=False)
-    with pytest.raises(UserError, match="cgclip.data.load_dataset"):
-        load_reid_dataset("mars", tmp_path)
-
-
-def test_bad_config_key_exits_2_without_traceback(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+def test_bad_config_key_exits_2_without_traceback(subprocess_env):
     proc = subprocess.run(
         [sys.executable, "-m", "cgclip.train", "--override", "optim.lrr=1"],
-        env=env,
+        env=subprocess_env,
         capture_output=True,
         text=True,
         timeout=120,

@@ -21,8 +21,8 @@ NO_AUG = AugmentSection(flip_prob=0.0, erase_prob=0.0)
 
 
 @pytest.fixture(scope="module")
-def model():
-    return cgclip.create_model("test-tiny")
+def model(make_tiny_model):
+    return make_tiny_model()
 
 
 def test_train_clip_shapes_and_determinism(reid_fixture, model):
@@ -138,8 +138,8 @@ def test_learning_rate_schedule_of_table_s7():
     assert lr_at_epoch(79, cfg) == pytest.approx(5e-9)
 
 
-def test_weight_decay_only_on_matrices_and_frozen_parts_excluded():
-    model = cgclip.create_model("test-tiny", num_classes=3)
+def test_weight_decay_only_on_matrices_and_frozen_parts_excluded(make_tiny_model):
+    model = make_tiny_model(num_classes=3)
     opt = build_optimizer(model, OptimSection(weight_decay=2.5e-4))
     decay, no_decay = opt.param_groups
     assert decay["weight_decay"] == 2.5e-4 and no_decay["weight_decay"] == 0.0
@@ -148,16 +148,14 @@ def test_weight_decay_only_on_matrices_and_frozen_parts_excluded():
     assert not text & {id(p) for g in opt.param_groups for p in g["params"]}
 
 
-def test_training_state_round_trip(tmp_path):
-    torch.manual_seed(0)
-    model = cgclip.create_model("test-tiny", num_classes=3)
+def test_training_state_round_trip(tmp_path, make_tiny_model):
+    model = make_tiny_model(seed=0, num_classes=3)
     opt = build_optimizer(model, OptimSection(lr=1e-3))
     model.image_encoder.visual.conv1.weight.sum().backward()
     opt.step()
     path = save_train_state(tmp_path / "last.train.safetensors", model, opt, {"epoch": 4})
     assert [p.name for p in tmp_path.iterdir()] == ["last.train.safetensors"]  # one file
-    torch.manual_seed(1)
-    fresh_model = cgclip.create_model("test-tiny", num_classes=3)
+    fresh_model = make_tiny_model(seed=1, num_classes=3)  # other weights, overwritten by the load
     fresh = build_optimizer(fresh_model, OptimSection(lr=1e-3))
     assert load_train_state(path, fresh_model, fresh) == {"epoch": 4}
     for k, v in model.state_dict().items():
@@ -169,8 +167,8 @@ def test_training_state_round_trip(tmp_path):
             torch.testing.assert_close(b["state"][pid][k], v)
 
 
-def test_a_model_checkpoint_is_not_a_training_state(tmp_path):
-    model = cgclip.create_model("test-tiny", num_classes=3)
+def test_a_model_checkpoint_is_not_a_training_state(tmp_path, make_tiny_model):
+    model = make_tiny_model(num_classes=3)
     path = cgclip.save_checkpoint(model, tmp_path / "m.safetensors")
     with pytest.raises(UserError, match="not a cgclip training state"):
         load_train_state(path, model, build_optimizer(model, OptimSection()))

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
-
-from tests.support import REPO_ROOT
 
 SCRIPT = textwrap.dedent(
     """
@@ -42,10 +39,10 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_two_process_gloo_training_keeps_replicas_identical(tmp_path):
+def test_two_process_gloo_training_keeps_replicas_identical(tmp_path, subprocess_env):
     script = tmp_path / "ddp_train.py"
     script.write_text(SCRIPT.format(out=str(tmp_path)))
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**subprocess_env, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     proc = subprocess.run(
         [*cmd, str(script)], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path

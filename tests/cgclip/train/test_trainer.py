@@ -14,43 +14,14 @@ from safetensors.torch import load_file
 import cgclip
 from cgclip.errors import UserError
 from cgclip.evaluate import evaluate_dataset
-from cgclip.train import load_train_config, train
-
-CAPTIONS = {1: ["a person in a bright top"], 2: ["someone in dark trousers"]}
-
-
-def tiny_config(out, *extra):
-    return load_train_config(
-        None,
-        [
-            "model.name=test-tiny",
-            "model.pretrained=null",
-            "model.overrides.clip_len=4",
-            "sampler.ids_per_batch=3",
-            "sampler.tracklets_per_id=2",
-            "optim.lr=1e-3",
-            "optim.warmup_lr=1e-4",
-            "optim.warmup_epochs=1",
-            "optim.milestones=[4]",
-            "optim.epochs=3",
-            "data.num_workers=0",
-            "data.val_fraction=0.25",
-            "run.eval_every=10",
-            f"run.output_dir={out}",
-            *extra,
-        ],
-    )
+from cgclip.train import train
+from tests.cgclip.train.conftest import CAPTIONS, TRAINED_RUN, tiny_config
 
 
-def test_training_writes_logs_checkpoints_and_learns(reid_fixture, tmp_path):
-    out = tmp_path / "run"
-    with pytest.warns(UserWarning, match="no caption"):
-        result = train(
-            reid_fixture,
-            tiny_config(out, "optim.epochs=4", "run.eval_every=1"),
-            CAPTIONS,
-            progress=False,
-        )
+def test_training_writes_logs_checkpoints_and_learns(reid_fixture, trained_run):
+    result = trained_run.result  # tiny_config for 4 epochs, validated after each, with CAPTIONS
+    out = result.output_dir
+    assert any("no caption" in w for w in trained_run.warnings)
     names = {p.name for p in out.iterdir()}
     assert {"best.safetensors", "best.json", "last.safetensors", "last.json"} <= names
     assert {"last.train.safetensors", "metrics.csv", "metrics.json"} <= names
@@ -74,15 +45,22 @@ def test_training_writes_logs_checkpoints_and_learns(reid_fixture, tmp_path):
     assert metrics.num_valid == len(reid_fixture.query) and 0 < metrics.mAP <= 1
 
 
-def test_resume_after_a_kill_continues_exactly(reid_fixture, tmp_path):
-    """Two epochs, "killed", then resumed for the third == three epochs in one go."""
-    straight = train(reid_fixture, tiny_config(tmp_path / "a", "data.text=idtext"), progress=False)
+@pytest.mark.filterwarnings("ignore:.*no caption:UserWarning")
+def test_resume_after_a_kill_continues_exactly(reid_fixture, trained_run, tmp_path):
+    """Three epochs, "killed", then resumed for the fourth == the shared run's four in one go
+    (validation after every epoch, so the selection state is resumed too)."""
+    straight = trained_run.result
     interrupted = tmp_path / "b"
     train(
-        reid_fixture, tiny_config(interrupted, "data.text=idtext", "optim.epochs=2"), progress=False
+        reid_fixture,
+        tiny_config(interrupted, *TRAINED_RUN, "optim.epochs=3"),
+        CAPTIONS,
+        progress=False,
     )
-    resumed = train(reid_fixture, tiny_config(interrupted, "data.text=idtext"), progress=False)
-    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    resumed = train(reid_fixture, tiny_config(interrupted, *TRAINED_RUN), CAPTIONS, progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert resumed.best_epoch == straight.best_epoch
+    assert resumed.best_metrics == straight.best_metrics
     a = load_file(str(straight.last_checkpoint))
     b = load_file(str(resumed.last_checkpoint))
     assert a.keys() == b.keys()
@@ -91,26 +69,64 @@ def test_resume_after_a_kill_continues_exactly(reid_fixture, tmp_path):
     assert "cmr.memory" in a  # the momentum-updated memory is part of the resumed state
 
 
-def test_a_corrupt_training_state_is_a_clear_error(reid_fixture, tmp_path):
-    out = tmp_path / "run"
-    train(reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False)
+def test_a_corrupt_training_state_is_a_clear_error(reid_fixture, trained_run_copy):
+    out = trained_run_copy
     state = out / "last.train.safetensors"
     state.write_bytes(state.read_bytes()[:1000])
     with pytest.raises(UserError, match="cannot resume from"):
-        train(reid_fixture, tiny_config(out, "optim.epochs=2", "data.text=idtext"), progress=False)
+        train(
+            reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.epochs=5"), CAPTIONS, progress=False
+        )
 
 
-def test_resume_refuses_a_different_config(reid_fixture, tmp_path):
-    out = tmp_path / "run"
-    train(reid_fixture, tiny_config(out, "optim.epochs=1", "data.text=idtext"), progress=False)
+def test_resume_refuses_a_different_config(reid_fixture, trained_run_copy):
+    out = trained_run_copy
     with pytest.raises(UserError, match="different config.*optim.lr"):
-        train(reid_fixture, tiny_config(out, "optim.lr=0.5", "data.text=idtext"), progress=False)
+        train(
+            reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.lr=0.5"), CAPTIONS, progress=False
+        )
     fresh = train(
         reid_fixture,
-        tiny_config(out, "optim.epochs=1", "optim.lr=0.5", "data.text=idtext", "run.resume=false"),
+        tiny_config(
+            out,
+            "optim.epochs=1",
+            "optim.lr=0.5",
+            "data.text=idtext",
+            "run.resume=false",
+            "run.overwrite=true",
+        ),
         progress=False,
     )
     assert [h["epoch"] for h in fresh.history] == [1]
+
+
+def test_an_earlier_run_is_replaced_only_with_overwrite(reid_fixture, trained_run_copy):
+    out = trained_run_copy
+    before = (out / "best.safetensors").read_bytes()
+    again = tiny_config(out, *TRAINED_RUN, "run.resume=false")
+    with pytest.raises(UserError, match="earlier run.*--overwrite"):
+        train(reid_fixture, again, CAPTIONS, progress=False)
+    assert (out / "best.safetensors").read_bytes() == before
+
+
+@pytest.mark.filterwarnings("ignore:.*no caption:UserWarning")
+def test_resume_removes_the_temp_file_of_a_killed_save(reid_fixture, trained_run_copy):
+    """A run killed (SIGKILL) while writing its state leaves a temp file; resuming removes it."""
+    import os
+
+    out = trained_run_copy  # finished its 4 epochs
+    dead_pid = 2**22 + 1  # above Linux's pid_max: no such process
+    stale = out / f".last.train.{dead_pid}-k1ll3d.tmp.safetensors"
+    stale.write_bytes(b"\0" * 4096)
+    os.utime(stale, (1, 1))  # written long ago
+    live = out / f".last.train.{os.getpid()}-wr1t1ng.tmp.safetensors"  # a writer still running
+    live.write_bytes(b"\0")
+    os.utime(live, (1, 1))
+    resumed = train(
+        reid_fixture, tiny_config(out, *TRAINED_RUN, "optim.epochs=5"), CAPTIONS, progress=False
+    )
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5]
+    assert not stale.exists() and live.exists()
 
 
 def test_without_validation_the_last_model_is_selected(reid_fixture, tmp_path):
