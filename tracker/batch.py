@@ -35,11 +35,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cgclip.errors import UserError, cli
+from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json, atomic_write_text
+from cgclip.io.runs import claim_outputs
 from cgclip.threads import ThreadPlan, plan_threads, threads_arg, usable_cores
 from tracker import run as run_cli
-from tracker.batch_engines import LocalEngine, RayEngine, Work
+from tracker.batch_engines import LocalEngine, RayEngine, Work, output_paths
 from tracker.batch_jobs import MANIFEST, Job, Manifest, assign_names, expand_sources
 from tracker.config import load_preset, read_config_yaml
 
@@ -47,14 +48,29 @@ from tracker.config import load_preset, read_config_yaml
 PER_VIDEO = ("video", "output_dir", "out_video", "out_mot", "out_json", "detections", "help")
 # Options that change how fast a video is tracked, not what is written: not part of a manifest's
 # record of how its videos were tracked.
-NOT_RECORDED = ("threads", "quiet")
+NOT_RECORDED = ("threads", "quiet", "overwrite")
+OVERWRITE_HINT = (
+    "it was not written by this batch (no manifest entry); pass --overwrite to replace it, or "
+    "choose another --out"
+)
 LOCK = ".batch.lock"
 MAX_EXIT = 125  # exit statuses above are the shell's (126+, 128+signal)
-SUMMARY_COLUMNS = ("video", "name", "state", "frames", "ids", "fps", "wall_s", "HOTA", "IDF1")
+SUMMARY_COLUMNS = (
+    "video",
+    "name",
+    "state",
+    "frames",
+    "complete",
+    "ids",
+    "fps",
+    "wall_s",
+    "HOTA",
+    "IDF1",
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="python -m tracker.batch",
         description="Track many videos (files, folders, globs, .txt lists) into one folder, "
         "on local worker processes or a Ray cluster; rerun to resume.",
@@ -210,6 +226,9 @@ def _run_batch(
         if entry and entry["state"] == "done" and manifest.outputs_intact(job.key, out_dir):
             report.skipped += 1
             continue
+        if entry is None and not job.error:  # a folder the batch has not written yet
+            outputs = output_paths(job, out_dir, no_video=options.no_video).values()
+            claim_outputs(outputs, overwrite=options.overwrite, hint=OVERWRITE_HINT)
         todo.append(job)
         attempts = (entry or {}).get("attempts", 0)  # a failed or lost try is still counted
         manifest.entries[job.key] = {
@@ -264,6 +283,7 @@ def summary_rows(report: BatchReport, manifest: Manifest) -> list[dict[str, Any]
                 "name": job.name,
                 "state": entry.get("state", "pending"),
                 "frames": entry.get("frames"),
+                "complete": entry.get("complete"),
                 "ids": entry.get("ids"),
                 "fps": entry.get("fps"),
                 "wall_s": entry.get("wall_s"),
@@ -346,8 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"tracked {report.tracked} videos ({report.frames} frames) in {report.wall_s:.1f} s, "
             f"{report.skipped} already done; summary: {args.out / 'summary.csv'}"
         )
+    manifest = Manifest(args.out / MANIFEST)
+    cut = [j.source for j in report.jobs if (manifest.get(j.key) or {}).get("complete") is False]
+    if cut:  # shown even with --quiet, as tracker.run does: these results cover part of a video
+        print(
+            f"warning: {len(cut)} video(s) ended before the frames their container announces "
+            f'(truncated or damaged; "complete": false in the summary), first: {cut[0]}',
+            file=sys.stderr,
+        )
     if report.failed:
-        manifest = Manifest(args.out / MANIFEST)
         first = next(
             manifest.get(j.key) for j in report.jobs if manifest.get(j.key)["state"] == "failed"
         )

@@ -79,6 +79,7 @@ def failed(error: str, **fields: Any) -> dict[str, Any]:
 def _components(options: argparse.Namespace, plan: ThreadPlan) -> dict[str, Any]:
     """Config, embedder and (unless detections are per video) detector, built once per process
     exactly as ``tracker.run.main`` builds them."""
+    from tracker import run as run_cli
     from tracker.config import load_preset, read_config_yaml
     from tracker.embedding import build_embedder
 
@@ -89,15 +90,18 @@ def _components(options: argparse.Namespace, plan: ThreadPlan) -> dict[str, Any]
     apply_threads(plan)
     overrides = read_config_yaml(options.config) if options.config else {}
     _WORKER["config"] = load_preset(options.preset, **overrides)
+    # --device auto resolved here, in the worker (on Ray: among the GPUs the task was given).
+    device = run_cli._device(argparse.Namespace(**{**vars(options), "quiet": True}))
+    _WORKER["device"] = device
     _WORKER["embedder"] = build_embedder(
-        options.reid, device=options.device, backend=options.backend, precision=options.precision
+        options.reid, device=device, backend=options.backend, precision=options.precision
     )
-    _WORKER["detector"] = None if options.detections == "auto" else _detector(options, None)
+    _WORKER["detector"] = None if options.detections == "auto" else _detector(options, None, device)
     _WORKER["key"] = key
     return _WORKER
 
 
-def _detector(options: argparse.Namespace, detections: str | None):
+def _detector(options: argparse.Namespace, detections: str | None, device: str):
     from tracker.detectors import make_detector
 
     return make_detector(
@@ -106,7 +110,7 @@ def _detector(options: argparse.Namespace, detections: str | None):
         conf=options.conf,
         batch_size=options.batch,
         imgsz=options.imgsz,
-        device=options.device,
+        device=device,
         trust_weights=options.trust_weights,
     )
 
@@ -134,6 +138,16 @@ class _FrameCounter:
         return getattr(self.inner, name)
 
 
+def output_paths(job: Job, out_dir: Path, *, no_video: bool) -> dict[str, Path]:
+    """The files ``tracker.run`` would write for ``job`` with ``--output-dir OUT/<name>``."""
+    from tracker.run import default_outputs
+
+    paths = default_outputs(Path(job.source), out_dir / job.name)
+    if no_video:
+        paths.pop("video")
+    return paths
+
+
 def _remove_leftovers(folder: Path) -> None:
     """Temporary files of a worker that was killed mid-write (``cgclip.io.atomic`` names)."""
     if folder.is_dir():
@@ -159,7 +173,7 @@ def track_job(
     frames_report: FramesFn | None = None,
 ) -> dict[str, Any]:
     """Track one video into ``out_dir/job.name/``; the manifest fields of its result."""
-    from tracker.run import default_outputs, track_video
+    from tracker.run import track_video
 
     where = {"host": socket.gethostname(), "pid": os.getpid()}
     frames_report = frames_report or _LOCAL.get("report")
@@ -174,14 +188,11 @@ def track_job(
                     "seq/det/det.txt, or seq/<video> beside det/det.txt)",
                     **where,
                 )
-            detector = _detector(options, job.detections)
+            detector = _detector(options, job.detections, parts["device"])
         else:
             detector = parts["detector"]
-        folder = Path(out_dir) / job.name
-        _remove_leftovers(folder)
-        paths = default_outputs(Path(job.source), folder)
-        if options.no_video:
-            paths.pop("video")
+        _remove_leftovers(Path(out_dir) / job.name)
+        paths = output_paths(job, Path(out_dir), no_video=options.no_video)
         counter = _FrameCounter(detector, frames_report)
         start = time.perf_counter()
         summary = track_video(
@@ -208,6 +219,8 @@ def track_job(
             for kind, path in paths.items()
         },
         "frames": summary.frames,
+        "complete": summary.complete,  # False: the video ended before the frames it announced
+        "frames_expected": summary.frames_expected,
         "ids": summary.ids,
         "wall_s": round(wall, 3),
         "fps": round(summary.frames / wall, 2) if wall > 0 else None,

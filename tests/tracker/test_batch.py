@@ -117,6 +117,17 @@ def test_sources_folders_globs_lists_and_names(synthetic_root: Path, tmp_path: P
             expand_sources(bad)
 
 
+def test_files_the_batch_did_not_write_are_not_replaced(synthetic_root: Path, tmp_path, capsys):
+    seq = synthetic_root / "train" / "dance-00"
+    stray = tmp_path / "out" / "dance-00" / "dance-00.mot.txt"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("mine\n")
+    assert batch.main([str(seq), "--out", str(tmp_path / "out"), *TRACKING, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {stray}: already exists") and "--overwrite" in err
+    assert stray.read_text() == "mine\n" and not (tmp_path / "out" / MANIFEST).exists()
+
+
 def test_local_workers_killed_and_rerun(
     archive: dict, expected: dict, tmp_path: Path, subprocess_env: dict, capsys
 ) -> None:
