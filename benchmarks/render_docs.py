@@ -331,6 +331,13 @@ def thread_policy(results: Path) -> str:
     return render(read_result(results, "thread_policy"))
 
 
+@renderer("batch_throughput")
+def batch_throughput(results: Path) -> str:
+    from benchmarks.batch_throughput import render
+
+    return render(read_result(results, "batch_throughput"))
+
+
 # ----------------------------------------------------------------------------- docs
 
 

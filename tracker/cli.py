@@ -17,6 +17,7 @@ from cgclip.errors import ArgumentParser, cli
 # subcommand -> (module with main(argv), one-line help)
 COMMANDS = {
     "track": ("tracker.run", "detect and track a video: annotated MP4, MOT txt and JSON"),
+    "batch": ("tracker.batch", "track many videos, locally or on Ray; resumable (docs/batch.md)"),
     "eval": ("tracker.eval", "score MOTChallenge results (HOTA, MOTA, IDF1) with TrackEval"),
 }
 

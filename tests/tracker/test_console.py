@@ -8,7 +8,7 @@ from tracker.cli import COMMANDS, main
 
 
 def test_subcommands_reach_their_modules(tmp_path, capsys):
-    assert set(COMMANDS) == {"track", "eval"}
+    assert set(COMMANDS) == {"track", "batch", "eval"}
     assert main(["track", str(tmp_path / "nope.mp4")]) == 2  # tracker.run's own check
     assert (
         capsys.readouterr().err.strip()
