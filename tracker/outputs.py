@@ -124,9 +124,13 @@ class _StreamingFile(_RowSink):
         self._fh: TextIO | None = None
 
     def __enter__(self):
-        tmp = self._stack.enter_context(atomic_path(self.path))
-        self._fh = self._stack.enter_context(open(tmp, "w", encoding="utf-8"))
-        self._begin()
+        try:
+            tmp = self._stack.enter_context(atomic_path(self.path))
+            self._fh = self._stack.enter_context(open(tmp, "w", encoding="utf-8"))
+            self._begin()
+        except BaseException:  # e.g. SIGTERM while opening: no half-made temp file stays
+            self._stack.close()
+            raise
         return self
 
     def _begin(self) -> None:

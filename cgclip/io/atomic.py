@@ -35,19 +35,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(dest.parent, dest)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{dest.stem}.{os.getpid()}-", suffix=f".tmp{dest.suffix}", dir=dest.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    tmp: Path | None = None
+    try:  # from the file's creation on, so a signal at any point removes it
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{dest.stem}.{os.getpid()}-", suffix=f".tmp{dest.suffix}", dir=dest.parent
+        )
+        tmp = Path(tmp_name)
+        os.close(fd)
         yield tmp
         _fsync_file(tmp)
         # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus umask).
         os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, dest)
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
 
 

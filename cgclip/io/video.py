@@ -178,10 +178,14 @@ class VideoWriter:
 
     def __enter__(self) -> VideoWriter:
         tmp = self._ctx.__enter__()
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*self.codec), self.fps, self.size)
-        if not writer.isOpened():
-            self._ctx.__exit__(None, None, None)
-            raise UserError(f"{self.path}: cannot open a video writer (codec {self.codec!r})")
+        try:
+            fourcc = cv2.VideoWriter_fourcc(*self.codec)
+            writer = cv2.VideoWriter(str(tmp), fourcc, self.fps, self.size)
+            if not writer.isOpened():
+                raise UserError(f"{self.path}: cannot open a video writer (codec {self.codec!r})")
+        except BaseException as exc:  # the temp file goes, and nothing replaces the destination
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         self._writer = writer
         return self
 

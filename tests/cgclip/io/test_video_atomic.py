@@ -137,3 +137,16 @@ def test_atomic_files_get_the_umask_mode_not_0600(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_writer_that_cannot_open_leaves_the_old_file_and_no_temp(tmp_path):
+    from cgclip.errors import UserError
+    from cgclip.io.video import VideoWriter
+
+    dest = tmp_path / "clip.mp4"
+    dest.write_bytes(b"earlier results")
+    writer = VideoWriter(dest, fps=25, size=(64, 48), codec="ZZZZ")
+    with pytest.raises(UserError, match="cannot open a video writer"), writer:
+        pass
+    assert dest.read_bytes() == b"earlier results"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
