@@ -18,13 +18,27 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Coordinates are broadcast as ``(N, 1)`` against ``(1, M)`` columns (no ``(N, M, 2)``
     intermediates): this runs a few times per frame and dominates association at 30 tracks.
+    In crowds (``N * M`` above :data:`SWEEP_PAIRS`) only the pairs that overlap along x are
+    computed (a sort-and-sweep), with the same formula: the result is identical.
     """
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
+    if len(a) * len(b) > SWEEP_PAIRS:
+        return _box_iou_sweep(a, b)
     ax1, ay1, ax2, ay2 = a.T[:, :, None]
     bx1, by1, bx2, by2 = b.T[:, None, :]
+    return _iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
+
+
+# Above this many pairs, box_iou and linear_assignment exploit that people far apart never match.
+# Measured in one rotated run on the 2-core machine (median ms per frame, dense / sweep): 30
+# people 0.43 / 0.46, 100: 0.96 / 1.38, 300: 3.54 / 3.48, 1000: 34.2 / 24.4. So only crowds.
+SWEEP_PAIRS = 250_000
+
+
+def _iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2) -> np.ndarray:
     iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
     ih = np.minimum(ay2, by2) - np.maximum(ay1, by1)
     inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
@@ -32,6 +46,26 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_b = np.maximum(bx2 - bx1, 0.0) * np.maximum(by2 - by1, 0.0)
     union = area_a + area_b - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _box_iou_sweep(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`box_iou` over the pairs whose x-intervals overlap; every other pair is 0."""
+    out = np.zeros((len(a), len(b)))
+    order = np.argsort(b[:, 0], kind="stable")
+    bx1 = b[order, 0]
+    widest = float(np.max(b[:, 2] - b[:, 0], initial=0.0))
+    # b overlaps a along x only if b.x1 < a.x2 and b.x2 > a.x1, so b.x1 > a.x1 - widest.
+    lo = np.searchsorted(bx1, a[:, 0] - widest, side="right")
+    hi = np.searchsorted(bx1, a[:, 2], side="left")
+    count = np.maximum(hi - lo, 0)
+    if not count.sum():
+        return out
+    rows = np.repeat(np.arange(len(a)), count)
+    starts = np.repeat(lo - np.cumsum(count) + count, count)
+    cols = order[starts + np.arange(len(rows))]
+    ra, cb = a[rows], b[cols]
+    out[rows, cols] = _iou(*ra.T, *cb.T)
+    return out
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -67,19 +101,60 @@ def linear_assignment(
     """Minimum-cost one-to-one matching keeping only pairs with ``cost <= max_cost``.
 
     Returns ``matches (K, 2)`` of (row, col), then the unmatched rows and unmatched columns.
+    The solver first maximises the number of kept pairs, then minimises their cost; both
+    decompose over the connected groups of allowed pairs, so large problems (crowds) are solved
+    group by group, which gives the same matching up to exact ties.
     """
     n, m = cost.shape
     if n == 0 or m == 0:
         return np.zeros((0, 2), dtype=np.int64), np.arange(n), np.arange(m)
-    gated = np.where(np.isfinite(cost) & (cost <= max_cost), cost, _BIG)
-    rows, cols = linear_sum_assignment(gated)
-    ok = gated[rows, cols] < _BIG
-    matches = np.stack([rows[ok], cols[ok]], axis=1).astype(np.int64)
+    allowed = np.isfinite(cost) & (cost <= max_cost)
+    gated = np.where(allowed, cost, _BIG)
+    if n * m > SWEEP_PAIRS:
+        matches = _assign_by_groups(gated, allowed)
+    else:
+        rows, cols = linear_sum_assignment(gated)
+        ok = gated[rows, cols] < _BIG
+        matches = np.stack([rows[ok], cols[ok]], axis=1).astype(np.int64)
     row_free = np.ones(n, dtype=bool)
     row_free[matches[:, 0]] = False
     col_free = np.ones(m, dtype=bool)
     col_free[matches[:, 1]] = False
     return matches, np.flatnonzero(row_free), np.flatnonzero(col_free)
+
+
+def _assign_by_groups(gated: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """:func:`linear_assignment` on each connected group of allowed (row, col) pairs."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n, m = gated.shape
+    r, c = np.nonzero(allowed)
+    if not len(r):
+        return np.zeros((0, 2), dtype=np.int64)
+    graph = coo_matrix((np.ones(len(r)), (r, n + c)), shape=(n + m, n + m))
+    _, label = connected_components(graph, directed=False)
+    rows_in = np.bincount(label[:n], minlength=n + m)
+    cols_in = np.bincount(label[n:], minlength=n + m)
+    # Most groups in a crowd are one track and one detection: their pair is the match.
+    single = (rows_in[label[r]] == 1) & (cols_in[label[r]] == 1)
+    parts = [np.stack([r[single], c[single]], axis=1)]
+    multi = np.unique(label[r[~single]])
+    row_order, col_order = (
+        np.argsort(label[:n], kind="stable"),
+        np.argsort(label[n:], kind="stable"),
+    )
+    row_start = np.searchsorted(label[:n][row_order], multi)
+    col_start = np.searchsorted(label[n:][col_order], multi)
+    for g, r0, c0 in zip(multi.tolist(), row_start.tolist(), col_start.tolist(), strict=True):
+        rows = row_order[r0 : r0 + rows_in[g]]
+        cols = col_order[c0 : c0 + cols_in[g]]
+        sub = gated[np.ix_(rows, cols)]
+        i, j = linear_sum_assignment(sub)
+        ok = sub[i, j] < _BIG
+        parts.append(np.stack([rows[i[ok]], cols[j[ok]]], axis=1))
+    matches = np.concatenate(parts).astype(np.int64)
+    return matches[np.argsort(matches[:, 0], kind="stable")]
 
 
 def fuse_cost(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import supervision as sv
 
 from tracker.embedding import l2_normalize
 from tracker.matching import (
@@ -74,3 +75,62 @@ def test_direction_cost_rewards_continuing_motion():
     c = direction_cost(dirs, last, dets)
     assert np.allclose(c[0], [-0.5, 0.5, 0.0])
     assert np.allclose(c[1], 0.0)  # unknown direction: no term
+
+
+def _crowd_boxes(rng, n: int) -> np.ndarray:
+    xy = rng.uniform(0, 1900, (n, 2))
+    wh = rng.uniform([20, 50], [60, 150], (n, 2))
+    return np.concatenate([xy, xy + wh], axis=1)
+
+
+def test_crowd_iou_sweep_equals_the_dense_matrix(monkeypatch):
+    import tracker.matching as matching
+
+    rng = np.random.default_rng(3)
+    a, b = _crowd_boxes(rng, 300), _crowd_boxes(rng, 280)
+    b[:150] = a[:150] + rng.normal(0, 4, (150, 4))  # many overlapping pairs
+    monkeypatch.setattr(matching, "SWEEP_PAIRS", 0)
+    sweep = matching.box_iou(a, b)
+    monkeypatch.setattr(matching, "SWEEP_PAIRS", 10**12)
+    dense = matching.box_iou(a, b)
+    assert (dense > 0).sum() > 150
+    assert np.array_equal(sweep, dense)
+
+
+def test_crowd_assignment_by_groups_equals_the_dense_solve(monkeypatch):
+    import tracker.matching as matching
+
+    rng = np.random.default_rng(4)
+    for n, m in ((300, 280), (90, 120), (200, 200)):
+        a, b = _crowd_boxes(rng, n), _crowd_boxes(rng, m)
+        k = min(n, m) // 2
+        b[:k] = a[:k] + rng.normal(0, 6, (k, 4))
+        cost = 1.0 - matching.box_iou(a, b)
+        monkeypatch.setattr(matching, "SWEEP_PAIRS", 0)
+        grouped = matching.linear_assignment(cost, 0.8)
+        monkeypatch.setattr(matching, "SWEEP_PAIRS", 10**12)
+        dense = matching.linear_assignment(cost, 0.8)
+        monkeypatch.undo()
+        assert len(grouped[0]) > k // 2
+        for got, want in zip(grouped, dense, strict=True):
+            assert np.array_equal(got, want)
+
+
+def test_a_crowd_is_tracked_with_the_same_ids_either_way(monkeypatch):
+    import tracker.matching as matching
+    from benchmarks.tracker_speed import crowd_scene
+    from tracker import Tracker, load_preset
+
+    def run() -> list[list[int]]:
+        tracker = Tracker(load_preset("default"))
+        out = []
+        for r in crowd_scene(150, 40, seed=2):
+            d = sv.Detections(xyxy=r[:, :4].copy(), confidence=r[:, 4].copy())
+            out.append(tracker.update(d).tracker_id.tolist())
+        return out
+
+    monkeypatch.setattr(matching, "SWEEP_PAIRS", 0)
+    fast = run()
+    monkeypatch.setattr(matching, "SWEEP_PAIRS", 10**12)
+    assert run() == fast
+    assert sum(map(len, fast)) > 150 * 30
