@@ -249,6 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     claim_outputs([out_video, out_mot, out_json], overwrite=args.overwrite)  # before any work
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
+    if args.reid.strip().lower() == "none" and (args.backend != "eager" or args.precision):
+        raise UserError(
+            "--backend and --precision choose how the ReID model runs, and --reid none loads "
+            "no model: give a model with --reid, or drop them"
+        )
     device = _device(args)
     embedder = build_embedder(
         args.reid, device=device, backend=args.backend, precision=args.precision

@@ -226,6 +226,8 @@ def _bad_cases(sample_clip: Path, tmp: Path, ckpt: Path) -> dict[str, tuple[list
             "another sequence",
         ),
         "missing det": ([video, "--detections", str(tmp / "nope.txt")], "not found"),
+        "backend without a model": ([video, *replay, "--backend", "onnx"], "--reid none loads no"),
+        "precision without a model": ([video, *replay, "--precision", "fp16"], "--reid none"),
         "not a cgclip checkpoint": (
             [video, *replay, "--reid", str(tmp / "weights.safetensors")],
             "not a cgclip checkpoint",
