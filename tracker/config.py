@@ -93,6 +93,9 @@ class TrackerConfig:
     # Camera-motion compensation by sparse optical flow (needs frames).
     cmc: bool = False
     cmc_downscale: int = num(2, "[1, inf)")  # work on frames downscaled by this factor
+    # Class ids tracked (COCO person = 0, as sv.Detections.from_ultralytics gives them); null
+    # tracks every class. Detections without class ids are all kept.
+    classes: tuple[int, ...] | None = (0,)
     # Output: "detection" reports the detector's box, "kalman" the filtered box (less jitter).
     output_box: str = choice("detection", ("detection", "kalman"))
 

@@ -25,12 +25,9 @@ Appearance never hurts (:mod:`tracker.appearance_guard`): every appearance-drive
 passes a reachability gate, re-identification needs a margin over every other known person, and
 appearance counts only as far as it separates the people of this video (the trust).
 
-Frame-count knobs (``max_time_lost``, ``reid_buffer``) are given at 30 fps and scaled to the
-video's ``frame_rate``, as ByteTrack does; speeds are in box heights per second.
-
-A track reported only from its ``min_hits``-th frame would lose its first frames; when it is
-confirmed, :attr:`Tracker.backfill` holds its tentative frames with the new id, so file outputs
-(which can wait a few frames) keep them. The live stream of ``update()`` cannot go back.
+Frame-count knobs are given at 30 fps and scaled to the video's ``frame_rate`` (as ByteTrack
+does). When a track is confirmed, :attr:`Tracker.backfill` holds its tentative frames with the
+new id, so file outputs (which can wait a few frames) keep them; ``update()`` cannot go back.
 
 Track state is a structure of arrays (:class:`tracker.tracks.TrackTable`: one row per track),
 so every step is a few numpy operations over all tracks. All state lives on the instance: ids start at 1
@@ -146,7 +143,10 @@ class Tracker(MatchingStages):
         self.frame_id += 1
         self.backfill = []
         conf = self._confidence(detections)
-        keep = np.flatnonzero(conf >= cfg.low_thresh)
+        wanted = conf >= cfg.low_thresh
+        if cfg.classes is not None and detections.class_id is not None:
+            wanted &= np.isin(detections.class_id, cfg.classes)  # e.g. people out of all COCO
+        keep = np.flatnonzero(wanted)
         dets = detections[keep] if len(keep) < len(detections) else detections
         conf = conf[keep]
         boxes = np.array(dets.xyxy, dtype=np.float64).reshape(-1, 4)

@@ -189,3 +189,28 @@ def test_backfill_never_reports_an_id_twice_in_a_frame():
     assert per_frame[5] == [1]  # D took A's id at its confirmation
     assert all(len(ids) == len(set(ids)) for ids in per_frame.values()), per_frame
     assert per_frame[3] == per_frame[4] == [1]
+
+
+def test_only_the_requested_classes_are_tracked():
+    """COCO-style detections (a person, a car): the default tracks people only; ``classes``
+    widens it; detections without class ids are all tracked."""
+    boxes = np.array([person(100), person(300)], dtype=np.float32)
+
+    def frames(class_id):
+        for _ in range(3):
+            yield sv.Detections(
+                xyxy=boxes.copy(), confidence=np.full(2, 0.9, np.float32), class_id=class_id
+            )
+
+    def tracked(config: TrackerConfig, class_id) -> list[float]:
+        tracker = Tracker(config)
+        out = [tracker.update(d) for d in frames(class_id)][-1]
+        return sorted(out.xyxy[:, 0].tolist())
+
+    coco = np.array([0, 2])  # person, car
+    assert tracked(TrackerConfig(min_hits=1), coco) == [100.0]
+    assert tracked(TrackerConfig(min_hits=1, classes=(0, 2)), coco) == [100.0, 300.0]
+    assert tracked(TrackerConfig(min_hits=1, classes=None), coco) == [100.0, 300.0]
+    assert tracked(TrackerConfig(min_hits=1), None) == [100.0, 300.0]
+    out = Tracker(TrackerConfig(min_hits=1)).update(next(frames(coco)))
+    assert out.class_id.tolist() == [0]  # the detector's class ids are kept
