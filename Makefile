@@ -20,13 +20,15 @@ $(STAMP): pyproject.toml
 
 # Track a clip. `make run VIDEO=clip.mp4 ARGS="--detector yolo11n.pt --reid clip"`.
 # With no VIDEO it tracks the project's own synthetic dance sample clip (dance preset; ARGS may
-# override it), fully offline, replacing the sample's earlier outputs in $(OUT_DIR).
+# override it), fully offline, replacing the sample's earlier outputs in $(OUT_DIR), and scores
+# them against the sample's ground truth.
 run: $(STAMP)
 ifdef VIDEO
 	$(PY) -m tracker.run $(VIDEO) --output-dir $(OUT_DIR) $(ARGS)
 else
 	$(PY) -m cgclip.data.synthetic sample --out $(SAMPLE_DIR)
 	$(PY) -m tracker.run $(SAMPLE_DIR)/sample.mp4 --detections $(SAMPLE_DIR)/det.txt --output-dir $(OUT_DIR) --preset dance --overwrite $(ARGS)
+	$(PY) -m tracker.eval --gt $(SAMPLE_DIR)/gt.txt --results $(OUT_DIR)/sample.mot.txt --out $(OUT_DIR)/sample.eval.json
 endif
 
 test: $(STAMP)

@@ -1,9 +1,11 @@
 """``python -m tracker.eval --gt GT --results DIR``: HOTA, DetA, AssA, MOTA, IDF1, IDSW via TrackEval.
 
 ``GT`` is a MOTChallenge sequence folder (``<seq>/gt/gt.txt`` + ``seqinfo.ini``), a folder of
-such sequences (a split such as ``ROOT/val``), or several of either. ``DIR`` holds one
-``<seq>.txt`` of results per sequence. Prints a table per sequence and combined, and writes the
-numbers to JSON (``--out``, default ``DIR/tracker_eval.json``).
+such sequences (a split such as ``ROOT/val``), several of either, or one ``gt.txt`` file.
+``--results`` is a folder with one results file per sequence, ``<seq>.txt`` (MOTChallenge) or
+``<seq>.mot.txt`` (what ``tracker.run`` writes), or, with one ground-truth sequence, one
+results file. Prints a table per sequence and combined, and writes the numbers to JSON
+(``--out``, default ``tracker_eval.json`` beside the results).
 
 TrackEval wants a fixed folder layout (GT folder, seqmap, tracker/data folder); we build it from
 symlinks in a temporary folder so any layout on disk can be evaluated without copying.
@@ -32,10 +34,14 @@ METRICS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
 def find_sequences(
     gt: Sequence[str | os.PathLike[str]], seqmap: str | os.PathLike[str] | None = None
 ) -> dict[str, Path]:
-    """``{name: sequence folder}`` for every sequence under the given GT paths (sorted by name)."""
+    """``{name: sequence folder, or the gt.txt given}`` for every sequence under the GT paths
+    (sorted by name)."""
     seqs: dict[str, Path] = {}
     for item in gt:
         p = Path(item)
+        if p.is_file():  # one gt.txt: its sequence is the folder around gt/gt.txt, or its own
+            seqs[_gt_name(p)] = p
+            continue
         if not p.is_dir():
             raise UserError(f"{p}: ground-truth folder not found")
         found = mot_sequences(p, GT_TXT, include_self=True)
@@ -57,6 +63,50 @@ def find_sequences(
             raise UserError(f"{seqmap}: sequences not found under --gt: {', '.join(missing)}")
         seqs = {s: seqs[s] for s in wanted}
     return dict(sorted(seqs.items()))
+
+
+def _gt_name(gt_file: Path) -> str:
+    folder = gt_file.parent
+    return folder.parent.name if folder.name == "gt" else folder.name
+
+
+def _gt_file(seq: Path) -> Path:
+    """A sequence's ground truth: ``seq`` itself when a gt.txt was given, else ``seq/gt/gt.txt``."""
+    return seq if seq.is_file() else seq / GT_TXT
+
+
+def _seq_folder(seq: Path) -> Path:
+    gt_file = _gt_file(seq)
+    return gt_file.parent.parent if gt_file.parent.name == "gt" else gt_file.parent
+
+
+def result_files(results: Path, names: Sequence[str]) -> dict[str, Path]:
+    """The pairing rule: a folder gives ``<seq>.txt`` or else ``<seq>.mot.txt`` per sequence; one
+    file is the results of the one sequence evaluated."""
+    if results.is_file():
+        if len(names) != 1:
+            raise UserError(
+                f"{results}: one results file, but --gt has {len(names)} sequences; give a "
+                "folder of <seq>.txt / <seq>.mot.txt files, or one sequence"
+            )
+        return {names[0]: results}
+    if not results.is_dir():
+        raise UserError(
+            f"{results}: results not found; give a folder with one <seq>.txt (or <seq>.mot.txt, "
+            "as tracker.run writes) per sequence, or one results file"
+        )
+    found: dict[str, Path] = {}
+    for name in names:
+        for candidate in (results / f"{name}.txt", results / f"{name}.mot.txt"):
+            if candidate.is_file():
+                found[name] = candidate
+                break
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise UserError(
+            f"{results}: no results for {', '.join(missing)} (expected <seq>.txt or <seq>.mot.txt)"
+        )
+    return found
 
 
 def _seq_length(seq_dir: Path, gt_rows: np.ndarray, res_rows: np.ndarray) -> int:
@@ -82,34 +132,26 @@ def evaluate(
     gt_list = [gt] if isinstance(gt, (str, os.PathLike)) else list(gt)
     seqs = find_sequences(gt_list, seqmap)
     res_dir = Path(results)
-    if not res_dir.is_dir():
-        raise UserError(
-            f"{res_dir}: results folder not found; it should hold one <seq>.txt per sequence"
-        )
-    missing = [s for s in seqs if not (res_dir / f"{s}.txt").is_file()]
-    if missing:
-        raise UserError(
-            f"{res_dir}: no results for {', '.join(missing)} (expected <seq>.txt files)"
-        )
+    files = result_files(res_dir, list(seqs))
 
     with tempfile.TemporaryDirectory(prefix="tracker-eval-") as tmp:
         gt_root, tr_root = Path(tmp) / "gt", Path(tmp) / "trackers" / "tracker" / "data"
         gt_root.mkdir(parents=True)
         tr_root.mkdir(parents=True)
         seq_info = {}
-        for name, seq_dir in seqs.items():
-            gt_rows = read_mot(seq_dir / GT_TXT, kind="gt")
-            res_rows = read_mot(res_dir / f"{name}.txt", kind="results")
-            length = _seq_length(seq_dir, gt_rows, res_rows)
+        for name, seq in seqs.items():
+            gt_rows = read_mot(_gt_file(seq), kind="gt")
+            res_rows = read_mot(files[name], kind="results")
+            length = _seq_length(_seq_folder(seq), gt_rows, res_rows)
             if len(res_rows) and res_rows[:, 0].max() > length:
                 raise UserError(
-                    f"{res_dir / f'{name}.txt'}: frame {int(res_rows[:, 0].max())} is past the end of "
+                    f"{files[name]}: frame {int(res_rows[:, 0].max())} is past the end of "
                     f"sequence {name} ({length} frames)"
                 )
             seq_info[name] = length
             (gt_root / name / "gt").mkdir(parents=True)
-            (gt_root / name / GT_TXT).symlink_to((seq_dir / GT_TXT).resolve())
-            (tr_root / f"{name}.txt").symlink_to((res_dir / f"{name}.txt").resolve())
+            (gt_root / name / GT_TXT).symlink_to(_gt_file(seq).resolve())
+            (tr_root / f"{name}.txt").symlink_to(files[name].resolve())
         config = {
             "GT_FOLDER": str(gt_root),
             "TRACKERS_FOLDER": str(Path(tmp) / "trackers"),
@@ -179,15 +221,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--gt",
         nargs="+",
         required=True,
-        help="sequence folder(s) or split folder(s) with <seq>/gt/gt.txt",
+        help="sequence folder(s), split folder(s) with <seq>/gt/gt.txt, or a gt.txt file",
     )
-    p.add_argument("--results", required=True, help="folder with one <seq>.txt per sequence")
+    p.add_argument(
+        "--results",
+        required=True,
+        help="folder with one <seq>.txt or <seq>.mot.txt per sequence, or one results file",
+    )
     p.add_argument("--seqmap", help="TrackEval seqmap restricting the sequences")
     p.add_argument("--out", type=Path, help="JSON output (default RESULTS/tracker_eval.json)")
     args = p.parse_args(argv)
     report = evaluate(args.gt, args.results, seqmap=args.seqmap)
     print(format_table(report))
-    out = args.out or Path(args.results) / "tracker_eval.json"
+    results = Path(args.results)
+    out = args.out or (results.parent if results.is_file() else results) / "tracker_eval.json"
     atomic_write_json(out, report)
     print(f"wrote {out}")
     return 0

@@ -122,3 +122,25 @@ def test_cli_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert main(["--gt", str(gt), "--results", str(res)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_what_tracker_run_writes_pairs_with_its_ground_truth(tmp_path, capsys):
+    """The pairing rule: <seq>.mot.txt in a folder, one results file with one sequence, and a
+    bare gt.txt as ground truth give the same numbers as the MOTChallenge layout."""
+    gt, res = make_case(tmp_path)
+    want = evaluate(gt, res)["sequences"]
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name in want:
+        (res / f"{name}.txt").rename(runs / f"{name}.mot.txt")
+    assert evaluate(gt, runs)["sequences"] == want
+    one = runs / "switch.mot.txt"
+    assert evaluate(gt / "switch", one)["sequences"] == {"switch": want["switch"]}
+    bare = tmp_path / "loose" / "gt.txt"
+    bare.parent.mkdir()
+    bare.write_text((gt / "switch" / "gt" / "gt.txt").read_text())
+    assert evaluate(bare, one)["combined"] == want["switch"]
+    assert main(["--gt", str(gt / "switch" / "gt" / "gt.txt"), "--results", str(one)]) == 0
+    assert (runs / "tracker_eval.json").is_file()
+    assert main(["--gt", str(gt), "--results", str(one)]) == 2
+    assert "one results file, but --gt has 3 sequences" in capsys.readouterr().err
