@@ -235,3 +235,31 @@ def iter_tracked(
             done += len(batch)
         with timer("write"):
             outputs.close()  # flush the held frames and publish the files
+
+
+class FrameTracker:
+    """Detect and track one frame per call, as ultralytics' ``model.track(frame, persist=True)``:
+
+        from tracker.detectors import make_detector
+        from tracker.pipeline import FrameTracker
+        track = FrameTracker(make_detector("yolo11n.pt"), Tracker.from_preset("sports"))
+        for frame in frames:
+            tracked = track(frame)  # sv.Detections of this frame, tracker_id set
+
+    Frames are numbered from 1 per instance (``reset()`` starts over, with new ids). The live
+    result cannot include a confirmed track's earlier boxes; they are in
+    ``tracker.backfill`` after each call (see :class:`TrackedFrame`).
+    """
+
+    def __init__(self, detector: Detector, tracker: Tracker) -> None:
+        self.detector, self.tracker = detector, tracker
+        self.frame_id = 0
+
+    def __call__(self, frame: np.ndarray) -> sv.Detections:
+        self.frame_id += 1
+        detections = self.detector.detect([frame], [self.frame_id])[0]
+        return self.tracker.update(detections, frame)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self.frame_id = 0

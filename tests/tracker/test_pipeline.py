@@ -198,3 +198,36 @@ def test_track_video_runs_the_tracker_at_the_video_frame_rate(tmp_path, monkeypa
     assert built == [10.0] and summary.frames == 6 and summary.ids == 1
     rows = read_mot(tmp_path / "r.txt", kind="results")
     assert rows[:, 0].tolist() == [1, 2, 3, 4, 5, 6]  # frame 1 confirms at once
+
+
+def test_frame_tracker_detects_and_tracks_one_frame_per_call():
+    from tracker import Tracker, TrackerConfig
+    from tracker.pipeline import FrameTracker
+
+    class Walker:
+        """One person walking right; the detector sees the frame ids it is given."""
+
+        batch_size = 1
+
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def detect(self, frames, frame_ids):
+            self.seen += list(frame_ids)
+            return [
+                sv.Detections(
+                    xyxy=np.array([[10.0 + 5 * f, 20, 40 + 5 * f, 110]]),
+                    confidence=np.array([0.9]),
+                    class_id=np.array([0]),
+                )
+                for f in frame_ids
+            ]
+
+    detector = Walker()
+    track = FrameTracker(detector, Tracker(TrackerConfig(min_hits=2)))
+    frame = np.zeros((200, 300, 3), np.uint8)
+    ids = [track(frame).tracker_id.tolist() for _ in range(4)]
+    assert ids == [[1], [1], [1], [1]]  # the first frame confirms at once, then persists
+    assert detector.seen == [1, 2, 3, 4]
+    track.reset()
+    assert track(frame).tracker_id.tolist() == [1] and detector.seen[-1] == 1
