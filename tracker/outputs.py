@@ -258,7 +258,7 @@ class VideoAnnotator:
             color_lookup=lookup,
             position=sv.Position.BOTTOM_CENTER,
         )
-        self.writer = VideoWriter(path, fps=fps, size=size)
+        self.writer = VideoWriter(path, fps=fps, size=size, codec="h264")  # plays in browsers
 
     def __enter__(self) -> VideoAnnotator:
         self.writer.__enter__()

@@ -12,9 +12,11 @@ whether the video was :attr:`VideoReader.truncated`, so callers can warn and rec
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +25,8 @@ import numpy as np
 
 from cgclip.errors import UserError
 from cgclip.io.atomic import atomic_path
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # Some containers only estimate their frame count; a shortfall within this share is no break.
@@ -159,10 +163,13 @@ def open_video(source: str | os.PathLike[str]) -> VideoReader:
 
 
 class VideoWriter:
-    """Write BGR frames to an MP4 (``mp4v``) atomically: the file appears only once closed cleanly.
+    """Write BGR frames to an MP4 atomically: the file appears only once closed cleanly.
 
-    Use as a context manager; if the block raises, the partial file is discarded and any previous
-    file at ``path`` is left untouched.
+    ``codec="h264"`` encodes H.264 (yuv420p, index at the front) with PyAV's FFmpeg, which
+    browsers and players take; where libx264 is missing it says so once and writes ``mp4v``
+    (MPEG-4 Part 2) with OpenCV, as any other ``codec`` (a FourCC) does. H.264 needs even
+    sides: an odd last row or column is cropped. Use as a context manager; if the block raises,
+    the partial file is discarded and any previous file at ``path`` is left untouched.
     """
 
     def __init__(
@@ -173,21 +180,34 @@ class VideoWriter:
         self.size = (int(size[0]), int(size[1]))
         self.codec = codec
         self._ctx = atomic_path(self.path)
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: _Cv2Encoder | _AvEncoder | None = None
         self.frames_written = 0
 
     def __enter__(self) -> VideoWriter:
         tmp = self._ctx.__enter__()
         try:
-            fourcc = cv2.VideoWriter_fourcc(*self.codec)
-            writer = cv2.VideoWriter(str(tmp), fourcc, self.fps, self.size)
-            if not writer.isOpened():
-                raise UserError(f"{self.path}: cannot open a video writer (codec {self.codec!r})")
+            self._writer = self._open(tmp)
         except BaseException as exc:  # the temp file goes, and nothing replaces the destination
             self._ctx.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        self._writer = writer
         return self
+
+    def _open(self, tmp: Path) -> _Cv2Encoder | _AvEncoder:
+        if self.codec == "h264":
+            try:
+                return _AvEncoder(tmp, self.fps, self.size)
+            except Exception as err:  # no PyAV, or an FFmpeg without libx264
+                log.warning(
+                    "%s: cannot encode H.264 here (%s); writing MPEG-4 Part 2 (mp4v), which "
+                    "browsers may not play",
+                    self.path,
+                    err,
+                )
+                self.codec = "mp4v"
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*self.codec), self.fps, self.size)
+        if not writer.isOpened():
+            raise UserError(f"{self.path}: cannot open a video writer (codec {self.codec!r})")
+        return _Cv2Encoder(writer)
 
     def write(self, frame: np.ndarray) -> None:
         if self._writer is None:
@@ -203,7 +223,59 @@ class VideoWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        try:
+            if self._writer is not None:
+                self._writer.close(finish=exc_type is None)
+                self._writer = None
+        except BaseException as err:  # finishing the file failed: discard it, report that
+            self._ctx.__exit__(type(err), err, err.__traceback__)
+            raise
         return self._ctx.__exit__(exc_type, exc, tb)
+
+
+class _Cv2Encoder:
+    def __init__(self, writer: cv2.VideoWriter) -> None:
+        self.writer = writer
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(frame)
+
+    def close(self, finish: bool) -> None:
+        self.writer.release()
+
+
+class _AvEncoder:
+    """H.264 through PyAV (FFmpeg's libx264), constant frame rate."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        import av
+
+        self.av = av
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.width, self.height = size[0] // 2 * 2, size[1] // 2 * 2
+        self.out = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+        try:
+            self.stream = self.out.add_stream("libx264", rate=self.rate)
+            self.stream.width, self.stream.height = self.width, self.height
+            self.stream.pix_fmt = "yuv420p"
+            self.stream.options = {"crf": "23", "preset": "veryfast"}
+        except BaseException:
+            self.out.close()
+            raise
+        self.index = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        image = np.ascontiguousarray(frame[: self.height, : self.width])
+        vf = self.av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+        vf.pts, vf.time_base = self.index, 1 / self.rate
+        self.index += 1
+        for packet in self.stream.encode(vf):
+            self.out.mux(packet)
+
+    def close(self, finish: bool) -> None:
+        try:
+            if finish:
+                for packet in self.stream.encode():  # the encoder's delayed frames
+                    self.out.mux(packet)
+        finally:
+            self.out.close()

@@ -76,6 +76,8 @@ def _check_outputs(out: Path, sample_clip: Path) -> dict:
     ok, frame = cap.read()
     cap.release()
     assert ok and frame.shape == (360, 640, 3) and count == 40
+    fourcc = int(cv2.VideoCapture(str(video_path)).get(cv2.CAP_PROP_FOURCC))
+    assert fourcc.to_bytes(4, "little") in (b"avc1", b"h264", b"H264")  # plays in browsers
     return data
 
 

@@ -150,3 +150,24 @@ def test_a_writer_that_cannot_open_leaves_the_old_file_and_no_temp(tmp_path):
         pass
     assert dest.read_bytes() == b"earlier results"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_h264_output_plays_in_browsers_and_keeps_every_frame(tmp_path):
+    import av
+
+    from cgclip.io.video import VideoWriter
+
+    dest = tmp_path / "clip.mp4"
+    frames = [np.full((49, 65, 3), 20 * i, np.uint8) for i in range(6)]  # odd sides
+    with VideoWriter(dest, fps=12.5, size=(65, 49), codec="h264") as writer:
+        for f in frames:
+            writer.write(f)
+    with av.open(str(dest)) as video:
+        stream = video.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.codec_context.width, stream.codec_context.height) == (64, 48)
+        assert float(stream.average_rate) == 12.5
+        decoded = [fr.to_ndarray(format="bgr24") for fr in video.decode(stream)]
+    assert len(decoded) == 6
+    assert abs(int(decoded[3].mean()) - 60) <= 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
