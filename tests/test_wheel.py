@@ -161,4 +161,4 @@ def test_installed_commands_track_the_sample_with_every_preset(installed, tmp_pa
 def _preset_config(name: str) -> dict:
     from tracker.config import load_preset
 
-    return load_preset(name).to_dict()
+    return json.loads(json.dumps(load_preset(name).to_dict()))  # as the JSON output holds it
