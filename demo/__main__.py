@@ -82,12 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Each tracking job decodes beside the shared torch pool.
     print(configure_threads(args.threads, concurrent=args.concurrency).describe())
 
-    from cgclip.runtime.load import resolve_device
+    from cgclip.runtime.load import device_line, resolve_device
     from demo.app import DemoSettings, build_app, launch
     from demo.pipeline import Limits
 
     device = str(resolve_device(args.device))
-    print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""))
+    print(device_line(args.device, device))
 
     settings = DemoSettings(
         checkpoints=args.checkpoints,

@@ -102,17 +102,9 @@ def _components(options: argparse.Namespace, plan: ThreadPlan) -> dict[str, Any]
 
 
 def _detector(options: argparse.Namespace, detections: str | None, device: str):
-    from tracker.detectors import make_detector
+    from tracker.run import detector_from_options
 
-    return make_detector(
-        options.detector,
-        detections=detections,
-        conf=options.conf,
-        batch_size=options.batch,
-        imgsz=options.imgsz,
-        device=device,
-        trust_weights=options.trust_weights,
-    )
+    return detector_from_options(options, detections=detections, device=device)
 
 
 class _FrameCounter:

@@ -224,12 +224,27 @@ def _device(args: argparse.Namespace) -> str:
     )
     if not uses_torch:
         return "cpu"
-    from cgclip.runtime.load import resolve_device
+    from cgclip.runtime.load import device_line, resolve_device
 
     device = str(resolve_device(args.device))
     if not args.quiet:
-        print(f"device: {device}" + (" (auto)" if args.device == "auto" else ""), file=sys.stderr)
+        print(device_line(args.device, device), file=sys.stderr)
     return device
+
+
+def detector_from_options(
+    options: argparse.Namespace, *, detections: str | None, device: str
+) -> Detector:
+    """The detector the command-line options ask for (also used by ``tracker.batch``)."""
+    return make_detector(
+        options.detector,
+        detections=detections,
+        conf=options.conf,
+        batch_size=options.batch,
+        imgsz=options.imgsz,
+        device=device,
+        trust_weights=options.trust_weights,
+    )
 
 
 @cli
@@ -263,15 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"note: replaying {args.detections}; --detector {args.detector} is not used",
             file=sys.stderr,
         )
-    detector = make_detector(
-        args.detector,
-        detections=args.detections,
-        conf=args.conf,
-        batch_size=args.batch,
-        imgsz=args.imgsz,
-        device=device,
-        trust_weights=args.trust_weights,
-    )
+    detector = detector_from_options(args, detections=args.detections, device=device)
     summary = track_video(
         video,
         detector=detector,

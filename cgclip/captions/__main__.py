@@ -43,10 +43,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def _captioner(a: argparse.Namespace):
     from cgclip.captions.mllm import MllmCaptioner
-    from cgclip.runtime.load import resolve_device
+    from cgclip.runtime.load import device_line, resolve_device
 
     device = str(resolve_device(a.device))
-    print(f"device: {device}" + (" (auto)" if a.device == "auto" else ""), file=sys.stderr)
+    print(device_line(a.device, device), file=sys.stderr)
     return MllmCaptioner(
         a.model_id,
         device=device,

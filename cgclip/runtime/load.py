@@ -42,6 +42,11 @@ CLIP_WEIGHTS_FILE = "open_clip_pytorch_model.bin"
 CLIP_OVERRIDES = {"pooling": "mean", "tfe_keys": "cls"}
 
 
+def device_line(requested: str, device: str | torch.device) -> str:
+    """What the commands print about the device: ``device: cuda:0 (auto)``."""
+    return f"device: {device}" + (" (auto)" if requested == "auto" else "")
+
+
 def resolve_device(
     device: str | torch.device | None = "auto", *, local_rank: int = 0, option: str = "--device"
 ) -> torch.device:
