@@ -9,7 +9,6 @@ and are copied; ReID models are chosen by name from the server's list.
 
 from __future__ import annotations
 
-import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -28,7 +27,18 @@ from demo.pipeline import (
     prepare_sample,
     process_clip,
 )
-from demo.reid import NONE, ReidRegistry, rank_tracks
+from demo.reid import NONE, ReidRegistry
+from demo.views import (
+    CSS,
+    PICK_HINT,
+    SEEK_JS,
+    gallery_extras,
+    gallery_state,
+    pick,
+    search,
+    timeline_pick,
+)
+from demo.views import md_escape as _md_escape
 from tracker.config import preset_names
 
 TITLE = "cgclip-track: multi-person tracking with CG-CLIP re-identification"
@@ -86,28 +96,17 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 return
             yield _result_outputs(result)
 
-    def search(query, state):
-        if not state:
-            return [], "Track a clip first, then search its identities."
-        if state["embeddings"] is None:
-            return [], (
-                "Text search needs a ReID model: pick **clip** or a CG-CLIP checkpoint as the "
-                "ReID model and track the clip again."
-            )
-        try:
-            ranked = rank_tracks(
-                registry.model(state["reid"]), query, state["ids"], state["embeddings"]
-            )
-        except UserError as err:
-            return [], f"**Error:** {_md_escape(str(err))}"
-        gallery = [
-            (state["tiles"][tid], f"{rank}. #{tid} · {score:+.3f}")
-            for rank, (tid, score) in enumerate(ranked, start=1)
-        ]
-        return gallery, (
-            f"{len(ranked)} identities ranked by cosine similarity to “{_md_escape(query.strip())}”, "
-            "best first."
-        )
+    def run_search(query, state):
+        return search(registry, query, state)
+
+    def pick_identity(state, evt: gr.SelectData):
+        return pick(registry, state, (state or {}).get("order", []), evt.index)
+
+    def pick_match(state, evt: gr.SelectData):
+        return pick(registry, state, (state or {}).get("matches", []), evt.index)
+
+    def pick_timeline(state, evt: gr.SelectData):
+        return timeline_pick(registry, state, evt.index)
 
     # No telemetry or version check: servers may be offline, and visitors are not tracked.
     with gr.Blocks(
@@ -150,11 +149,29 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     label="Tracked video", interactive=False, elem_id="tracked-video"
                 )
                 gallery = gr.Gallery(
-                    label="Identities (best crop, presence timeline below)",
-                    columns=6,
+                    label="Identities (best crop; click one to jump the video to it)",
+                    columns=8,
                     height="auto",
                     object_fit="contain",
+                    allow_preview=False,
+                    fit_columns=False,  # a few ids stay thumbnail-sized, not page-wide
                     elem_id="identities",
+                )
+                identity_info = gr.Markdown(PICK_HINT, elem_id="identity-info")
+                seek_time = gr.Number(visible=False, elem_id="seek-time")
+                attention = gr.Image(
+                    label="Attention strip: the frames that counted",
+                    type="numpy",
+                    interactive=False,
+                    visible=False,
+                    elem_id="attention",
+                )
+                attention_note = gr.Markdown(elem_id="attention-note")
+                timeline = gr.Image(
+                    label="Presence timeline (one row per identity; click to jump there)",
+                    type="numpy",
+                    interactive=False,
+                    elem_id="timeline",
                 )
                 files = gr.File(
                     label="Results (annotated MP4, MOTChallenge txt, JSON)",
@@ -172,10 +189,12 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     search_btn = gr.Button("Search", scale=1, elem_id="search")
                 search_status = gr.Markdown(elem_id="search-status")
                 search_out = gr.Gallery(
-                    label="Search results",
-                    columns=6,
+                    label="Search results (good matches only; click one to jump to it)",
+                    columns=8,
                     height="auto",
                     object_fit="contain",
+                    allow_preview=False,
+                    fit_columns=False,
                     elem_id="matches",
                 )
         state = gr.State()
@@ -186,7 +205,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             api_visibility="private",
             concurrency_limit=2,  # the lock inside makes later callers reuse the first one's clip
         )
-        run_btn.click(
+        track_event = run_btn.click(
             track,
             inputs=[video_in, detector, det_file, reid, preset],
             outputs=[status, video_out, gallery, files, state, search_out, search_status],
@@ -196,12 +215,34 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         )
         search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
             inputs=[query, state],
-            outputs=[search_out, search_status],
+            outputs=[search_out, search_status, state],  # state: which tiles the results are
             concurrency_limit=4,
             concurrency_id="search",
         )
-        search_btn.click(search, api_name="search", **search_inputs)
-        query.submit(search, api_visibility="private", **search_inputs)
+        search_btn.click(run_search, api_name="search", **search_inputs)
+        query.submit(run_search, api_visibility="private", **search_inputs)
+        # The gallery's extras (timeline, hints) once the track job has filled the state.
+        track_event.then(
+            gallery_extras,
+            inputs=[state],
+            outputs=[timeline, identity_info, attention, attention_note],
+            api_visibility="private",
+            queue=False,
+        )
+        pick_outputs = [identity_info, seek_time, attention, attention_note]
+        for component, handler in (
+            (gallery, pick_identity),
+            (search_out, pick_match),
+            (timeline, pick_timeline),
+        ):
+            component.select(
+                handler,
+                inputs=[state],
+                outputs=pick_outputs,
+                api_visibility="private",
+                concurrency_limit=4,
+                concurrency_id="search",
+            ).then(None, inputs=[seek_time], js=SEEK_JS)
     app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     return app
 
@@ -223,6 +264,7 @@ def launch(
         allowed_paths=[str(settings.sample_dir)],
         prevent_thread_lock=not block,
         ssr_mode=False,
+        css=CSS,
         show_error=False,  # unexpected errors: a generic message in the page, details in the log
         quiet=not block,
     )
@@ -235,6 +277,7 @@ def _result_outputs(result: DemoResult) -> tuple:
         "ids": result.track_ids,
         "embeddings": result.embeddings,
         "tiles": tiles,
+        **gallery_state(result),
     }
     gallery = [(i.tile, i.caption) for i in result.identities]
     files = [str(p) for p in result.files]
@@ -243,8 +286,3 @@ def _result_outputs(result: DemoResult) -> tuple:
 
 def _error_outputs(message: str) -> tuple:
     return f"**Error:** {_md_escape(message)}", None, [], None, None, [], ""
-
-
-def _md_escape(text: str) -> str:
-    """Text shown literally in a Markdown component (file names and queries come from users)."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", text)

@@ -6,13 +6,22 @@ tile and the ``per_track`` best-quality boxes for the search embedding. One deco
 input video then cuts only those (see ``demo.pipeline``). Tiles use the same palette as the
 annotated video (``sv.ColorPalette.DEFAULT`` by track id), so a tile's frame colour is the colour
 of that player's box.
+
+Beyond the tiles: :func:`segments` turns presence into frame runs (listed when an identity is
+clicked, whose first run the video seeks to), :func:`render_timeline` draws every id's runs as
+one Gantt-like chart readable at page size (:func:`timeline_hit` maps a click on it back to an id
+and a frame), and :func:`plan_strip` / :func:`render_strip` make the attention strip: a few crops
+spread over each track, shown with the opacity and bar of the TFE attention mass each frame got.
+
+What the tracking pass hands the gallery, per id, is small on purpose (:class:`TrackCrops`): the
+best crop, the frames it is present in and the strip's ``(frame, crop)`` pairs.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -21,6 +30,7 @@ import numpy as np
 from tracker.outputs import crop_quality
 
 TILE_W, CROP_H, TIMELINE_H, BORDER = 112, 224, 24, 3
+STRIP_FRAMES = 8  # crops per attention strip (CG-CLIP trains on 8-frame tracklets)
 
 
 @dataclass
@@ -33,6 +43,8 @@ class Identity:
     frames: int
     tile: np.ndarray
     caption: str
+    segments: list[tuple[int, int]] = field(default_factory=list)  # inclusive frame runs
+    strip: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame, RGB crop)
 
 
 @dataclass(frozen=True)
@@ -136,4 +148,201 @@ def render_tile(
 
 
 def caption(track_id: int, first: int, last: int) -> str:
-    return f"#{track_id} · frames {first}–{last}"
+    """Short enough for a thumbnail: ``#3 · 12–240`` (the frame span)."""
+    return f"#{track_id} · {first}–{last}"
+
+
+@dataclass
+class TrackCrops:
+    """What the tracking pass collects for one id: the gallery's input."""
+
+    best: np.ndarray  # the best crop, RGB
+    frames: np.ndarray  # (n,) sorted 1-based frame numbers the id is reported in
+    strip: list[tuple[int, np.ndarray]]  # (frame, RGB crop without padding) for the strip
+
+
+def segments(frames: Sequence[int] | np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
+    """Sorted frame numbers -> inclusive runs ``[(first, last), ...]``; runs separated by at most
+    ``max_gap`` missing frames are merged."""
+    f = np.unique(np.asarray(frames, np.int64))
+    if len(f) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(f) > max_gap + 1)
+    starts = np.r_[f[0], f[breaks + 1]]
+    ends = np.r_[f[breaks], f[-1]]
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def frame_time(frame: int, fps: float) -> float:
+    """Seconds at which 1-based ``frame`` starts (where the video element should seek)."""
+    return max(0, int(frame) - 1) / fps if fps > 0 else 0.0
+
+
+def describe_segments(track_id: int, runs: Sequence[tuple[int, int]], fps: float) -> str:
+    """Markdown listing an id's runs with their times: what a click on the identity shows."""
+    if not runs:
+        return f"**#{track_id}** is not in any frame."
+    total = sum(b - a + 1 for a, b in runs)
+    items = [
+        f"frames {a}–{b} ({frame_time(a, fps):.1f}–{frame_time(b + 1, fps):.1f} s)" for a, b in runs
+    ]
+    noun = "segment" if len(runs) == 1 else "segments"
+    return (
+        f"**#{track_id}**: {total} frames in {len(runs)} {noun}; the video is at its first "
+        f"appearance (frame {runs[0][0]}).\n\n" + "\n".join(f"- {item}" for item in items)
+    )
+
+
+@dataclass(frozen=True)
+class TimelineLayout:
+    """Geometry of :func:`render_timeline` (shared with :func:`timeline_hit`)."""
+
+    width: int = 900
+    label_w: int = 52
+    row_h: int = 18
+    top: int = 4
+    axis_h: int = 22
+
+    def height(self, rows: int) -> int:
+        return self.top + rows * self.row_h + self.axis_h
+
+    def x_of(self, frame: float, num_frames: int) -> int:
+        """Left edge of 1-based ``frame``'s column."""
+        span = self.width - self.label_w - 8
+        return self.label_w + round((frame - 1) / max(num_frames, 1) * span)
+
+
+def render_timeline(
+    runs: Mapping[int, Sequence[tuple[int, int]]],
+    num_frames: int,
+    fps: float,
+    layout: TimelineLayout = TimelineLayout(),
+) -> np.ndarray:
+    """One row per id (in ``runs``' order): ``#id`` then a bar in the id's box colour over each
+    run, with a seconds axis below. RGB ``(layout.height(len(runs)), layout.width, 3)`` uint8."""
+    ids = list(runs)
+    img = np.full((layout.height(len(ids)), layout.width, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    x0, x1 = layout.x_of(1, num_frames), layout.x_of(num_frames + 1, num_frames)
+    for row, tid in enumerate(ids):
+        y = layout.top + row * layout.row_h
+        if row % 2:
+            img[y : y + layout.row_h, x0:x1] = 244
+        cv2.putText(
+            img, f"#{tid}", (4, y + layout.row_h - 5), font, 0.45, (30, 30, 30), 1, cv2.LINE_AA
+        )
+        color = track_color(tid)
+        for a, b in runs[tid]:
+            xa = layout.x_of(a, num_frames)
+            xb = max(layout.x_of(b + 1, num_frames), xa + 1)  # a one-frame run stays visible
+            img[y + 3 : y + layout.row_h - 3, xa:xb] = color
+    axis_y = layout.top + len(ids) * layout.row_h
+    img[axis_y, x0:x1] = 120
+    seconds = num_frames / fps if fps > 0 else 0.0
+    step = _tick_step(seconds)
+    t = 0.0
+    while step and t <= seconds + 1e-9:
+        x = layout.x_of(t * fps + 1, num_frames)
+        img[axis_y : axis_y + 4, x] = 120
+        label = f"{t:g} s"
+        (tw, _), _ = cv2.getTextSize(label, font, 0.4, 1)
+        tx = int(np.clip(x - tw // 2, 0, layout.width - tw))
+        cv2.putText(img, label, (tx, axis_y + 17), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        t += step
+    return img
+
+
+def _tick_step(seconds: float) -> float:
+    """A round tick interval giving 4 to 10 ticks over ``seconds``."""
+    if seconds <= 0:
+        return 0.0
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300):
+        if seconds / step <= 10:
+            return float(step)
+    return 600.0
+
+
+def timeline_hit(
+    x: float,
+    y: float,
+    ids: Sequence[int],
+    num_frames: int,
+    layout: TimelineLayout = TimelineLayout(),
+) -> tuple[int, int] | None:
+    """Pixel ``(x, y)`` on :func:`render_timeline`'s image -> ``(track_id, frame)``, or None off
+    the rows."""
+    row = int((y - layout.top) // layout.row_h)
+    if not 0 <= row < len(ids) or y < layout.top:
+        return None
+    span = layout.width - layout.label_w - 8
+    frame = int(np.clip((x - layout.label_w) / span * num_frames + 1, 1, max(num_frames, 1)))
+    return int(ids[row]), frame
+
+
+def plan_strip(
+    result: Mapping[str, Any], per_track: int = STRIP_FRAMES
+) -> dict[int, list[tuple[int, np.ndarray]]]:
+    """``{frame: [(track_id, box_xyxy), ...]}``: ``per_track`` frames spread evenly over each
+    track's reported frames (all of them when it has fewer), so occluded stretches show too."""
+    seen: dict[int, list[tuple[int, list[float]]]] = {}
+    for entry in result.get("frames", []):
+        for obj in entry["objects"]:
+            seen.setdefault(int(obj["id"]), []).append((int(entry["frame"]), obj["box"]))
+    out: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for tid, rows in seen.items():
+        rows.sort(key=lambda r: r[0])
+        picks = np.unique(np.linspace(0, len(rows) - 1, min(per_track, len(rows))).round())
+        for i in picks.astype(int):
+            frame, box = rows[i]
+            out.setdefault(frame, []).append((tid, np.asarray(box, np.float64)))
+    return out
+
+
+def strip_alpha(weights: Sequence[float] | np.ndarray, floor: float = 0.12) -> np.ndarray:
+    """Per-frame opacity for the strip: the frame with the most attention is opaque, the others
+    in proportion to their mass, never below ``floor`` (a crop must stay recognisable)."""
+    w = np.clip(np.asarray(weights, np.float64), 0, None)
+    if len(w) == 0 or w.max() <= 0:
+        return np.ones(len(w))
+    return floor + (1 - floor) * w / w.max()
+
+
+STRIP_CELL_W, STRIP_CROP_H, STRIP_BAR_H, STRIP_TEXT_H = 72, 144, 30, 30
+
+
+def render_strip(
+    crops: Sequence[np.ndarray],
+    frames: Sequence[int],
+    weights: Sequence[float] | np.ndarray,
+    color: tuple[int, int, int],
+) -> np.ndarray:
+    """The attention strip: each crop letterboxed in a cell, blended into the background by
+    :func:`strip_alpha`, over a bar whose height is the frame's share of the attention and a
+    label (frame number and percent). RGB uint8, ``len(crops)`` cells wide."""
+    w = np.asarray(weights, np.float64)
+    alpha = strip_alpha(w)
+    cell_h = STRIP_CROP_H + STRIP_BAR_H + STRIP_TEXT_H
+    img = np.full((cell_h, STRIP_CELL_W * max(len(crops), 1), 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    top = w.max() if len(w) and w.max() > 0 else 1.0
+    for i, (crop, frame) in enumerate(zip(crops, frames, strict=True)):
+        x = i * STRIP_CELL_W
+        cell = np.full((STRIP_CROP_H, STRIP_CELL_W - 4, 3), 255, np.uint8)
+        ch, cw = crop.shape[:2]
+        scale = min((STRIP_CELL_W - 4) / cw, STRIP_CROP_H / ch)
+        nw, nh = max(1, round(cw * scale)), max(1, round(ch * scale))
+        y0, x0 = (STRIP_CROP_H - nh) // 2, (STRIP_CELL_W - 4 - nw) // 2
+        cell[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
+        img[:STRIP_CROP_H, x + 2 : x + STRIP_CELL_W - 2] = (
+            alpha[i] * cell + (1 - alpha[i]) * 255
+        ).astype(np.uint8)
+        bar = round(w[i] / top * (STRIP_BAR_H - 6))
+        y_base = STRIP_CROP_H + STRIP_BAR_H - 2
+        img[y_base - STRIP_BAR_H + 6 : y_base, x + 8 : x + STRIP_CELL_W - 8] = 232
+        if bar > 0:
+            img[y_base - bar : y_base, x + 8 : x + STRIP_CELL_W - 8] = color
+        for line, text in enumerate((f"f{frame}", f"{100 * w[i]:.0f}%")):
+            (tw, _), _ = cv2.getTextSize(text, font, 0.4, 1)
+            org = (x + (STRIP_CELL_W - tw) // 2, STRIP_CROP_H + STRIP_BAR_H + 12 + 14 * line)
+            cv2.putText(img, text, org, font, 0.4, (40, 40, 40), 1, cv2.LINE_AA)
+    return img

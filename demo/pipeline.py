@@ -26,7 +26,17 @@ import numpy as np
 from cgclip.errors import UserError
 from cgclip.io.video import open_video
 from cgclip.model.preprocess import crop_boxes
-from demo.gallery import Identity, caption, cut, plan_crops, presence, render_tile, track_color
+from demo.gallery import (
+    Identity,
+    caption,
+    cut,
+    plan_crops,
+    plan_strip,
+    presence,
+    render_tile,
+    segments,
+    track_color,
+)
 from demo.media import transcode_h264
 from demo.reid import ReidRegistry, cls_features, text_aligned
 from tracker.config import load_preset, preset_names
@@ -210,15 +220,20 @@ def collect_identities(
     """One decoding pass: gallery tiles for every track and, with ``model``, each track's
     text-aligned embedding from its ``per_track`` best crops -> (identities, ids, (K, E) | None)."""
     plan = plan_crops(result, per_track if model is not None else 0)
+    strip_plan = plan_strip(result)  # the attention strip's crops, cut in the same pass
+    last_frame = max(plan.last_frame, max(strip_plan, default=0))
     present = presence(result, num_frames)
     best: dict[int, np.ndarray] = {}
+    strips: dict[int, list[tuple[int, np.ndarray]]] = {}
     pending: list[Any] = []  # crops waiting for a full encoder batch (bounded memory)
     cls_parts: list[np.ndarray] = []
     owners: list[int] = []
     with open_video(video) as reader:
         for index, frame in enumerate(reader, start=1):
-            if index > plan.last_frame:
+            if index > last_frame:
                 break
+            for tid, box in strip_plan.get(index, ()):
+                strips.setdefault(tid, []).append((index, cut(frame, box, pad=0.0)))
             items = plan.by_frame.get(index)
             if not items:
                 continue
@@ -241,8 +256,18 @@ def collect_identities(
             continue
         tile = render_tile(best[tid], present.get(tid, np.zeros(0, bool)), track_color(tid))
         first, last = int(track["first_frame"]), int(track["last_frame"])
+        runs = segments(np.flatnonzero(present.get(tid, np.zeros(0, bool))) + 1)
         identities.append(
-            Identity(tid, first, last, int(track["frames"]), tile, caption(tid, first, last))
+            Identity(
+                tid,
+                first,
+                last,
+                int(track["frames"]),
+                tile,
+                caption(tid, first, last),
+                segments=runs,
+                strip=strips.get(tid, []),
+            )
         )
     if model is None:
         return identities, [i.track_id for i in identities], None

@@ -1,0 +1,200 @@
+"""The gallery, search and attention-strip side of the demo page (handlers and their state).
+
+:mod:`demo.app` wires these to Gradio events; they take the session state that
+:func:`gallery_state` builds from a :class:`demo.pipeline.DemoResult` and return component values.
+A click on an identity (gallery tile, search result, timeline bar) lists its segments, puts the
+time to seek to in a hidden number that :data:`SEEK_JS` applies to the video element, and shows
+its attention strip. Search shows only the identities above their calibrated threshold
+(:func:`demo.reid.search_tracks`) and says when the model's text side cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cgclip.errors import UserError
+from demo.gallery import (
+    describe_segments,
+    frame_time,
+    render_strip,
+    render_timeline,
+    timeline_hit,
+    track_color,
+)
+from demo.reid import (
+    MATCH_QUANTILE,
+    NULL_SIZE,
+    ReidRegistry,
+    frame_attention,
+    search_tracks,
+    tfe_note,
+)
+
+# Gallery captions wrap instead of being cut off ("#2 · frames 1–…"); tiles stay compact.
+CSS = """
+#identities .caption-label, #matches .caption-label {
+    white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+    max-width: none !important;
+}
+"""
+# Seek the tracked video to the time the select handlers put in the hidden #seek-time number.
+SEEK_JS = """(t) => {
+    const v = document.querySelector('#tracked-video video');
+    if (v && t !== null && t !== undefined && t >= 0) { v.pause(); v.currentTime = t; }
+    return t;
+}"""
+PICK_HINT = (
+    "Click an identity (or a bar of the timeline) to jump the video to it and list its segments."
+)
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally in a Markdown component (file names and queries come from users)."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", text)
+
+
+def gallery_state(result: Any) -> dict[str, Any]:
+    """What the gallery's click, timeline and strip handlers need, kept in the session state."""
+    return {
+        "fps": float(result.fps),
+        "frames": int(result.summary.frames),
+        "order": [i.track_id for i in result.identities],  # gallery and timeline rows
+        "segments": {i.track_id: i.segments for i in result.identities},
+        "strips": {i.track_id: i.strip for i in result.identities},
+        "matches": [],
+    }
+
+
+def gallery_extras(state: dict[str, Any] | None) -> tuple:
+    """-> (timeline image, identity hint, attention image update, attention note)."""
+    import gradio as gr
+
+    if not state or not state.get("order"):
+        return None, "", gr.update(value=None, visible=False), ""
+    runs = {tid: state["segments"][tid] for tid in state["order"]}
+    image = render_timeline(runs, state["frames"], state["fps"])
+    return image, PICK_HINT, gr.update(value=None, visible=False), ""
+
+
+def pick(
+    registry: ReidRegistry,
+    state: dict[str, Any] | None,
+    ids: list[int],
+    index: Any,
+    frame: int | None = None,
+) -> tuple:
+    """An identity was clicked (gallery tile, search result or timeline bar) -> (its segments,
+    the time to seek the video to, its attention strip, the strip's note). Without ``frame``
+    the video seeks to the identity's first appearance."""
+    import gradio as gr
+
+    if not state or not isinstance(index, int) or not 0 <= index < len(ids):
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    tid = int(ids[index])
+    runs = state["segments"].get(tid, [])
+    info = describe_segments(tid, runs, state["fps"])
+    if frame is not None:
+        info = f"Jumped to frame {frame}. " + info.replace(
+            "the video is at its first appearance", "its first appearance is"
+        )
+    target = frame if frame is not None else (runs[0][0] if runs else 1)
+    seek = frame_time(target, state["fps"])
+    image, note = attention(registry, state, tid)
+    return info, seek, image, note
+
+
+def attention(registry: ReidRegistry, state: dict[str, Any], tid: int) -> tuple[Any, str]:
+    """The attention strip of ``tid`` (an image update) and its note; computed on click from
+    the crops the tracking pass kept (a few crops through one TFE pass, no decoding)."""
+    import gradio as gr
+
+    try:
+        model = registry.model(state["reid"])
+    except UserError as err:
+        return gr.update(value=None, visible=False), f"**Error:** {md_escape(str(err))}"
+    has_tfe, note = tfe_note(model)
+    strip = state["strips"].get(tid, [])
+    if not has_tfe or not strip:
+        return gr.update(value=None, visible=False), note if has_tfe is False else (
+            f"#{tid} has no crops for an attention strip."
+        )
+    frames = [f for f, _ in strip]
+    crops = [c for _, c in strip]
+    weights = frame_attention(model, crops)
+    image = render_strip(crops, frames, weights, track_color(tid))
+    low = frames[int(weights.argmin())]
+    high = frames[int(weights.argmax())]
+    summary = (
+        f"#{tid}: {len(frames)} frames from {frames[0]} to {frames[-1]}; frame {high} counted "
+        f"most ({100 * weights.max():.0f}%), frame {low} least ({100 * weights.min():.0f}%)."
+    )
+    return gr.update(value=image, visible=True), f"{summary} {note}"
+
+
+def search(registry: ReidRegistry, query: str, state: dict[str, Any] | None) -> tuple:
+    """-> (result tiles, status markdown); only good matches are shown (see demo.reid)."""
+    import gradio as gr
+
+    if not state:
+        return [], "Track a clip first, then search its identities.", gr.skip()
+    if state["embeddings"] is None:
+        return (
+            [],
+            (
+                "Text search needs a ReID model: pick **clip** or a CG-CLIP checkpoint as the "
+                "ReID model and track the clip again."
+            ),
+            gr.skip(),
+        )
+    try:
+        model = registry.model(state["reid"])
+        matches = search_tracks(
+            model, query, state["ids"], state["embeddings"], registry.null_text(state["reid"])
+        )
+        note = registry.text_note(state["reid"])
+    except UserError as err:
+        return [], f"**Error:** {md_escape(str(err))}", gr.skip()
+    q = md_escape(query.strip())
+    good = [m for m in matches if m.good]
+    state["matches"] = [m.track_id for m in good]
+    how = (
+        f"a good match beats {100 * MATCH_QUANTILE:g}% of the scores the identity gets from "
+        f"{NULL_SIZE} unrelated captions"
+    )
+    if not matches:
+        lines = ["No identities to search."]
+    elif not good:
+        best = matches[0]
+        lines = [
+            f"**No good match** for “{q}”: the closest, #{best.track_id}, scores "
+            f"{best.score:+.3f}, below its threshold {best.threshold:+.3f} ({how})."
+        ]
+    else:
+        lines = [
+            f"{len(good)} of {len(matches)} identities match “{q}”, best first ({how}). "
+            + ", ".join(
+                f"#{m.track_id} {m.score:+.3f} (beats {100 * m.beats:.0f}%)" for m in good[:8]
+            )
+        ]
+    if note:
+        lines.append(f"**Note:** {md_escape(note)}.")
+    tiles = [
+        (state["tiles"][m.track_id], f"{rank}. #{m.track_id} · {m.score:+.2f}")
+        for rank, m in enumerate(good, start=1)
+    ]
+    return tiles, "\n\n".join(lines), state
+
+
+def timeline_pick(registry: ReidRegistry, state: dict[str, Any] | None, index: Any) -> tuple:
+    """A click at pixel ``index = [x, y]`` of the timeline image -> :func:`pick` of that row's
+    identity, seeking to the clicked frame."""
+    import gradio as gr
+
+    if not state or not isinstance(index, (list, tuple)) or len(index) != 2:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    hit = timeline_hit(index[0], index[1], state["order"], state["frames"])
+    if hit is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    tid, frame = hit
+    return pick(registry, state, [tid], 0, frame=frame)
