@@ -35,10 +35,10 @@ from demo.views import (
     gallery_extras,
     gallery_state,
     pick,
-    search,
     timeline_pick,
 )
 from demo.views import md_escape as _md_escape
+from demo.views import search as search_identities
 from tracker.config import preset_names
 
 TITLE = "cgclip-track: multi-person tracking with CG-CLIP re-identification"
@@ -96,8 +96,8 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 return
             yield _result_outputs(result)
 
-    def run_search(query, state):
-        return search(registry, query, state)
+    def search(query, state):
+        return search_identities(registry, query, state)
 
     def pick_identity(state, evt: gr.SelectData):
         return pick(registry, state, (state or {}).get("order", []), evt.index)
@@ -107,6 +107,11 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
 
     def pick_timeline(state, evt: gr.SelectData):
         return timeline_pick(registry, state, evt.index)
+
+    for handler in (pick_identity, pick_match, pick_timeline):
+        # Gradio finds its SelectData argument by type hint; with postponed annotations the hint
+        # is the string "gr.SelectData", which it cannot resolve here (gr is a local import).
+        handler.__annotations__["evt"] = gr.SelectData
 
     # No telemetry or version check: servers may be offline, and visitors are not tracked.
     with gr.Blocks(
@@ -219,8 +224,8 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             concurrency_limit=4,
             concurrency_id="search",
         )
-        search_btn.click(run_search, api_name="search", **search_inputs)
-        query.submit(run_search, api_visibility="private", **search_inputs)
+        search_btn.click(search, api_name="search", **search_inputs)
+        query.submit(search, api_visibility="private", **search_inputs)
         # The gallery's extras (timeline, hints) once the track job has filled the state.
         track_event.then(
             gallery_extras,

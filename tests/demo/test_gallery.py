@@ -117,3 +117,89 @@ def test_tile_colour_is_the_videos_box_colour(track_id):
     det = sv.Detections(xyxy=np.array([[10.0, 10, 50, 50]]), tracker_id=np.array([track_id]))
     scene = sv.BoxAnnotator(thickness=2, color_lookup=sv.ColorLookup.TRACK).annotate(scene, det)
     assert tuple(int(c) for c in scene[10, 30, ::-1]) == track_color(track_id)
+
+
+def test_segments_are_runs_of_frames():
+    from demo.gallery import segments
+
+    assert segments([1, 2, 3, 7, 8, 10]) == [(1, 3), (7, 8), (10, 10)]
+    assert segments(np.array([8, 7, 1, 2, 3, 10])) == [(1, 3), (7, 8), (10, 10)]  # unsorted
+    assert segments([1, 2, 3, 7, 8, 10], max_gap=1) == [(1, 3), (7, 10)]
+    assert segments([]) == []
+
+
+def test_describe_segments_lists_runs_with_times():
+    from demo.gallery import describe_segments, frame_time
+
+    text = describe_segments(4, [(1, 25), (51, 60)], fps=25.0)
+    assert text.startswith("**#4**: 35 frames in 2 segments")
+    assert "- frames 1–25 (0.0–1.0 s)" in text and "- frames 51–60 (2.0–2.4 s)" in text
+    assert frame_time(1, 25.0) == 0.0 and frame_time(51, 25.0) == pytest.approx(2.0)
+    assert "not in any frame" in describe_segments(4, [], 25.0)
+
+
+def test_timeline_draws_each_run_in_its_row_and_maps_clicks_back():
+    from demo.gallery import TimelineLayout, render_timeline, timeline_hit
+
+    lay = TimelineLayout()
+    runs = {3: [(1, 50)], 9: [(51, 100), (100, 100)]}
+    img = render_timeline(runs, num_frames=100, fps=25.0)
+    assert img.shape == (lay.height(2), lay.width, 3) and img.dtype == np.uint8
+    mid = lay.top + lay.row_h // 2
+    for row, tid in enumerate(runs):
+        y = mid + row * lay.row_h
+        inside = [lay.x_of(a, 100) + 2 for a, _ in runs[tid]]
+        assert all(tuple(img[y, x]) == track_color(tid) for x in inside)
+    assert tuple(img[mid, lay.x_of(75, 100)]) != track_color(3)  # #3 is gone by frame 75
+    assert tuple(img[mid + lay.row_h, lay.x_of(25, 100)]) != track_color(9)
+    assert (img[:, :40] < 100).any()  # the "#id" labels are drawn
+    assert timeline_hit(lay.x_of(30, 100) + 1, mid, [3, 9], 100) == (3, 30)
+    assert timeline_hit(lay.x_of(80, 100) + 1, mid + lay.row_h, [3, 9], 100) == (9, 80)
+    assert timeline_hit(10, lay.height(2) - 2, [3, 9], 100) is None  # the axis, not a row
+    assert timeline_hit(10, 0, [3, 9], 100) is None
+
+
+def test_plan_strip_spreads_frames_over_each_track():
+    from demo.gallery import plan_strip
+
+    frames = [
+        {
+            "frame": f,
+            "objects": [_obj(1, [f, 0, f + 5, 10], 0.9)]
+            + ([_obj(2, [0, 0, 5, 5], 0.5)] if f <= 3 else []),
+        }
+        for f in range(1, 21)
+    ]
+    plan = plan_strip({"frames": frames}, per_track=5)
+    picked = {
+        t: sorted(f for f, items in plan.items() for tid, _ in items if tid == t) for t in (1, 2)
+    }
+    assert picked[1][0] == 1 and picked[1][-1] == 20 and len(picked[1]) == 5
+    assert np.diff(picked[1]).max() - np.diff(picked[1]).min() <= 1  # evenly spread
+    assert picked[2] == [1, 2, 3]  # fewer frames than asked: all of them
+    box = [b for tid, b in plan[20] if tid == 1][0]
+    assert box.tolist() == [20, 0, 25, 10]
+
+
+def test_strip_opacity_and_bars_follow_the_attention():
+    from demo.gallery import STRIP_BAR_H, STRIP_CELL_W, STRIP_CROP_H, render_strip, strip_alpha
+
+    w = np.array([0.5, 0.25, 0.0, 0.25])
+    alpha = strip_alpha(w)
+    assert alpha[0] == 1.0 and alpha[2] == pytest.approx(0.12) and alpha[1] == pytest.approx(0.56)
+    assert (strip_alpha(np.zeros(3)) == 1).all()
+    crops = [np.zeros((100, 40, 3), np.uint8) for _ in w]  # black crops: opacity shows as grey
+    img = render_strip(crops, [1, 5, 9, 13], w, (255, 0, 0))
+    assert img.shape[1] == 4 * STRIP_CELL_W
+    centre = [
+        int(img[STRIP_CROP_H // 2, i * STRIP_CELL_W + STRIP_CELL_W // 2, 0]) for i in range(4)
+    ]
+    assert centre[0] == 0 and centre[2] > centre[1] > centre[0]  # faded where mass is low
+    assert centre[1] == centre[3]
+    bar_col = [
+        img[STRIP_CROP_H : STRIP_CROP_H + STRIP_BAR_H, i * STRIP_CELL_W + STRIP_CELL_W // 2]
+        for i in range(4)
+    ]
+    heights = [int((col == (255, 0, 0)).all(1).sum()) for col in bar_col]
+    assert heights[0] > heights[1] == heights[3] > heights[2] == 0
+    assert heights[1] == pytest.approx(heights[0] / 2, abs=1)
