@@ -200,6 +200,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     object_fit="contain",
                     allow_preview=False,
                     fit_columns=False,
+                    visible=False,  # shown with the first good match
                     elem_id="matches",
                 )
         state = gr.State()
@@ -230,7 +231,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         track_event.then(
             gallery_extras,
             inputs=[state],
-            outputs=[timeline, identity_info, attention, attention_note],
+            outputs=[timeline, identity_info, attention, attention_note, search_out],
             api_visibility="private",
             queue=False,
         )

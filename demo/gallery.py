@@ -197,10 +197,10 @@ def describe_segments(track_id: int, runs: Sequence[tuple[int, int]], fps: float
 class TimelineLayout:
     """Geometry of :func:`render_timeline` (shared with :func:`timeline_hit`)."""
 
-    width: int = 900
+    width: int = 800
     label_w: int = 52
     row_h: int = 18
-    top: int = 4
+    top: int = 30  # room for the image component's label
     axis_h: int = 22
 
     def height(self, rows: int) -> int:

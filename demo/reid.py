@@ -39,6 +39,7 @@ CLIP = "clip"
 CHECKPOINT_PREFIX = "ckpt:"
 NULL_SIZE = 64  # unrelated captions in each model's null distribution
 MATCH_QUANTILE = 0.95  # a good match beats this share of an identity's null scores
+SCORE_EPS = 1e-4  # cosines closer than this are a tie (float noise between batched passes)
 CLIP_WEIGHTS_HINT = (
     "Download that file where there is internet and give it to the demo's server: "
     "python -m demo --clip-weights /path/to/{file}"
@@ -288,7 +289,7 @@ class Match:
 
     @property
     def good(self) -> bool:
-        return self.score > self.threshold
+        return self.score > self.threshold + SCORE_EPS
 
 
 def search_tracks(
@@ -313,7 +314,7 @@ def search_tracks(
     out = []
     for tid, score in ranked:
         i = row[tid]
-        beats = float((null[i] < score).mean())
+        beats = float((null[i] < score - SCORE_EPS).mean())
         out.append(Match(tid, score, float(thresholds[i]), beats))
     return out
 

@@ -31,12 +31,19 @@ from demo.reid import (
     tfe_note,
 )
 
-# Gallery captions wrap instead of being cut off ("#2 · frames 1–…"); tiles stay compact.
+# Gallery captions wrap instead of being cut off ("#2 · frames 1–…"); the grid is as tall as its
+# rows (Gradio's auto height keeps a 450 px minimum), with tall tiles fitting the tall crops.
 CSS = """
 #identities .caption-label, #matches .caption-label {
     white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
     max-width: none !important;
 }
+#identities .grid-wrap, #matches .grid-wrap { min-height: 0 !important; max-height: none !important; }
+#identities .grid-container, #matches .grid-container {
+    grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important;
+    grid-template-rows: none !important; grid-auto-rows: auto !important;
+}
+#identities .thumbnail-item, #matches .thumbnail-item { aspect-ratio: 1 / 2 !important; }
 """
 # Seek the tracked video to the time the select handlers put in the hidden #seek-time number.
 SEEK_JS = """(t) => {
@@ -67,14 +74,16 @@ def gallery_state(result: Any) -> dict[str, Any]:
 
 
 def gallery_extras(state: dict[str, Any] | None) -> tuple:
-    """-> (timeline image, identity hint, attention image update, attention note)."""
+    """-> (timeline image, identity hint, attention image update, attention note, search
+    results update): a new clip starts with no strip and no search results shown."""
     import gradio as gr
 
+    hidden = gr.update(value=None, visible=False)
     if not state or not state.get("order"):
-        return None, "", gr.update(value=None, visible=False), ""
+        return None, "", hidden, "", _no_tiles()
     runs = {tid: state["segments"][tid] for tid in state["order"]}
     image = render_timeline(runs, state["frames"], state["fps"])
-    return image, PICK_HINT, gr.update(value=None, visible=False), ""
+    return image, PICK_HINT, hidden, "", _no_tiles()
 
 
 def pick(
@@ -137,7 +146,7 @@ def search(registry: ReidRegistry, query: str, state: dict[str, Any] | None) -> 
     import gradio as gr
 
     if not state:
-        return [], "Track a clip first, then search its identities.", gr.skip()
+        return _no_tiles(), "Track a clip first, then search its identities.", gr.skip()
     if state["embeddings"] is None:
         return (
             [],
@@ -154,7 +163,7 @@ def search(registry: ReidRegistry, query: str, state: dict[str, Any] | None) -> 
         )
         note = registry.text_note(state["reid"])
     except UserError as err:
-        return [], f"**Error:** {md_escape(str(err))}", gr.skip()
+        return _no_tiles(), f"**Error:** {md_escape(str(err))}", gr.skip()
     q = md_escape(query.strip())
     good = [m for m in matches if m.good]
     state["matches"] = [m.track_id for m in good]
@@ -183,7 +192,7 @@ def search(registry: ReidRegistry, query: str, state: dict[str, Any] | None) -> 
         (state["tiles"][m.track_id], f"{rank}. #{m.track_id} · {m.score:+.2f}")
         for rank, m in enumerate(good, start=1)
     ]
-    return tiles, "\n\n".join(lines), state
+    return gr.update(value=tiles, visible=bool(tiles)), "\n\n".join(lines), state
 
 
 def timeline_pick(registry: ReidRegistry, state: dict[str, Any] | None, index: Any) -> tuple:
@@ -198,3 +207,9 @@ def timeline_pick(registry: ReidRegistry, state: dict[str, Any] | None, index: A
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     tid, frame = hit
     return pick(registry, state, [tid], 0, frame=frame)
+
+
+def _no_tiles() -> Any:
+    import gradio as gr
+
+    return gr.update(value=[], visible=False)
