@@ -187,7 +187,7 @@ def search(registry: ReidRegistry, query: str, state: dict[str, Any] | None) -> 
             )
         ]
     if note:
-        lines.append(f"**Note:** {md_escape(note)}.")
+        lines.append(f"**Note:** {note}.")
     tiles = [
         (state["tiles"][m.track_id], f"{rank}. #{m.track_id} · {m.score:+.2f}")
         for rank, m in enumerate(good, start=1)
