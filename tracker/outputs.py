@@ -168,6 +168,7 @@ class JsonWriter(_StreamingFile):
         super().__init__(path)
         self.meta = meta or {}
         self._first = True
+        self.frames_written = 0
         self.tracks: dict[int, dict[str, Any]] = {}
         self._size = image_size  # (width, height) for the best-crop rule
         # Written after the tracks: a dict, or a function called when the file is finished.
@@ -192,6 +193,7 @@ class JsonWriter(_StreamingFile):
             + json.dumps({"frame": int(frame_id), "objects": objects})
         )
         self._first = False
+        self.frames_written += 1
         quality = crop_quality(xyxy, conf, self._size)
         for tid, obj, q in zip(ids, objects, quality, strict=True):
             entry = self.tracks.setdefault(
