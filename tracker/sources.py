@@ -47,7 +47,7 @@ class Source:
 
 
 def _holds_images(folder: Path) -> bool:
-    if (folder / "img1").is_dir():
+    if folder.name == "img1" or (folder / "img1").is_dir():
         return True
     return any(p.suffix.lower() in IMAGE_EXTS for p in folder.iterdir() if p.is_file())
 
@@ -64,10 +64,7 @@ def classify(text: str) -> Source:
         return Source(text, "frames" if _holds_images(path) else "many")
     if glob.has_magic(text):
         return Source(text, "many")
-    raise UserError(
-        f"{text}: no such video file or image folder (a source is a video file, a folder of "
-        "frames or videos, a glob pattern, a webcam index such as 0, or an rtsp:// or http(s):// URL)"
-    )
+    raise UserError(f"{text}: no such video file or image folder")
 
 
 def stream_stem(source: Source, started: datetime | None = None) -> str:

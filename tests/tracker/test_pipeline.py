@@ -295,10 +295,9 @@ def test_signals_wait_while_the_sinks_write_a_frame():
 
     from tracker.pipeline import signals_deferred
 
-    with pytest.raises(KeyboardInterrupt):
-        with signals_deferred():
-            os.kill(os.getpid(), signal.SIGINT)
-            reached = True  # the interrupt did not cut the block short
+    with pytest.raises(KeyboardInterrupt), signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        reached = True  # the interrupt did not cut the block short
     assert reached
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
     with signals_deferred(active=False):  # the loop without keep_partial: nothing changes
