@@ -174,6 +174,7 @@ class JsonWriter(_StreamingFile):
         self._first = True
         self.frames_written = 0
         self.tracks: dict[int, dict[str, Any]] = {}
+        self._best_quality: dict[int, float] = {}
         self._size = image_size  # (width, height) for the best-crop rule
         # Written after the tracks: a dict, or a function called when the file is finished.
         self.footer: dict[str, Any] | Callable[[], dict[str, Any]] = {}
@@ -205,8 +206,8 @@ class JsonWriter(_StreamingFile):
             )
             entry["last_frame"] = int(frame_id)
             entry["frames"] += 1
-            best = entry["best_crop"]
-            if best is None or q > best["quality"]:
+            if q > self._best_quality.get(int(tid), -1.0):  # unrounded, as tracker.crops
+                self._best_quality[int(tid)] = float(q)
                 entry["best_crop"] = {
                     "frame": int(frame_id),
                     "box": obj["box"],
