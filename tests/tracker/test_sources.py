@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from cgclip.errors import UserError
@@ -233,3 +234,25 @@ def test_a_folder_of_videos_is_tracked_one_after_another_with_a_summary(
     assert main([str(root / "*" / "*.mp4"), "--out-mot", "x.txt", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --out-mot names one video's output")
+
+
+def test_pyav_reads_a_url_opencv_cannot_open(sample_clip, http_url, monkeypatch):
+    import cgclip.io.video as video
+
+    class Refused:  # an OpenCV built without network streams
+        def isOpened(self):  # noqa: N802
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(video.cv2, "VideoCapture", lambda *args: Refused())
+    reader = video.open_video(http_url)
+    frames = list(reader)
+    monkeypatch.undo()
+    cap = cv2.VideoCapture(str(sample_clip / "sample.mp4"))
+    first = cap.read()[1]
+    cap.release()
+    assert (reader.info.width, reader.info.height, reader.info.fps) == (640, 360, 25.0)
+    assert len(frames) == 40 and reader.frames_read == 40 and not reader.truncated
+    assert np.abs(frames[0].astype(int) - first.astype(int)).mean() < 2  # the same picture
