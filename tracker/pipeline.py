@@ -194,6 +194,9 @@ def signals_deferred(active: bool = True) -> Iterator[None]:
         return
     held: list[int] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if None in previous.values():  # a handler set outside Python: it cannot be put back
+        yield
+        return
     for sig in previous:
         signal.signal(sig, lambda signum, frame: held.append(signum))
     try:
