@@ -117,10 +117,10 @@ class ReidRegistry:
         if value in (NONE, CLIP):
             return None
         from cgclip.model import read_sidecar
+        from tracker.sources import checkpoint_datasets
 
-        return text_training_note(
-            read_sidecar(self.checkpoints[value.removeprefix(CHECKPOINT_PREFIX)])
-        )
+        path = self.checkpoints[value.removeprefix(CHECKPOINT_PREFIX)]
+        return text_training_note(read_sidecar(path), checkpoint_datasets(str(path)))
 
     def _load(self, value: str) -> Any:
         # The same resolver as the tracker's --reid (cgclip.runtime.load): "clip" is pretrained
@@ -256,21 +256,23 @@ def encode_texts(model: Any, texts: Sequence[str], batch_size: int = 32) -> np.n
     return np.concatenate(parts)
 
 
-def text_training_note(sidecar: dict[str, Any]) -> str | None:
-    """Why text search with this checkpoint cannot be trusted, from its sidecar, or None.
+def text_training_note(sidecar: dict[str, Any], datasets: Sequence[str] | None) -> str | None:
+    """Why text search with this checkpoint cannot be trusted, or None.
 
-    The text tower is frozen in training (``cgclip.model.backbone.TextEncoder``), so it knows real
-    captions only when the checkpoint started from pretrained CLIP (``pretrained`` in the
-    sidecar). Its image side is tied to text only through the captions it was trained with:
-    a checkpoint trained on the synthetic set has seen synthetic captions only."""
-    meta = sidecar.get("meta") or {}
+    sidecar: the checkpoint's (``read_sidecar``); datasets: what it was trained on
+    (``tracker.sources.checkpoint_datasets``, the tracker's synthetic-domain check reads the
+    same). The text tower is frozen in training (``cgclip.model.backbone.TextEncoder``), so it
+    knows real captions only when the checkpoint started from pretrained CLIP (``pretrained``
+    in the sidecar). Its image side is tied to text only through the captions it was trained
+    with: a checkpoint trained only on the synthetic set has seen synthetic captions only."""
+    from tracker.sources import SYNTHETIC_DATASETS
+
     if not sidecar.get("pretrained"):
         return (
             "this checkpoint's text encoder is random-init (no pretrained CLIP weights) and was "
             "never trained on real captions: its search scores are noise"
         )
-    dataset = str(meta.get("dataset") or "")
-    if dataset.startswith("synthetic"):
+    if datasets and all(d.lower() in SYNTHETIC_DATASETS for d in datasets):
         return (
             "this checkpoint's text encoder is pretrained CLIP, but its image side was trained "
             "on synthetic captions only: expect rough matches on real clips"
@@ -308,15 +310,17 @@ def search_tracks(
     ranked = rank_tracks(model, query, ids, embeddings)
     if not ranked:
         return []
-    row = {int(t): i for i, t in enumerate(ids)}
-    null = np.asarray(embeddings, np.float32) @ np.asarray(null_text, np.float32).T  # (K, N)
+    rows = {int(t): i for i, t in enumerate(ids)}
+    order = [rows[t] for t, _ in ranked]
+    emb = np.asarray(embeddings, np.float32)[order]  # (K, E) in ranked order
+    null = emb @ np.asarray(null_text, np.float32).T  # (K, N)
+    scores = np.array([s for _, s in ranked], np.float32)
     thresholds = np.quantile(null, quantile, axis=1)
-    out = []
-    for tid, score in ranked:
-        i = row[tid]
-        beats = float((null[i] < score - SCORE_EPS).mean())
-        out.append(Match(tid, score, float(thresholds[i]), beats))
-    return out
+    beats = (null < (scores - SCORE_EPS)[:, None]).mean(axis=1)
+    return [
+        Match(tid, score, float(thr), float(b))
+        for (tid, score), thr, b in zip(ranked, thresholds, beats, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- attention strip

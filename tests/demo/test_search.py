@@ -93,10 +93,23 @@ def test_null_text_is_encoded_once_per_model(tiny_checkpoints, monkeypatch):
 def test_text_note_from_the_sidecar(tiny_checkpoints):
     assert "random-init" in ReidRegistry(tiny_checkpoints).text_note("ckpt:tiny")
     assert ReidRegistry().text_note("clip") is None and ReidRegistry().text_note("none") is None
-    assert "random-init" in text_training_note({"pretrained": None, "meta": {}})
-    synthetic = {"pretrained": "openai", "meta": {"dataset": "synthetic"}}
-    assert "synthetic captions only" in text_training_note(synthetic)
-    assert text_training_note({"pretrained": "openai", "meta": {"dataset": "mars"}}) is None
+    assert "random-init" in text_training_note({"pretrained": None}, ["mars"])
+    pretrained = {"pretrained": "openai"}
+    assert "synthetic captions only" in text_training_note(pretrained, ["synthetic"])
+    assert text_training_note(pretrained, ["synthetic", "mars"]) is None  # real captions too
+    assert text_training_note(pretrained, None) is None  # the sidecar does not say
+
+
+def test_text_note_reads_the_training_sets_from_the_sidecar(tmp_path, make_tiny_model):
+    import cgclip
+
+    model = make_tiny_model()
+    model.pretrained = "openai"  # as if it had started from CLIP's weights
+    cgclip.save_checkpoint(model, tmp_path / "syn.safetensors", meta={"dataset": "synthetic"})
+    cgclip.save_checkpoint(model, tmp_path / "real.safetensors", meta={"dataset": "mars"})
+    registry = ReidRegistry(tmp_path)
+    assert "synthetic captions only" in registry.text_note("ckpt:syn")
+    assert registry.text_note("ckpt:real") is None
 
 
 def test_frame_attention_is_tfe_mass_per_frame(make_tiny_model):
