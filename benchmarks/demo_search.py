@@ -88,7 +88,7 @@ def measure(registry: Any, name: str, k: int, rounds: int) -> dict[str, Any]:
         "raw": lambda q: rank_tracks(model, q, ids, emb),
         "calibrated": lambda q: search_tracks(model, q, ids, emb, null),
         "handler": lambda q: views.search(registry, q, state),
-        "click": lambda q: views.pick(registry, state, state["order"], 3),
+        "click": lambda q: views.attention(registry, state, views.pick(state, ids, 3)[2]),
     }
     for contender in CONTENDERS:  # warm-up (first-call allocations, lazy imports)
         calls[contender](QUERIES[0])

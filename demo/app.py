@@ -32,6 +32,7 @@ from demo.views import (
     CSS,
     PICK_HINT,
     SEEK_JS,
+    attention,
     gallery_extras,
     gallery_state,
     pick,
@@ -100,13 +101,16 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         return search_identities(registry, query, state)
 
     def pick_identity(state, evt: gr.SelectData):
-        return pick(registry, state, (state or {}).get("order", []), evt.index)
+        return pick(state, (state or {}).get("order", []), evt.index)
 
     def pick_match(state, evt: gr.SelectData):
-        return pick(registry, state, (state or {}).get("matches", []), evt.index)
+        return pick(state, (state or {}).get("matches", []), evt.index)
 
     def pick_timeline(state, evt: gr.SelectData):
-        return timeline_pick(registry, state, evt.index)
+        return timeline_pick(state, evt.index)
+
+    def show_strip(state, tid):
+        return attention(registry, state, tid)
 
     for handler in (pick_identity, pick_match, pick_timeline):
         # Gradio finds its SelectData argument by type hint; with postponed annotations the hint
@@ -164,7 +168,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 )
                 identity_info = gr.Markdown(PICK_HINT, elem_id="identity-info")
                 seek_time = gr.Number(visible=False, elem_id="seek-time")
-                attention = gr.Image(
+                strip = gr.Image(
                     label="Attention strip: the frames that counted",
                     type="numpy",
                     interactive=False,
@@ -204,6 +208,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     elem_id="matches",
                 )
         state = gr.State()
+        picked = gr.State()  # the identity last clicked, for its attention strip
 
         sample_btn.click(
             use_sample,
@@ -231,11 +236,10 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         track_event.then(
             gallery_extras,
             inputs=[state],
-            outputs=[timeline, identity_info, attention, attention_note, search_out],
+            outputs=[timeline, identity_info, strip, attention_note, search_out],
             api_visibility="private",
             queue=False,
         )
-        pick_outputs = [identity_info, seek_time, attention, attention_note]
         for component, handler in (
             (gallery, pick_identity),
             (search_out, pick_match),
@@ -244,11 +248,17 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             component.select(
                 handler,
                 inputs=[state],
-                outputs=pick_outputs,
+                outputs=[identity_info, seek_time, picked],
+                api_visibility="private",
+                queue=False,  # segments and seek at once; no model runs here
+            ).then(None, inputs=[seek_time], js=SEEK_JS).then(
+                show_strip,
+                inputs=[state, picked],
+                outputs=[strip, attention_note],
                 api_visibility="private",
                 concurrency_limit=4,
-                concurrency_id="search",
-            ).then(None, inputs=[seek_time], js=SEEK_JS)
+                concurrency_id="search",  # one image-encoder pass: never behind tracking jobs
+            )
     app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     return app
 

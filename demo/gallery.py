@@ -178,8 +178,11 @@ def frame_time(frame: int, fps: float) -> float:
     return max(0, int(frame) - 1) / fps if fps > 0 else 0.0
 
 
-def describe_segments(track_id: int, runs: Sequence[tuple[int, int]], fps: float) -> str:
-    """Markdown listing an id's runs with their times: what a click on the identity shows."""
+def describe_segments(
+    track_id: int, runs: Sequence[tuple[int, int]], fps: float, at: int | None = None
+) -> str:
+    """Markdown listing an id's runs with their times: what a click on the identity shows.
+    ``at``: the frame the video was sent to, when not the first appearance."""
     if not runs:
         return f"**#{track_id}** is not in any frame."
     total = sum(b - a + 1 for a, b in runs)
@@ -187,9 +190,13 @@ def describe_segments(track_id: int, runs: Sequence[tuple[int, int]], fps: float
         f"frames {a}–{b} ({frame_time(a, fps):.1f}–{frame_time(b + 1, fps):.1f} s)" for a, b in runs
     ]
     noun = "segment" if len(runs) == 1 else "segments"
-    return (
-        f"**#{track_id}**: {total} frames in {len(runs)} {noun}; the video is at its first "
-        f"appearance (frame {runs[0][0]}).\n\n" + "\n".join(f"- {item}" for item in items)
+    where = (
+        f"the video is at its first appearance (frame {runs[0][0]})"
+        if at is None
+        else f"the video is at frame {at} ({frame_time(at, fps):.1f} s)"
+    )
+    return f"**#{track_id}**: {total} frames in {len(runs)} {noun}; {where}.\n\n" + "\n".join(
+        f"- {item}" for item in items
     )
 
 

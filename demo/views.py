@@ -2,9 +2,9 @@
 
 :mod:`demo.app` wires these to Gradio events; they take the session state that
 :func:`gallery_state` builds from a :class:`demo.pipeline.DemoResult` and return component values.
-A click on an identity (gallery tile, search result, timeline bar) lists its segments, puts the
-time to seek to in a hidden number that :data:`SEEK_JS` applies to the video element, and shows
-its attention strip. Search shows only the identities above their calibrated threshold
+A click on an identity (gallery tile, search result, timeline bar) lists its segments and puts the
+time to seek to in a hidden number that :data:`SEEK_JS` applies to the video element (quick);
+its attention strip follows in a second step, as it runs the model. Search shows only the identities above their calibrated threshold
 (:func:`demo.reid.search_tracks`) and says when the model's text side cannot be trusted.
 """
 
@@ -87,47 +87,40 @@ def gallery_extras(state: dict[str, Any] | None) -> tuple:
 
 
 def pick(
-    registry: ReidRegistry,
-    state: dict[str, Any] | None,
-    ids: list[int],
-    index: Any,
-    frame: int | None = None,
+    state: dict[str, Any] | None, ids: list[int], index: Any, frame: int | None = None
 ) -> tuple:
     """An identity was clicked (gallery tile, search result or timeline bar) -> (its segments,
-    the time to seek the video to, its attention strip, the strip's note). Without ``frame``
-    the video seeks to the identity's first appearance."""
+    the time to seek the video to, its id for :func:`attention`). Without ``frame`` the video
+    seeks to the identity's first appearance. Quick: the strip comes after, in its own step."""
     import gradio as gr
 
     if not state or not isinstance(index, int) or not 0 <= index < len(ids):
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
     tid = int(ids[index])
     runs = state["segments"].get(tid, [])
-    info = describe_segments(tid, runs, state["fps"])
-    if frame is not None:
-        info = f"Jumped to frame {frame}. " + info.replace(
-            "the video is at its first appearance", "its first appearance is"
-        )
+    info = describe_segments(tid, runs, state["fps"], at=frame)
     target = frame if frame is not None else (runs[0][0] if runs else 1)
-    seek = frame_time(target, state["fps"])
-    image, note = attention(registry, state, tid)
-    return info, seek, image, note
+    return info, frame_time(target, state["fps"]), tid
 
 
-def attention(registry: ReidRegistry, state: dict[str, Any], tid: int) -> tuple[Any, str]:
+def attention(registry: ReidRegistry, state: dict[str, Any] | None, tid: int | None) -> tuple:
     """The attention strip of ``tid`` (an image update) and its note; computed on click from
-    the crops the tracking pass kept (a few crops through one TFE pass, no decoding)."""
+    the crops the tracking pass kept (one TFE pass over a few crops, no decoding)."""
     import gradio as gr
 
+    if not state or tid is None:
+        return gr.skip(), gr.skip()
+    hidden = gr.update(value=None, visible=False)
     try:
         model = registry.model(state["reid"])
     except UserError as err:
-        return gr.update(value=None, visible=False), f"**Error:** {md_escape(str(err))}"
+        return hidden, f"**Error:** {md_escape(str(err))}"
     has_tfe, note = tfe_note(model)
     strip = state["strips"].get(tid, [])
-    if not has_tfe or not strip:
-        return gr.update(value=None, visible=False), note if has_tfe is False else (
-            f"#{tid} has no crops for an attention strip."
-        )
+    if not has_tfe:
+        return hidden, note
+    if not strip:
+        return hidden, f"#{tid} has no crops for an attention strip."
     frames = [f for f, _ in strip]
     crops = [c for _, c in strip]
     weights = frame_attention(model, crops)
@@ -195,18 +188,18 @@ def search(registry: ReidRegistry, query: str, state: dict[str, Any] | None) -> 
     return gr.update(value=tiles, visible=bool(tiles)), "\n\n".join(lines), state
 
 
-def timeline_pick(registry: ReidRegistry, state: dict[str, Any] | None, index: Any) -> tuple:
+def timeline_pick(state: dict[str, Any] | None, index: Any) -> tuple:
     """A click at pixel ``index = [x, y]`` of the timeline image -> :func:`pick` of that row's
     identity, seeking to the clicked frame."""
     import gradio as gr
 
     if not state or not isinstance(index, (list, tuple)) or len(index) != 2:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
     hit = timeline_hit(index[0], index[1], state["order"], state["frames"])
     if hit is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
     tid, frame = hit
-    return pick(registry, state, [tid], 0, frame=frame)
+    return pick(state, [tid], 0, frame=frame)
 
 
 def _no_tiles() -> Any:

@@ -296,7 +296,9 @@ def test_gallery_captions_timeline_seek_and_attention_strip(browser, gallery_ser
     page.locator("#timeline img").click(position={"x": x * scale, "y": y * scale})
     page.locator("#identity-info", has_text=f"#{last_tid}:").wait_for()
     jumped = int(
-        re.search(r"Jumped to frame (\d+)", page.locator("#identity-info").inner_text()).group(1)
+        re.search(
+            r"the video is at frame (\d+)", page.locator("#identity-info").inner_text()
+        ).group(1)
     )
     assert abs(jumped - 30) <= 1
     assert _wait_video_time(page, (jumped - 1) / 25) == pytest.approx((jumped - 1) / 25, abs=0.03)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from demo.reid import ReidRegistry
-from demo.views import gallery_extras, pick, search, timeline_pick
+from demo.views import attention, gallery_extras, pick, search, timeline_pick
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +47,21 @@ def test_search_shows_only_good_matches(registry):
 
 def test_click_lists_segments_seeks_and_draws_the_strip(registry):
     state = _state(registry)
-    info, seek, image, note = pick(registry, state, state["order"], 1)  # #2
-    assert info.startswith("**#2**: 72 frames in 2 segments") and "frames 20–50" in info
+    info, seek, tid = pick(state, state["order"], 1)  # #2
+    assert tid == 2 and info.startswith("**#2**: 72 frames in 2 segments")
+    assert "frames 20–50" in info and "first appearance (frame 20)" in info
     assert seek == pytest.approx(19 / 25)
+    image, note = attention(registry, state, tid)
     assert image["visible"] and image["value"].shape[1] == 4 * 72
     assert note.startswith("#2: 4 frames from 10 to 70") and "TFE attention" in note
-    info, seek, _, _ = timeline_pick(registry, state, [400, 30 + 18 * 4 + 9])  # row 5
-    assert info.startswith("Jumped to frame") and "**#5**" in info
-    frame = int(info.split("frame ")[1].split(".")[0])
-    assert seek == pytest.approx((frame - 1) / 25)
-    skipped = pick(registry, state, state["order"], 99)
-    assert all(s == {"__type__": "update"} for s in skipped)  # gr.skip(): nothing changes
+    info, seek, tid = timeline_pick(state, [400, 30 + 18 * 4 + 9])  # row 5
+    assert tid == 5 and info.startswith("**#5**")
+    frame = int(info.split("the video is at frame ")[1].split(" ")[0])
+    assert 40 <= frame <= 60 and seek == pytest.approx((frame - 1) / 25)
+    skip = {"__type__": "update"}  # gr.skip(): nothing changes
+    assert pick(state, state["order"], 99) == (skip, skip, skip)
+    assert timeline_pick(state, [400, 5]) == (skip, skip, skip)  # above the rows
+    assert attention(registry, state, None) == (skip, skip)
 
 
 def test_extras_draw_the_timeline_and_hide_old_results(registry):
