@@ -13,14 +13,16 @@ one Gantt-like chart readable at page size (:func:`timeline_hit` maps a click on
 and a frame), and :func:`plan_strip` / :func:`render_strip` make the attention strip: a few crops
 spread over each track, shown with the opacity and bar of the TFE attention mass each frame got.
 
-What the tracking pass hands the gallery, per id, is small on purpose (:class:`TrackCrops`): the
-best crop, the frames it is present in and the strip's ``(frame, crop)`` pairs.
+What the tracking pass hands the gallery, per id, is small on purpose (the fields of
+:class:`Identity`): the best crop, the frame runs and the strip's ``(frame, crop)`` pairs. From
+the JSON, :func:`plan_strip` chooses the strip's frames; a single streaming pass can keep them
+with :class:`StripSampler` instead.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,13 +154,34 @@ def caption(track_id: int, first: int, last: int) -> str:
     return f"#{track_id} · {first}–{last}"
 
 
-@dataclass
-class TrackCrops:
-    """What the tracking pass collects for one id: the gallery's input."""
+class StripSampler:
+    """Keeps about ``n`` crops spread evenly over a track seen one frame at a time, for a pass
+    that cannot know how long the track will be (a sink of the tracking loop).
 
-    best: np.ndarray  # the best crop, RGB
-    frames: np.ndarray  # (n,) sorted 1-based frame numbers the id is reported in
-    strip: list[tuple[int, np.ndarray]]  # (frame, RGB crop without padding) for the strip
+    Every ``stride``-th offer is kept; when ``2 n`` are held, every other one is dropped and the
+    stride doubles, so memory stays bounded and the kept frames stay evenly spaced.
+    :meth:`picks` returns ``n`` of them, spread from the first to the latest."""
+
+    def __init__(self, n: int = STRIP_FRAMES) -> None:
+        self.n = n
+        self.stride = 1
+        self.seen = 0
+        self.kept: list[tuple[int, np.ndarray]] = []
+
+    def offer(self, frame: int, crop: Callable[[], np.ndarray]) -> None:
+        """Frame ``frame`` has the track; ``crop()`` cuts it (called only for kept frames)."""
+        if self.seen % self.stride == 0:
+            self.kept.append((int(frame), crop()))
+            if len(self.kept) >= 2 * self.n:
+                self.kept = self.kept[::2]
+                self.stride *= 2
+        self.seen += 1
+
+    def picks(self) -> list[tuple[int, np.ndarray]]:
+        if len(self.kept) <= self.n:
+            return list(self.kept)
+        idx = np.unique(np.linspace(0, len(self.kept) - 1, self.n).round().astype(int))
+        return [self.kept[i] for i in idx]
 
 
 def segments(frames: Sequence[int] | np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:

@@ -203,3 +203,22 @@ def test_strip_opacity_and_bars_follow_the_attention():
     heights = [int((col == (255, 0, 0)).all(1).sum()) for col in bar_col]
     assert heights[0] > heights[1] == heights[3] > heights[2] == 0
     assert heights[1] == pytest.approx(heights[0] / 2, abs=1)
+
+
+@pytest.mark.parametrize("length", [3, 8, 15, 16, 100, 1000])
+def test_strip_sampler_keeps_crops_spread_over_a_streamed_track(length):
+    from demo.gallery import StripSampler
+
+    sampler = StripSampler(8)
+    cuts = []
+    for f in range(1, length + 1):
+        sampler.offer(f, lambda f=f: cuts.append(f) or np.full((4, 2, 3), f % 256, np.uint8))
+        assert len(sampler.kept) < 16  # bounded memory
+    picks = sampler.picks()
+    frames = [f for f, _ in picks]
+    assert len(frames) == min(8, length) and frames[0] == 1 and frames == sorted(frames)
+    assert all(int(c[0, 0, 0]) == f % 256 for f, c in picks)  # each crop is its frame's
+    if length > 8:
+        gaps = np.diff(frames)
+        assert frames[-1] > length / 2 and gaps.max() <= 2 * gaps.min() + 1  # spread evenly
+    assert len(cuts) < length or length <= 16  # long tracks: most frames never cut
