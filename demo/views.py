@@ -190,7 +190,7 @@ def search(registry: ReidRegistry, query: str, state: dict[str, Any] | None) -> 
 
 def timeline_pick(state: dict[str, Any] | None, index: Any) -> tuple:
     """A click at pixel ``index = [x, y]`` of the timeline image -> :func:`pick` of that row's
-    identity, seeking to the clicked frame."""
+    identity, seeking to the clicked frame (or, off its bars, the nearest frame it is in)."""
     import gradio as gr
 
     if not state or not isinstance(index, (list, tuple)) or len(index) != 2:
@@ -199,6 +199,9 @@ def timeline_pick(state: dict[str, Any] | None, index: Any) -> tuple:
     if hit is None:
         return gr.skip(), gr.skip(), gr.skip()
     tid, frame = hit
+    runs = state["segments"].get(tid, [])
+    if runs and not any(a <= frame <= b for a, b in runs):  # between bars: the nearest frame in
+        frame = min((f for run in runs for f in run), key=lambda f: (abs(f - frame), f))
     return pick(state, [tid], 0, frame=frame)
 
 

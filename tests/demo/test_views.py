@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from demo.gallery import TimelineLayout
 from demo.reid import ReidRegistry
 from demo.views import attention, gallery_extras, pick, search, timeline_pick
 
@@ -58,6 +59,10 @@ def test_click_lists_segments_seeks_and_draws_the_strip(registry):
     assert tid == 5 and info.startswith("**#5**")
     frame = int(info.split("the video is at frame ")[1].split(" ")[0])
     assert 40 <= frame <= 60 and seek == pytest.approx((frame - 1) / 25)
+    _, _, tid = timeline_pick(state, [TimelineLayout().x_of(55, 100) + 1, 30 + 18 * 4 + 9])
+    assert tid == 5  # #5 is in frames 50-50 and 60-100: frame 55 is between its bars
+    info, seek, _ = timeline_pick(state, [TimelineLayout().x_of(57, 100) + 1, 30 + 18 * 4 + 9])
+    assert "the video is at frame 60" in info and seek == pytest.approx(59 / 25)
     skip = {"__type__": "update"}  # gr.skip(): nothing changes
     assert pick(state, state["order"], 99) == (skip, skip, skip)
     assert timeline_pick(state, [400, 5]) == (skip, skip, skip)  # above the rows
