@@ -112,6 +112,10 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
     def show_strip(state, tid):
         return attention(registry, state, tid)
 
+    def warm_search(state):
+        if state and state.get("embeddings") is not None:
+            registry.null_text(state["reid"])  # cached: a no-op after the model's first clip
+
     for handler in (pick_identity, pick_match, pick_timeline):
         # Gradio finds its SelectData argument by type hint; with postponed annotations the hint
         # is the string "gr.SelectData", which it cannot resolve here (gr is a local import).
@@ -239,6 +243,13 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             outputs=[timeline, identity_info, strip, attention_note, search_out],
             api_visibility="private",
             queue=False,
+        ).then(
+            warm_search,  # the model's null captions, before the visitor's first search
+            inputs=[state],
+            api_visibility="private",
+            concurrency_limit=4,
+            concurrency_id="search",
+            show_progress="hidden",
         )
         for component, handler in (
             (gallery, pick_identity),

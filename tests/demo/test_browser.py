@@ -195,6 +195,7 @@ def gallery_server(tiny_checkpoint, make_tiny_model, tmp_path_factory):
     import cgclip
     from demo.app import DemoSettings, build_app, launch
     from demo.pipeline import Limits
+    from demo.reid import ReidRegistry
 
     folder = tmp_path_factory.mktemp("gallery-ckpts")
     shutil.copy(tiny_checkpoint, folder / "tiny.safetensors")
@@ -210,9 +211,10 @@ def gallery_server(tiny_checkpoint, make_tiny_model, tmp_path_factory):
         sample_dir=tmp_path_factory.mktemp("sample"),
         sample_frames=40,
     )
-    app = build_app(settings)
+    registry = ReidRegistry(folder)
+    app = build_app(settings, registry)
     _, url, _ = launch(app, settings, port=_free_port(), block=False)
-    yield url
+    yield url, registry
     app.close()
 
 
@@ -244,9 +246,14 @@ def _wait_video_time(page, expected: float, tol: float = 0.03) -> float:
 def test_gallery_captions_timeline_seek_and_attention_strip(browser, gallery_server, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(gallery_server)
+    url, registry = gallery_server
+    page.goto(url)
     n_ids = _track_sample(page, "tiny")
     assert n_ids >= 6
+    deadline = time.monotonic() + 60  # the null captions are encoded after tracking, unasked
+    while "ckpt:tiny" not in registry._null and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "ckpt:tiny" in registry._null
 
     # Captions: "#id · first–last", shown whole (not cut with an ellipsis).
     labels = page.locator("#identities .caption-label")
@@ -318,7 +325,7 @@ def test_gallery_captions_timeline_seek_and_attention_strip(browser, gallery_ser
 def test_no_good_match_and_no_tfe_said_so(browser, gallery_server, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(gallery_server)
+    page.goto(gallery_server[0])
     _track_sample(page, "notext")
 
     # Every text gets the same feature: raw cosines would rank all ids, calibration says no.
