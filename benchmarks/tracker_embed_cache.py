@@ -214,8 +214,9 @@ def track_sequence_replayed(
     ``pooling="tfe"``: detections bring tokens, tracks run TFE over their windows (the live
     ``--reid`` path). ``"mean"``: detections bring only their single-frame embedding in
     ``data["embedding"]`` and tracks mean-pool it (what the BoxMOT peers receive).
-    ``stats`` (optional) accumulates ``embedded`` (crops the encoder would have run on) and
-    ``detections`` (those the tracker kept). Returns MOT result rows ``(N, 10)`` with the
+    ``stats`` (optional) accumulates ``embedded`` (crops the encoder would have run on),
+    ``detections`` (those the tracker kept), and per sequence the final appearance ``trust`` and
+    ``separability``. Returns MOT result rows ``(N, 10)`` with the
     tentative frames of confirmed tracks, as ``tracker.run`` writes them.
     """
     replay = ReplayEmbedder(cache / f"{seq_dir.name}.npz", tracklet_embedder)
@@ -231,6 +232,8 @@ def track_sequence_replayed(
         pass
     if stats is not None:
         stats["embedded"] = stats.get("embedded", 0) + replay.served
+        stats.setdefault("trust", []).append(round(tracker.trust, 4))  # at the end, per sequence
+        stats.setdefault("separability", []).append(round(tracker.separability, 4))
     return rows.rows
 
 

@@ -16,12 +16,13 @@ such a model from doing worse than motion alone:
   distance to the person's own detection and to each *rival* (another detection near the
   track). Appearance decisions then use a distance's *rival rank*, the fraction of rivals seen
   that close (:class:`AppearanceCalibration`).
-- **Margin.** Re-identification needs a rival rank of at most ``reid_rank`` and a lead of
-  ``reid_rank_margin`` over every other known person: a look-alike squad gives no decision,
-  not a swap.
+- **Evidence and margin.** Re-identification needs a rival rank of at most ``reid_rank``, a
+  distance ``reid_evidence`` times more common for a person's own detection than for a rival
+  (a weak embedder puts both at the same distances), and a lead of ``reid_rank_margin`` over
+  every other known person: a look-alike squad gives no decision, not a swap.
 - **Trust.** How well positives and rivals separate (their AUC, the *separability*) maps
-  through ``trust_floor .. trust_full`` to a trust in [0, 1] that scales the appearance weight,
-  relaxes the appearance gate and the re-identification threshold. An embedder that cannot tell
+  through ``trust_floor .. trust_full`` to a trust in [0, 1] that scales the appearance weight
+  of the fused stages, relaxes their gate, and scales ``reid_rank``. An embedder that cannot tell
   people from those around them ends at trust 0: motion only.
 """
 
@@ -31,6 +32,8 @@ import numpy as np
 
 # A first-stage match with at least this IoU is "motion-confident": a calibration sample.
 CONFIDENT_IOU = 0.5
+# Width / height below which a crop is a sliver, not a person.
+MIN_CROP_ASPECT = 0.25
 
 
 def reachable(
@@ -56,6 +59,15 @@ def reachable(
     return dist <= reach[:, None]
 
 
+def clean_crops(boxes: np.ndarray, overlap: np.ndarray, max_overlap: float) -> np.ndarray:
+    """``(N,)`` bool: crops of ``boxes (N, 4)`` that may join a track's window: overlapping
+    no other detection by more than ``max_overlap`` (``overlap (N,)``, the largest IoU), and not
+    a sliver (a person cut by the frame border shows mostly background, whose embedding then
+    matches any false positive)."""
+    wide = (boxes[:, 2] - boxes[:, 0]) >= MIN_CROP_ASPECT * (boxes[:, 3] - boxes[:, 1])
+    return wide & (overlap <= max_overlap)
+
+
 def margin_gated(dist: np.ndarray, rows: np.ndarray, margin: float) -> np.ndarray:
     """Costs ``dist[rows]`` with ``inf`` where that row is not ``margin`` closer to the detection
     than the runner-up among all rows of ``dist`` (``(P, M)`` distances of every known person)."""
@@ -75,8 +87,8 @@ class AppearanceCalibration:
     Samples come from motion-confident first-stage matches: the matched detection gives a
     *positive* distance, every other detection within :data:`RIVAL_HEIGHTS` box heights of the
     track a *rival* distance. Both are kept as decayed histograms over log cosine distance
-    (embedders differ by orders of magnitude in how far apart they put people), each started
-    from the same flat prior, so a fresh video has separability 0.5 and trust 0.
+    (embedders differ by orders of magnitude in how far apart they put people), so a fresh
+    video has separability 0.5 and trust 0.
 
     - :meth:`rival_rank` maps a cosine distance to the fraction of rivals seen at least that
       close: 0 is closer than any rival, 0.5 a typical rival. It is the scale every
@@ -92,12 +104,15 @@ class AppearanceCalibration:
 
     @property
     def separability(self) -> float:
-        """AUC of positive against rival distances (ties count half), in [0, 1]."""
-        prior = CALIBRATION_PRIOR / len(self._pos)
-        pos = (self._pos + prior) / (self._pos.sum() + CALIBRATION_PRIOR)
-        neg = (self._neg + prior) / (self._neg.sum() + CALIBRATION_PRIOR)
+        """AUC of positive against rival distances (ties count half), in [0, 1], shrunk
+        towards 0.5 while either histogram holds few samples."""
+        n = min(self._pos.sum(), self._neg.sum())
+        if n <= 0:
+            return 0.5
+        pos, neg = self._pos / self._pos.sum(), self._neg / self._neg.sum()
         farther = 1.0 - np.cumsum(neg)  # rivals in a farther bin
-        return float((pos * (farther + 0.5 * neg)).sum())
+        auc = float((pos * (farther + 0.5 * neg)).sum())
+        return float(0.5 + (auc - 0.5) * n / (n + CALIBRATION_PRIOR))
 
     @property
     def trust(self) -> float:
@@ -110,11 +125,19 @@ class AppearanceCalibration:
     def rival_rank(self, dist: np.ndarray) -> np.ndarray:
         """Fraction of rivals at most ``dist`` away (interpolated within a bin); NaN and inf
         pass through."""
-        neg = self._neg + RANK_PRIOR / len(self._neg)
-        cdf = np.concatenate([[0.0], np.cumsum(neg)]) / neg.sum()
+        return self._cdf(self._neg, dist)
+
+    def evidence(self, dist: np.ndarray) -> np.ndarray:
+        """How many times more often a person's own detection than a rival lies at most
+        ``dist`` away: ``P(positive <= dist) / P(rival <= dist)``."""
+        return self._cdf(self._pos, dist) / np.maximum(self._cdf(self._neg, dist), 1e-9)
+
+    @staticmethod
+    def _cdf(hist: np.ndarray, dist: np.ndarray) -> np.ndarray:
+        hist = hist + RANK_PRIOR / len(hist)
+        cdf = np.concatenate([[0.0], np.cumsum(hist)]) / hist.sum()
         x = np.log10(np.clip(np.nan_to_num(dist, nan=1.0, posinf=2.0), 1e-9, 2.0))
-        rank = np.interp(x, _LOG_EDGES, cdf)
-        return np.where(np.isfinite(dist), rank, dist)
+        return np.where(np.isfinite(dist), np.interp(x, _LOG_EDGES, cdf), dist)
 
     def observe(self, pos: np.ndarray, rivals: np.ndarray) -> None:
         """Add positive distances ``(K,)`` and rival distances ``(R,)``; older samples decay."""
@@ -129,9 +152,9 @@ class AppearanceCalibration:
 # Cosine distances from 1e-4 to 2 in log bins; the first bin also takes everything closer.
 _LOG_EDGES = np.linspace(-4.0, np.log10(2.0), 33)
 _EDGES = np.concatenate([[0.0], 10.0 ** _LOG_EDGES[1:]])
-# Pseudo-samples of the flat prior both histograms start from for the separability (a fresh
-# video earns no trust), and the rival histogram's for ranks (the data decides them soon); the
-# rate old samples are forgotten at (an effective memory of ~2000 samples).
+# Samples the separability is shrunk towards 0.5 with (a fresh video earns no trust), the
+# pseudo-samples of the flat prior of ranks (the data decides them soon), and the rate old
+# samples are forgotten at (an effective memory of ~2000 samples).
 CALIBRATION_PRIOR = 8.0
 RANK_PRIOR = 0.5
 CALIBRATION_DECAY = 0.9995

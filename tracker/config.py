@@ -69,16 +69,18 @@ class TrackerConfig:
     reid_margin: float = num(1.0, "[0, inf)")  # box heights of slack: jitter, pose, a border step
     # Adaptive trust: appearance counts only as far as it separates the people in view. On each
     # video the tracker learns how far a person's own detection and a nearby rival lie from the
-    # person's track embedding; appearance decisions use the rival rank of a distance (the
-    # fraction of rivals that close) and the separation (AUC) scales the appearance weight and
-    # relaxes its gate. Off: raw cosine distances with reid_thresh and reid_min_margin alone.
+    # person's track embedding. Their separation (AUC) is the trust that scales the appearance
+    # weight and relaxes its gate; re-identification uses a distance's rival rank (the fraction
+    # of rivals that close). Off: raw cosine distances with reid_thresh and reid_min_margin.
     appearance_trust: bool = True
-    trust_floor: float = num(
-        0.6, "[0, 1]"
-    )  # separability (AUC) at or below which appearance is ignored
-    trust_full: float = num(0.9, "[0, 1]")  # separability at or above which it is fully trusted
+    # separability (AUC) at or below which appearance is ignored (0.5: chance; sampling noise
+    # on a useless embedder reaches ~0.52), and at or above which it is fully trusted
+    trust_floor: float = num(0.55, "[0, 1]")
+    trust_full: float = num(0.7, "[0, 1]")
     # re-identification (with appearance_trust): at most this fraction of rivals as close ...
     reid_rank: float = num(0.02, "[0, 1]")
+    # ... a distance this many times more common for a person's own detection than a rival's ...
+    reid_evidence: float = num(10.0, "[1, inf)")
     # ... and this much rival rank closer than the runner-up among the other known people
     reid_rank_margin: float = num(0.1, "[0, 1]")
     # re-identification without appearance_trust: cosine margin over the runner-up

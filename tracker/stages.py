@@ -117,8 +117,6 @@ class MatchingStages:
         cfg = self.config
         trust = self.trust
         appearance = self._appearance_cost(rows, det_idx, embs) if trust > 0 else None
-        if appearance is not None and cfg.appearance_trust:
-            appearance = self._trust.rival_rank(appearance)
         cost = fuse_cost(
             box_iou(self._pred_xyxy[rows], boxes[det_idx]),
             appearance,
@@ -175,8 +173,8 @@ class MatchingStages:
         their threshold, or ``None`` when appearance is not trusted.
 
         With ``appearance_trust`` costs are rival ranks (:meth:`AppearanceCalibration.rival_rank`),
-        held to ``reid_rank * trust`` and a ``reid_rank_margin``; without it, cosine distances
-        held to ``reid_thresh`` and ``reid_min_margin``."""
+        held to ``reid_rank * trust``, ``reid_evidence`` and a ``reid_rank_margin``; without it,
+        cosine distances held to ``reid_thresh`` and ``reid_min_margin``."""
         cfg = self.config
         calibrated = cfg.appearance_trust
         thresh = cfg.reid_rank * self.trust if calibrated else cfg.reid_thresh
@@ -188,7 +186,8 @@ class MatchingStages:
         dist = cosine_distance(self.table.emb[people], emb)  # (P, M)
         dist[:, ~np.isfinite(emb).all(axis=1)] = np.inf  # skipped crops (embed_skip_iou)
         if calibrated:
-            dist = np.where(dist <= cfg.reid_thresh, self._trust.rival_rank(dist), np.inf)
+            ok = (dist <= cfg.reid_thresh) & (self._trust.evidence(dist) >= cfg.reid_evidence)
+            dist = np.where(ok, self._trust.rival_rank(dist), np.inf)
         margin = cfg.reid_rank_margin if calibrated else cfg.reid_min_margin
         cost = margin_gated(dist, np.searchsorted(people, lost), margin)
         cost[~self._reachable(lost, boxes)] = np.inf

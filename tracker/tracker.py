@@ -22,8 +22,9 @@ Per frame (``Tracker.update``):
 6. tracklet embeddings of tracks whose window changed are recomputed in one batched call.
 
 Appearance never hurts (:mod:`tracker.appearance_guard`): every appearance-driven association
-passes a reachability gate, re-identification needs a margin over every other known person, and
-appearance counts only as far as it separates the people of this video (the trust).
+passes a reachability gate; appearance is calibrated on this video (own detections against
+nearby rivals) and counts only as far as it separates them (the trust); re-identification needs
+strong calibrated evidence and a margin over every other known person.
 
 Frame-count knobs are given at 30 fps and scaled to the video's ``frame_rate`` (as ByteTrack
 does). When a track is confirmed, :attr:`Tracker.backfill` holds its tentative frames with the
@@ -44,7 +45,7 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
-from tracker.appearance_guard import AppearanceCalibration
+from tracker.appearance_guard import AppearanceCalibration, clean_crops
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
 from tracker.embedding import (
@@ -55,10 +56,7 @@ from tracker.embedding import (
     l2_normalize,
 )
 from tracker.kalman import KalmanBoxFilter, cxcywh_to_xyxy, state_to_xyxy, xyxy_to_cxcywh
-from tracker.matching import (
-    box_iou,
-    max_overlap,
-)
+from tracker.matching import box_iou, max_overlap
 from tracker.stages import MatchingStages
 from tracker.tracks import LOST, TRACKED, TrackInfo, TrackTable
 
@@ -376,7 +374,7 @@ class Tracker(MatchingStages):
         self.table.saved_mean[ti] = self.table.mean[ti]
         self.table.saved_cov[ti] = self.table.cov[ti]
         if feats is not None:
-            clean = self._overlap(boxes)[dj] <= cfg.embed_max_overlap
+            clean = clean_crops(boxes[dj], self._overlap(boxes)[dj], cfg.embed_max_overlap)
             added = []
             for j, t in zip(dj[clean].tolist(), ti[clean].tolist(), strict=True):
                 if feats[j] is not None:
@@ -410,7 +408,9 @@ class Tracker(MatchingStages):
         mean, cov = self.kalman.initiate(boxes[births])
         firsts = [None] * len(births)
         if feats is not None:
-            clean = self._overlap(boxes)[births] <= self.config.embed_max_overlap
+            clean = clean_crops(
+                boxes[births], self._overlap(boxes)[births], self.config.embed_max_overlap
+            )
             firsts = [
                 feats[j] if ok else None for j, ok in zip(births.tolist(), clean, strict=True)
             ]

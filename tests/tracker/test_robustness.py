@@ -214,3 +214,57 @@ def test_only_the_requested_classes_are_tracked():
     assert tracked(TrackerConfig(min_hits=1), None) == [100.0, 300.0]
     out = Tracker(TrackerConfig(min_hits=1)).update(next(frames(coco)))
     assert out.class_id.tolist() == [0]  # the detector's class ids are kept
+
+
+def sliver_exit(f: int) -> dict[str, list[float]]:
+    """A walks right and leaves through a border: for frames 20-29 only a sliver of A is in
+    view (its crop shows background). From frame 40 a false positive of that background stands
+    where A left; B and C stand apart."""
+    people = {"B": person(250, y=20), "C": person(330, y=250)}
+    if f < 20:
+        people["A"] = person(100 + f)
+    elif f < 30:
+        people["A sliver"] = [122.0 + f, 100.0, 130.0 + f, 190.0]
+    if f >= 40:
+        people["F"] = person(150)
+    return people
+
+
+@pytest.mark.parametrize("min_aspect, stolen", [(0.25, False), (0.0, True)])
+def test_a_sliver_at_the_border_does_not_hand_the_id_to_background(
+    monkeypatch, min_aspect, stolen
+):
+    """Sliver crops never join a window (MIN_CROP_ASPECT); without that rule A's embedding
+    becomes the background's and the false positive takes A's id."""
+    import tracker.appearance_guard as guard
+
+    monkeypatch.setattr(guard, "MIN_CROP_ASPECT", min_aspect)
+    background = BASIS[6] + BASIS[7]
+    looks = LOOKS | {"A sliver": background, "F": background}
+    # No appearance gate (as the dance and sports presets): motion carries A into the sliver.
+    cfg = TrackerConfig(min_hits=2, max_time_lost=5, reid_buffer=300, appearance_gate=2.0)
+    seen, _ = run_scene(sliver_exit, cfg, looks=looks, frames=60)
+    assert len(seen["A"]) == 1 and seen["A sliver"] == seen["A"]
+    assert (seen["F"] == seen["A"]) is stolen
+
+
+def test_calibration_ranks_evidence_and_separability():
+    """Rival rank and evidence follow the samples; separability is the AUC, 0.5 for an
+    embedder whose own and rival distances are alike (trust 0), high when they separate."""
+    from tracker.appearance_guard import AppearanceCalibration
+
+    rng = np.random.default_rng(0)
+    good = AppearanceCalibration(enabled=True, floor=0.55, full=0.7)
+    assert good.separability == 0.5 and good.trust == 0.0  # nothing seen yet
+    for _ in range(50):
+        good.observe(rng.uniform(0.001, 0.01, 4), rng.uniform(0.02, 0.2, 8))
+    assert good.separability > 0.95 and good.trust == 1.0
+    rank = good.rival_rank(np.array([0.005, 0.02, 0.1, 1.0, np.inf]))
+    assert rank[0] < 0.01 and rank[2] == pytest.approx(0.5, abs=0.1) and rank[3] > 0.99
+    assert rank[4] == np.inf
+    assert good.evidence(np.array([0.01]))[0] > 50  # all own detections, almost no rival
+    useless = AppearanceCalibration(enabled=True, floor=0.55, full=0.7)
+    for _ in range(50):
+        useless.observe(rng.uniform(0.001, 0.2, 4), rng.uniform(0.001, 0.2, 8))
+    assert abs(useless.separability - 0.5) < 0.05 and useless.trust == 0.0
+    assert useless.evidence(np.array([0.01]))[0] < 3
