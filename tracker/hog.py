@@ -59,42 +59,76 @@ _GAMMA = np.sqrt(np.arange(256, dtype=np.float32)).reshape(1, 256)
 _BIN_SCALE = np.float32(NBINS / np.pi)
 
 
-def _orientation_votes(img: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` BGR uint8 -> ``(9, H, W)`` float32 magnitude votes per orientation bin.
+def _gradient(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(h, W, 3)`` BGR uint8 -> magnitude ``(h, W)`` and orientation ``u`` in bin units.
 
     As OpenCV 4: gamma (square root) table, ``[-1, 0, 1]`` derivatives with reflect-101 borders,
-    the channel with the largest squared magnitude (red, then green, then blue on ties), and each
-    pixel's magnitude split linearly between the two bins nearest to its unsigned orientation.
+    the channel with the largest magnitude (red, then green, then blue on ties), and
+    ``u = (angle mod pi) * 9 / pi`` in ``[0, 9)``; bin ``k`` is centred on ``u = k + 0.5``.
     """
-    g = cv2.LUT(img, _GAMMA)
-    dx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=1, borderType=cv2.BORDER_REFLECT_101)
-    dy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=1, borderType=cv2.BORDER_REFLECT_101)
-    if dx.ndim == 3:
-        bx, gx, rx = cv2.split(dx)
-        by, gy, ry = cv2.split(dy)
-        best = cv2.add(cv2.multiply(rx, rx), cv2.multiply(ry, ry))
-        for cx, cy in ((gx, gy), (bx, by)):
-            m = cv2.add(cv2.multiply(cx, cx), cv2.multiply(cy, cy))
-            take = m > best
-            np.copyto(rx, cx, where=take)
-            np.copyto(ry, cy, where=take)
-            np.maximum(best, m, out=best)
-        dx, dy = rx, ry
-    mag, angle = cv2.cartToPolar(dx, dy)
-    # u in [0, 9): orientation in bin units, unsigned (angle mod pi); bin k is centred on k + 0.5.
+    planes = cv2.split(img)[::-1] if img.ndim == 3 else [img]  # red, green, blue
+    mag = angle = None
+    for plane in planes:
+        g = cv2.LUT(plane, _GAMMA)
+        dx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=1, borderType=cv2.BORDER_REFLECT_101)
+        dy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=1, borderType=cv2.BORDER_REFLECT_101)
+        m, a = cv2.cartToPolar(dx, dy)
+        if mag is None:
+            mag, angle = m, a
+        else:  # this channel's gradient is stronger: take it
+            stronger = cv2.compare(m, mag, cv2.CMP_GT)
+            cv2.copyTo(m, stronger, mag)
+            cv2.copyTo(a, stronger, angle)
     u = cv2.multiply(angle, float(_BIN_SCALE))
     u -= np.float32(NBINS) * (u >= NBINS)
-    votes = np.empty((NBINS,) + mag.shape, dtype=np.float32)
+    return mag, u
+
+
+def _orientation_votes(mag: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Magnitude votes per orientation bin into ``out`` ``(9, h, w)``: each pixel's magnitude
+    split linearly between the two bins nearest to its orientation (with wrap-around)."""
+    dist = np.empty_like(mag)
     for k in range(NBINS):
-        dist = cv2.absdiff(u, k + 0.5)
-        if k == 0:  # u in [8.5, 9) also votes for bin 0 (wrap-around)
-            dist = cv2.min(dist, cv2.absdiff(u, NBINS + 0.5))
+        cv2.absdiff(u, k + 0.5, dst=dist)
+        if k == 0:  # u in [8.5, 9) also votes for bin 0
+            cv2.min(dist, cv2.absdiff(u, NBINS + 0.5), dst=dist)
         elif k == NBINS - 1:  # u in [0, 0.5) also votes for bin 8
-            dist = cv2.min(dist, cv2.add(u, 0.5))
-        w = cv2.subtract(1.0, dist)
-        cv2.max(w, 0.0, dst=w)
-        cv2.multiply(w, mag, dst=votes[k])
-    return votes
+            cv2.min(dist, cv2.add(u, 0.5), dst=dist)
+        cv2.subtract(1.0, dist, dst=dist)
+        cv2.max(dist, 0.0, dst=dist)
+        cv2.multiply(dist, mag, dst=out[k])
+    return out
+
+
+_BAND_PIXELS = 1 << 16  # pixels per band of tile rows: its nine vote planes stay in cache
+
+
+def tile_histograms(img: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` image -> ``(Ty, Tx, 4, 4, 9)``: for each 8x8 tile, the votes of its pixels
+    per (x quadrant, x cell), (y quadrant, y cell) and bin, weighted as in a 16x16 block.
+
+    Works in bands of tile rows so the nine vote planes of a band stay in cache; the gradient of
+    a band is taken with one halo row on each side, so it equals the whole image's.
+    """
+    h, w = img.shape[:2]
+    ty, tx = h // CELL, w // CELL
+    out = np.empty((ty, tx, 4, 4, NBINS), dtype=np.float32)
+    band = max(1, _BAND_PIXELS // max(w, 1) // CELL)  # tile rows per band
+    votes = np.empty((NBINS, band * CELL, tx * CELL), dtype=np.float32)
+    for t0 in range(0, ty, band):
+        t1 = min(t0 + band, ty)
+        y0, y1 = t0 * CELL, t1 * CELL
+        ya, yb = max(y0 - 1, 0), min(y1 + 1, h)
+        mag, u = _gradient(img[ya:yb])
+        rows = slice(y0 - ya, y0 - ya + y1 - y0)
+        v = votes[:, : y1 - y0]
+        _orientation_votes(mag[rows, : tx * CELL], u[rows, : tx * CELL], v)
+        nb = t1 - t0
+        # x: (9 * nb * 8 * tx, 8) @ (8, 4) -> (qx, cx) pairs; y: (4, 8) @ (8, tx * 4) per row
+        vx = (v.reshape(-1, CELL) @ _AXIS_W.T).reshape(NBINS, nb, CELL, tx * 4)
+        th = np.matmul(_AXIS_W, vx).reshape(NBINS, nb, 4, tx, 4)
+        out[t0:t1] = th.transpose(1, 3, 4, 2, 0)
+    return out
 
 
 def block_features(img: np.ndarray) -> np.ndarray:
@@ -102,22 +136,13 @@ def block_features(img: np.ndarray) -> np.ndarray:
 
     A block's 36 values are its four cells' 9 bins, cells in OpenCV's order (``cx * 2 + cy``).
     """
-    votes = _orientation_votes(img)
-    ty, tx = img.shape[0] // CELL, img.shape[1] // CELL
-    v = votes[:, : ty * CELL, : tx * CELL]
-    # x: (9 * ty * 8 * tx, 8) @ (8, 4) -> per tile row pixel, (qx, cx) pairs
-    vx = v.reshape(-1, CELL) @ _AXIS_W.T  # (9*ty*8*tx, 4)
-    vx = vx.reshape(NBINS, ty, CELL, tx * 4)
-    # y: (4, 8) @ (8, tx*4) per (bin, tile row) -> (9, ty, 4 (qy, cy), tx, 4 (qx, cx))
-    th = np.matmul(_AXIS_W, vx).reshape(NBINS, ty, 4, tx, 4)
-    by, bx = ty - 1, tx - 1
-    blocks = np.zeros((by, bx, 2, 2, NBINS), dtype=np.float32)  # (.., cx, cy, bin)
+    th = tile_histograms(img)  # (ty, tx, (qx, cx), (qy, cy), bin)
+    by, bx = th.shape[0] - 1, th.shape[1] - 1
+    blocks = np.zeros((max(by, 0), max(bx, 0), 2, 2, NBINS), dtype=np.float32)
     for qy in range(2):
         for qx in range(2):
-            part = th[:, qy : qy + by, qy * 2 : qy * 2 + 2, qx : qx + bx, qx * 2 : qx * 2 + 2]
-            # part: (9, by, cy, bx, cx) -> (by, bx, cx, cy, 9)
-            blocks += part.transpose(1, 3, 4, 2, 0)
-    blocks = blocks.reshape(by, bx, 36)
+            blocks += th[qy : qy + by, qx : qx + bx, qx * 2 : qx * 2 + 2, qy * 2 : qy * 2 + 2]
+    blocks = blocks.reshape(blocks.shape[0], blocks.shape[1], 36)
     # L2-Hys: normalise, clip at 0.2, normalise again (OpenCV's epsilon choices).
     norm = np.sqrt(np.einsum("ijk,ijk->ij", blocks, blocks))[..., None] + np.float32(36 * 0.1)
     blocks = np.minimum(blocks / norm, np.float32(0.2))
