@@ -121,7 +121,7 @@ def tile_histograms(img: np.ndarray) -> np.ndarray:
         ya, yb = max(y0 - 1, 0), min(y1 + 1, h)
         mag, u = _gradient(img[ya:yb])
         rows = slice(y0 - ya, y0 - ya + y1 - y0)
-        v = votes[:, : y1 - y0]
+        v = votes if t1 - t0 == band else np.empty((NBINS, y1 - y0, tx * CELL), np.float32)
         _orientation_votes(mag[rows, : tx * CELL], u[rows, : tx * CELL], v)
         nb = t1 - t0
         # x: (9 * nb * 8 * tx, 8) @ (8, 4) -> (qx, cx) pairs; y: (4, 8) @ (8, tx * 4) per row
@@ -137,17 +137,17 @@ def block_features(img: np.ndarray) -> np.ndarray:
     A block's 36 values are its four cells' 9 bins, cells in OpenCV's order (``cx * 2 + cy``).
     """
     th = tile_histograms(img)  # (ty, tx, (qx, cx), (qy, cy), bin)
-    by, bx = th.shape[0] - 1, th.shape[1] - 1
-    blocks = np.zeros((max(by, 0), max(bx, 0), 2, 2, NBINS), dtype=np.float32)
-    for qy in range(2):
-        for qx in range(2):
-            blocks += th[qy : qy + by, qx : qx + bx, qx * 2 : qx * 2 + 2, qy * 2 : qy * 2 + 2]
+    # A block is 2x2 tiles: add the x quadrants, then the y quadrants -> (by, bx, cx, cy, bin).
+    pairs = th[:, :-1, 0:2] + th[:, 1:, 2:4]
+    blocks = pairs[:-1, :, :, 0:2] + pairs[1:, :, :, 2:4]
     blocks = blocks.reshape(blocks.shape[0], blocks.shape[1], 36)
     # L2-Hys: normalise, clip at 0.2, normalise again (OpenCV's epsilon choices).
-    norm = np.sqrt(np.einsum("ijk,ijk->ij", blocks, blocks))[..., None] + np.float32(36 * 0.1)
-    blocks = np.minimum(blocks / norm, np.float32(0.2))
-    norm = np.sqrt(np.einsum("ijk,ijk->ij", blocks, blocks))[..., None] + np.float32(1e-3)
-    return blocks / norm
+    norm = np.sqrt(np.einsum("ijk,ijk->ij", blocks, blocks)) + np.float32(36 * 0.1)
+    blocks *= (1 / norm)[..., None]
+    np.minimum(blocks, np.float32(0.2), out=blocks)
+    norm = np.sqrt(np.einsum("ijk,ijk->ij", blocks, blocks)) + np.float32(1e-3)
+    blocks *= (1 / norm)[..., None]
+    return blocks
 
 
 def window_descriptor(img64x128: np.ndarray) -> np.ndarray:
@@ -184,7 +184,7 @@ class HogPeopleDetector:
         # (Bx, By, 36) in descriptor order -> (By, Bx, 36) to line up with block maps, then
         # (36, By * Bx): one column per block offset of the window.
         self.weights = svm[:-1].reshape(BLOCKS_X, BLOCKS_Y, 36).transpose(1, 0, 2).copy()
-        self._w_cols = np.ascontiguousarray(self.weights.reshape(-1, 36).T)
+        self._w_rows = np.ascontiguousarray(self.weights.reshape(-1, 36))  # (105, 36)
 
     def score_map(self, img: np.ndarray) -> np.ndarray:
         """SVM margins ``(Ny, Nx)`` of every window at stride 8 in ``img`` (top-left grid)."""
@@ -192,12 +192,13 @@ class HogPeopleDetector:
         ny, nx = blocks.shape[0] - BLOCKS_Y + 1, blocks.shape[1] - BLOCKS_X + 1
         if ny <= 0 or nx <= 0:
             return np.zeros((0, 0), dtype=np.float32)
-        per = blocks.reshape(-1, 36) @ self._w_cols  # (By * Bx, 105): block x offset weights
-        per = per.reshape(blocks.shape[0], blocks.shape[1], BLOCKS_Y, BLOCKS_X)
+        # (105, By * Bx): every block scored with the weights of each block position in a window
+        per = self._w_rows @ blocks.reshape(-1, 36).T
+        per = per.reshape(BLOCKS_Y, BLOCKS_X, blocks.shape[0], blocks.shape[1])
         score = np.full((ny, nx), self.bias, dtype=np.float32)
         for oy in range(BLOCKS_Y):
             for ox in range(BLOCKS_X):
-                score += per[oy : oy + ny, ox : ox + nx, oy, ox]
+                score += per[oy, ox, oy : oy + ny, ox : ox + nx]
         return score
 
     def detect(self, frame: np.ndarray, upscale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
