@@ -276,7 +276,7 @@ class HogDetector:
         stride: int = 8,
         hit_threshold: float = 0.0,
         conf: float | None = None,
-        nms_iou: float = 0.3,
+        nms_iou: float = 0.45,
         upscale: float = 1.0,
         batch_size: int = 1,
     ) -> None:
