@@ -306,9 +306,11 @@ class HogDetector:
     def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
         out = []
         for frame in frames:
-            windows, margins = self._hog.detect(frame, upscale=self.upscale)
+            windows, margins = self._hog.detect(frame, upscale=self.upscale, clip=False)
             conf = 1.0 - np.exp(-np.clip(margins, 0, None))
-            det = _detections(self.body_boxes(windows), conf)
+            h, w = frame.shape[:2]
+            boxes = np.clip(self.body_boxes(windows), 0, [w, h, w, h])
+            det = _detections(boxes, conf)
             if len(det) > 1:
                 det = det.with_nms(threshold=self.nms_iou, class_agnostic=True)
             out.append(det)

@@ -202,9 +202,12 @@ class HogPeopleDetector:
         )
         return shifted.sum(axis=(0, 1), dtype=np.float32) + np.float32(self.bias)
 
-    def detect(self, frame: np.ndarray, upscale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    def detect(
+        self, frame: np.ndarray, upscale: float = 1.0, clip: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Every window whose margin reaches ``hit_threshold``, on every pyramid level, in the
-        frame's coordinates (``upscale`` enlarges the frame first: it finds smaller people)."""
+        frame's coordinates (``upscale`` enlarges the frame first: it finds smaller people).
+        ``clip`` cuts windows at the frame's edges, as OpenCV does."""
         if frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         if upscale != 1.0:
@@ -231,4 +234,7 @@ class HogPeopleDetector:
                 margins.append(score[ys, xs])
         if not boxes:
             return np.zeros((0, 4)), np.zeros(0)
-        return np.concatenate(boxes) / upscale, np.concatenate(margins).astype(np.float64)
+        out = np.concatenate(boxes)
+        if clip:  # OpenCV's clipObjects
+            np.clip(out, 0, [w, h, w, h], out=out)
+        return out / upscale, np.concatenate(margins).astype(np.float64)
