@@ -10,13 +10,15 @@ Frames: synthetic 768x576 JPEG frames (``cgclip.data.synthetic``, the ``street``
 their ground-truth boxes. There is no real footage on this machine; these are cartoon people.
 
 - **Speed.** Both detectors find every raw window (no grouping) with identical parameters
-  (64x128 window, winStride 8, padding 0, scale 1.05, hit threshold 0) on one core
-  (``cv2.setNumThreads(1)``, BLAS 1 thread). Each round runs every frame through both, in an
-  order that alternates round by round; CPU seconds per frame give one-core FPS, and the median of
-  the per-round ratios compares them. Load average, threads and CPU time are recorded.
+  (64x128 window, winStride 8, padding 0, hit threshold 0) on one core (``cv2.setNumThreads(1)``,
+  BLAS 1 thread), at two pyramid steps: 1.1 (``--detector hog``'s) and 1.05 (OpenCV's default).
+  Each round runs every frame through each contender, in an order that shifts by one each
+  round; CPU seconds per frame give one-core FPS, and the median of the per-round ratios
+  compares them. Load average, threads and CPU time are recorded.
 - **Parity.** The raw windows of both on every frame: how many are the same, and the largest
   margin difference on shared windows.
-- **Recall / precision.** Both detectors' raw windows go through the same post-processing
+- **Recall / precision** at ``--detector hog``'s settings (upscale 1 and 2) and at scale 1.05.
+  Both detectors' raw windows go through the same post-processing
   (:class:`tracker.detectors.HogDetector`: person box inside each window, NMS at IoU 0.45) and
   are matched one-to-one to ground truth at IoU >= 0.5 (recall counts people at least half
   visible; a detection matched to any person counts for precision). Also OpenCV 4 as most code
@@ -42,6 +44,7 @@ from benchmarks.tracker_common import RESULTS_DIR, machine_info
 from cgclip.io.atomic import atomic_write_json
 
 KINDS = ("street", "dance", "sports")
+DEFAULT_SCALE = 1.1  # tracker.detectors.HogDetector's pyramid step
 SIZE = (768, 576)
 IOU = 0.5
 MIN_VISIBILITY = 0.5
@@ -188,7 +191,7 @@ def accuracy(frames: list[Frame], hog, upscale: float, scale: float) -> dict[str
         t = time.process_time()
         cb, cm = opencv_windows(hog, img, scale)
         cpu["opencv4"] += time.process_time() - t
-        if upscale == 1.0:  # OpenCV as most code calls it, for reference
+        if upscale == 1.0 and scale == DEFAULT_SCALE:  # OpenCV as most code calls it
             t = time.process_time()
             gb, _ = opencv_windows(hog, img, 1.05, group=2)
             cpu["opencv4_default"] += time.process_time() - t
@@ -213,19 +216,20 @@ def accuracy(frames: list[Frame], hog, upscale: float, scale: float) -> dict[str
     }
 
 
-def speed(frames: list[Frame], hog, rounds: int, scale: float) -> dict[str, Any]:
-    """Rotated rounds: CPU and wall seconds per frame of both; median per-round ratio."""
+def speed(frames: list[Frame], hog, rounds: int, scales: list[float]) -> dict[str, Any]:
+    """Rotated rounds: CPU and wall seconds per frame of both detectors at each pyramid step;
+    median per-round ratio of CPU times at each."""
     from tracker.hog import HogPeopleDetector
 
-    ours = HogPeopleDetector(scale=scale)
-    runners = {
-        "ours": lambda img: ours.detect(img),
-        "opencv4": lambda img: opencv_windows(hog, img, scale),
-    }
+    runners = {}
+    for scale in scales:
+        ours = HogPeopleDetector(scale=scale)
+        runners[f"ours@{scale:g}"] = lambda img, d=ours: d.detect(img)
+        runners[f"opencv4@{scale:g}"] = lambda img, s=scale: opencv_windows(hog, img, s)
     names = list(runners)
     per_round: list[dict[str, Any]] = []
     for r in tqdm(range(rounds), desc="speed rounds", unit="round"):
-        order = names if r % 2 == 0 else names[::-1]
+        order = names[r % len(names) :] + names[: r % len(names)]
         rec: dict[str, Any] = {"order": order, "load_before": round(os.getloadavg()[0], 2)}
         for name in order:
             run = runners[name]
@@ -237,16 +241,22 @@ def speed(frames: list[Frame], hog, rounds: int, scale: float) -> dict[str, Any]
                 "cpu_s_per_frame": (time.process_time() - cpu0) / len(frames),
                 "wall_s_per_frame": (time.perf_counter() - wall0) / len(frames),
             }
-        rec["ratio_cpu"] = rec["ours"]["cpu_s_per_frame"] / rec["opencv4"]["cpu_s_per_frame"]
+        rec["ratio_cpu"] = {
+            f"{s:g}": rec[f"ours@{s:g}"]["cpu_s_per_frame"]
+            / rec[f"opencv4@{s:g}"]["cpu_s_per_frame"]
+            for s in scales
+        }
         per_round.append(rec)
     med = {name: statistics.median(r[name]["cpu_s_per_frame"] for r in per_round) for name in names}
     return {
-        "scale": scale,
+        "scales": scales,
         "frames_per_round": len(frames),
         "rounds": per_round,
         "cpu_s_per_frame_median": med,
         "fps_one_core": {name: 1.0 / s for name, s in med.items()},
-        "ratio_cpu_median": statistics.median(r["ratio_cpu"] for r in per_round),
+        "ratio_cpu_median": {
+            f"{s:g}": statistics.median(r["ratio_cpu"][f"{s:g}"] for r in per_round) for s in scales
+        },
     }
 
 
@@ -281,26 +291,29 @@ def main(argv: list[str] | None = None) -> int:
             "people_per_frame": float(np.mean([len(f.gt) for f in frames])),
             "person_height_px": [float(np.percentile(heights, q)) for q in (10, 50, 90)],
         },
-        "params": {"win_stride": 8, "padding": 0, "scale": 1.05, "hit_threshold": 0.0},
-        "speed": speed(frames, hog, args.rounds, 1.05),
+        "params": {"win_stride": 8, "padding": 0, "hit_threshold": 0.0},
+        "default_scale": DEFAULT_SCALE,
+        "speed": speed(frames, hog, args.rounds, [DEFAULT_SCALE, 1.05]),
         "accuracy": [
-            accuracy(frames, hog, float(u), 1.05) for u in args.upscales.split(",") if u.strip()
+            *(accuracy(frames, hog, float(u), DEFAULT_SCALE) for u in args.upscales.split(",")),
+            accuracy(frames, hog, 1.0, 1.05),
         ],
     }
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     result["cpu_s_total"] = time.process_time() - cpu0
     atomic_write_json(args.out, result)
     s = result["speed"]
-    print(
-        f"one core: ours {s['fps_one_core']['ours']:.1f} FPS, OpenCV 4 "
-        f"{s['fps_one_core']['opencv4']:.1f} FPS (ours/OpenCV CPU time {s['ratio_cpu_median']:.2f})"
-    )
+    for scale, ratio in s["ratio_cpu_median"].items():
+        print(
+            f"scale {scale}, one core: ours {s['fps_one_core'][f'ours@{scale}']:.1f} FPS, OpenCV 4 "
+            f"{s['fps_one_core'][f'opencv4@{scale}']:.1f} FPS (ours/OpenCV CPU time {ratio:.2f})"
+        )
     for acc in result["accuracy"]:
         sc = acc["scores"]
         print(
-            f"upscale {acc['upscale']:g}: recall ours {sc['ours']['recall']:.3f} OpenCV 4 "
-            f"{sc['opencv4']['recall']:.3f}; precision {sc['ours']['precision']:.3f} / "
-            f"{sc['opencv4']['precision']:.3f}"
+            f"scale {acc['scale']:g} upscale {acc['upscale']:g}: recall ours "
+            f"{sc['ours']['recall']:.3f} OpenCV 4 {sc['opencv4']['recall']:.3f}; precision "
+            f"{sc['ours']['precision']:.3f} / {sc['opencv4']['precision']:.3f}"
         )
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
@@ -311,49 +324,60 @@ if __name__ == "__main__":
 
 
 def render(result: dict[str, Any]) -> str:
-    """Markdown: one-core speed, then recall/precision of both per setting."""
+    """Markdown: one-core speed at each pyramid step, then recall/precision of both."""
     s = result["speed"]
     fps, cpu = s["fps_one_core"], s["cpu_s_per_frame_median"]
     loads = [r["load_before"] for r in s["rounds"]]
     lines = [
-        "| 768x576, one core | CPU ms/frame | FPS (one core) |",
-        "|---|---|---|",
-        f"| numpy HOG (`--detector hog`) | {cpu['ours'] * 1e3:.0f} | {fps['ours']:.1f} |",
-        f"| OpenCV {result['opencv']} `detectMultiScale` | {cpu['opencv4'] * 1e3:.0f} | "
-        f"{fps['opencv4']:.1f} |",
-        "",
-        f"Ours / OpenCV CPU time: {s['ratio_cpu_median']:.2f} (median of {len(s['rounds'])} "
-        f"rotated rounds of {s['frames_per_round']} frames; scale {s['scale']}, winStride 8, "
-        f"every raw window). Load average {min(loads):.1f}-{max(loads):.1f} on "
-        f"{result['machine']['cores']} cores; {result['threads']['plan']}.",
-        "",
-        "| upscale | detector | recall | precision | boxes/frame | recall street / dance / "
-        "sports | raw windows same |",
-        "|---|---|---|---|---|---|---|",
+        "| 768x576, one core | scale | CPU ms/frame | FPS (one core) | ours / OpenCV CPU time |",
+        "|---|---|---|---|---|",
     ]
+    for scale in s["scales"]:
+        key = f"{scale:g}"
+        ratio = s["ratio_cpu_median"][key]
+        default = " (`--detector hog`)" if scale == result["default_scale"] else ""
+        lines += [
+            f"| numpy HOG{default} | {key} | {cpu['ours@' + key] * 1e3:.0f} | "
+            f"{fps['ours@' + key]:.1f} | {ratio:.2f} |",
+            f"| OpenCV {result['opencv']} `detectMultiScale` | {key} | "
+            f"{cpu['opencv4@' + key] * 1e3:.0f} | {fps['opencv4@' + key]:.1f} | |",
+        ]
+    lines += [
+        "",
+        f"Medians of {len(s['rounds'])} rounds of {s['frames_per_round']} frames, contenders "
+        f"rotated each round; winStride 8, padding 0, hit threshold 0, every raw window. Load "
+        f"average {min(loads):.1f}-{max(loads):.1f} on {result['machine']['cores']} cores "
+        f"shared with other jobs; {result['threads']['plan']}.",
+        "",
+        "| scale | upscale | detector | recall | precision | boxes/frame | recall street / "
+        "dance / sports | raw windows: same / ours / OpenCV |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    names = {
+        "ours": "numpy HOG",
+        "opencv4": "OpenCV 4, same post-processing",
+        "opencv4_default": "OpenCV 4 as usually called (scale 1.05, grouped windows)",
+    }
     for acc in result["accuracy"]:
         w = acc["windows"]
-        parity = f"{w['shared']} of {w['ours']} / {w['opencv4']}"
-        names = {
-            "ours": "numpy HOG",
-            "opencv4": "OpenCV 4, same post-processing",
-            "opencv4_default": "OpenCV 4 defaults (grouped windows)",
-        }
+        parity = f"{w['shared']} / {w['ours']} / {w['opencv4']}"
         for key, label in names.items():
             if key not in acc["scores"]:
                 continue
             sc = acc["scores"][key]
             kinds = " / ".join(f"{sc['kinds'][k]['recall']:.2f}" for k in KINDS)
+            scale = 1.05 if key == "opencv4_default" else acc["scale"]
             lines.append(
-                f"| {acc['upscale']:g} | {label} | {sc['recall']:.3f} | {sc['precision']:.3f} | "
-                f"{sc['per_frame']:.1f} | {kinds} | {parity if key == 'ours' else ''} |"
+                f"| {scale:g} | {acc['upscale']:g} | {label} | {sc['recall']:.3f} | "
+                f"{sc['precision']:.3f} | {sc['per_frame']:.1f} | {kinds} | "
+                f"{parity if key == 'ours' else ''} |"
             )
     fr = result["frames"]
     lines += [
         "",
-        f"{fr['per_kind'] * len(fr['kinds'])} synthetic {fr['size'][0]}x{fr['size'][1]} frames "
-        f"({fr['what']}); {fr['people_per_frame']:.1f} people per frame, 10/50/90 % heights "
+        f"{fr['per_kind'] * len(fr['kinds'])} frames of {fr['size'][0]}x{fr['size'][1]}: "
+        f"{fr['what']}; {fr['people_per_frame']:.1f} people per frame, 10/50/90 % heights "
         + "/".join(f"{h:.0f}" for h in fr["person_height_px"])
-        + f" px. Matching at IoU >= {IOU}; recall over people at least half visible.",
+        + f" px. Matching one-to-one at IoU >= {IOU}; recall over people at least half visible.",
     ]
     return "\n".join(lines)
