@@ -220,3 +220,14 @@ def _min_hits_1(folder: Path) -> Path:
     path = folder / "min_hits_1.yaml"
     path.write_text("min_hits: 1\n")
     return path
+
+
+def test_batch_refuses_options_the_detector_does_not_use(sample_clip, tmp_path, capsys):
+    from tracker import batch
+
+    out = tmp_path / "out"
+    argv = [str(sample_clip / "sample.mp4"), "--out", str(out), "--detector", "hog"]
+    assert batch.main([*argv, "--imgsz", "320", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--imgsz is not used by --detector hog" in err[0]
+    assert not out.exists()
