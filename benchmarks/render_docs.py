@@ -372,6 +372,13 @@ def batch_throughput(results: Path) -> str:
     return render(read_result(results, "batch_throughput"))
 
 
+@renderer("hog_detector")
+def hog_detector(results: Path) -> str:
+    from benchmarks.hog_detector import render
+
+    return render(read_result(results, "hog_detector"))
+
+
 # ----------------------------------------------------------------------------- docs
 
 

@@ -362,6 +362,7 @@ def _engine(args: argparse.Namespace) -> tuple[LocalEngine | RayEngine, ThreadPl
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = tracking_options(args)
+    run_cli.check_detector_options(args.detector, args.detections, run_cli.detector_options(args))
     # Fail here, once, on a preset or config the workers could not load.
     load_preset(args.preset, **(read_config_yaml(args.config) if args.config else {}))
     jobs = expand_sources(args.sources, exclude=args.out)

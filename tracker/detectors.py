@@ -61,6 +61,7 @@ class ReplayDetector:
     """
 
     batch_size = 1
+    cli_options = frozenset({"conf"})  # --conf drops rows below it
 
     def __init__(self, path: str | os.PathLike[str], min_conf: float = -np.inf) -> None:
         self.path = Path(path)
@@ -116,6 +117,8 @@ class YoloDetector:
     become a one-line :class:`UserError`. ``.pt`` files load with torch's safe (``weights_only``)
     unpickler; ``trust_weights=True`` allows any pickle, which can run code (see docs/security.md).
     """
+
+    cli_options = frozenset({"conf", "batch", "imgsz", "trust_weights"})
 
     def __init__(
         self,
@@ -250,33 +253,65 @@ def _ultralytics_safe_load(enabled: bool) -> Iterator[None]:
 class HogDetector:
     """Dalal-Triggs HOG + linear SVM people detector (OpenCV's default people model).
 
-    Runs offline with no weights file. Uses ``cv2.HOGDescriptor`` when the installed OpenCV has
-    it (4.x) and the numpy implementation in :mod:`tracker.hog` otherwise (OpenCV 5 moved HOG to
-    contrib). SVM margins become confidences with ``1 - exp(-margin)``.
+    Runs offline with no weights file, in numpy (:mod:`tracker.hog`, the same windows and margins
+    as OpenCV 4's ``HOGDescriptor.detectMultiScale``, which OpenCV 5 moved to contrib). The raw
+    windows of every pyramid level are cut down to the person inside them (the model was trained
+    on 64x128 crops with a 40x96 person in the middle), then non-maximum suppression keeps the
+    strongest of overlapping boxes. SVM margins become confidences with ``1 - exp(-margin)``;
+    ``conf`` drops boxes below it (it sets the SVM hit threshold to ``-log(1 - conf)``).
+
+    ``upscale`` enlarges each frame first: HOG finds people at least ~100 pixels tall, so
+    ``upscale=2`` finds people of 50 pixels, at about four times the cost. ``scale`` is the
+    pyramid step: 1.1 by default, half the work of OpenCV's 1.05 for about the same recall once
+    NMS (rather than OpenCV's ``groupRectangles``, which wants 3 neighbouring windows) picks the
+    boxes (benchmarks/hog_detector.py).
     """
+
+    cli_options = frozenset({"conf", "hog_upscale"})
+    # the person inside a 64x128 window: x from 12 to 52, y from 16 to 112 (INRIA crops)
+    BODY = (12 / 64, 16 / 128, 52 / 64, 112 / 128)
 
     def __init__(
         self,
         *,
-        scale: float = 1.05,
+        scale: float = 1.1,
         stride: int = 8,
         hit_threshold: float = 0.0,
+        conf: float | None = None,
         nms_iou: float = 0.45,
         upscale: float = 1.0,
         batch_size: int = 1,
     ) -> None:
         from tracker.hog import HogPeopleDetector
 
+        if not upscale > 0:
+            raise UserError(f"HOG upscale must be positive, got {upscale}")
+        if conf is not None:
+            if not 0 <= conf <= 1:
+                raise UserError(f"confidence floor must be in [0, 1], got {conf}")
+            floor = np.inf if conf >= 1 else -np.log1p(-conf)
+            hit_threshold = max(hit_threshold, floor)
         self.batch_size = max(int(batch_size), 1)
         self.nms_iou = nms_iou
         self.upscale = float(upscale)
         self._hog = HogPeopleDetector(scale=scale, stride=stride, hit_threshold=hit_threshold)
 
+    @classmethod
+    def body_boxes(cls, windows: np.ndarray) -> np.ndarray:
+        """``(N, 4)`` xyxy detection windows -> the person's box inside each."""
+        windows = np.asarray(windows, dtype=np.float64).reshape(-1, 4)
+        x0, y0, x1, y1 = windows.T
+        w, h = x1 - x0, y1 - y0
+        fx0, fy0, fx1, fy1 = cls.BODY
+        return np.stack([x0 + fx0 * w, y0 + fy0 * h, x0 + fx1 * w, y0 + fy1 * h], axis=1)
+
     def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
         out = []
         for frame in frames:
-            boxes, margins = self._hog.detect(frame, upscale=self.upscale)
+            windows, margins = self._hog.detect(frame, upscale=self.upscale, clip=False)
             conf = 1.0 - np.exp(-np.clip(margins, 0, None))
+            h, w = frame.shape[:2]
+            boxes = np.clip(self.body_boxes(windows), 0, [w, h, w, h])
             det = _detections(boxes, conf)
             if len(det) > 1:
                 det = det.with_nms(threshold=self.nms_iou, class_agnostic=True)
@@ -284,26 +319,65 @@ class HogDetector:
         return out
 
 
+# The command-line options that configure a detector (argparse dests; tracker.run's flags).
+DETECTOR_OPTIONS = ("conf", "batch", "imgsz", "trust_weights", "hog_upscale")
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def detector_class(detector: str, detections: object | None = None) -> type:
+    """The class ``--detector`` / ``--detections`` select (before anything is loaded)."""
+    if detections is not None:
+        return ReplayDetector
+    if str(detector).lower() == "hog":
+        return HogDetector
+    return YoloDetector
+
+
+def check_detector_options(
+    detector: str, detections: object | None, given: dict[str, object]
+) -> None:
+    """Refuse, in one line, options given on the command line that the chosen detector does not
+    use (``given``: option dest -> value, ``None`` where not given). Each detector class lists
+    the options it uses in ``cli_options``."""
+    cls = detector_class(detector, detections)
+    unused = [d for d in DETECTOR_OPTIONS if given.get(d) is not None and d not in cls.cli_options]
+    if not unused:
+        return
+    what = "--detections" if cls is ReplayDetector else f"--detector {detector}"
+    uses = ", ".join(_flag(d) for d in DETECTOR_OPTIONS if d in cls.cli_options) or "none of them"
+    flags = ", ".join(_flag(d) for d in unused)
+    verb = "is" if len(unused) == 1 else "are"
+    raise UserError(f"{flags} {verb} not used by {what} (its options: {uses}); drop {flags}")
+
+
 def make_detector(
     detector: str = "yolo11n.pt",
     *,
     detections: str | os.PathLike[str] | None = None,
-    conf: float = 0.1,
-    batch_size: int = 8,
-    imgsz: int = 640,
+    conf: float | None = None,
+    batch_size: int | None = None,
+    imgsz: int | None = None,
     device: str = "cpu",
-    trust_weights: bool = False,
+    trust_weights: bool | None = None,
+    hog_upscale: float | None = None,
 ) -> Detector:
-    """The detector the CLI's ``--detector`` / ``--detections`` options ask for."""
-    if detections is not None:
-        return ReplayDetector(detections)
-    if str(detector).lower() == "hog":
-        return HogDetector()
+    """The detector the CLI's ``--detector`` / ``--detections`` options ask for; ``None`` means
+    the detector's default (YOLO: conf 0.1, batch 8, imgsz 640; HOG: no floor, upscale 1;
+    replayed detections: every row)."""
+    cls = detector_class(detector, detections)
+    if cls is ReplayDetector:
+        assert detections is not None
+        return ReplayDetector(detections, min_conf=-np.inf if conf is None else conf)
+    if cls is HogDetector:
+        return HogDetector(conf=conf, upscale=1.0 if hog_upscale is None else hog_upscale)
     return YoloDetector(
         detector,
-        conf=conf,
-        batch_size=batch_size,
-        imgsz=imgsz,
+        conf=0.1 if conf is None else conf,
+        batch_size=8 if batch_size is None else batch_size,
+        imgsz=640 if imgsz is None else imgsz,
         device=device,
-        trust_weights=trust_weights,
+        trust_weights=bool(trust_weights),
     )

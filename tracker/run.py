@@ -36,7 +36,12 @@ from cgclip.io.config import number_arg
 from cgclip.io.runs import claim_outputs
 from cgclip.threads import add_threads_argument, configure_threads
 from tracker.config import TrackerConfig, load_preset, preset_names, read_config_yaml
-from tracker.detectors import Detector, make_detector
+from tracker.detectors import (
+    DETECTOR_OPTIONS,
+    Detector,
+    check_detector_options,
+    make_detector,
+)
 from tracker.embedding import Embedder, build_embedder
 from tracker.outputs import JsonWriter, MotWriter, VideoAnnotator
 from tracker.pipeline import STAGES, Sink, StageTimer, iter_tracked, open_source
@@ -224,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trust-weights",
         action="store_true",
+        default=None,  # None: not given (an error with detectors that load no weights file)
         help="load --detector .pt files with the full unpickler. RISK: a .pt file is a pickle and "
         "can run any code on this machine when loaded; use only for files from a source you "
         "trust. Without it, .pt weights load with torch's safe (weights_only) loader",
@@ -252,17 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", default="default", help=f"tracker preset: {', '.join(preset_names())}"
     )
     p.add_argument("--config", help="YAML of tracker settings applied over the preset")
+    # Detector options default to None ("not given"): the detector fills in its own default,
+    # and one the chosen detector does not use is an error (tracker.detectors.cli_options).
     p.add_argument(
-        "--conf", type=number_arg("[0, 1]"), default=0.1, help="detector confidence floor (YOLO)"
+        "--conf",
+        type=number_arg("[0, 1]"),
+        help="detector confidence floor (YOLO: default 0.1; HOG: default none; --detections: "
+        "drops rows below it)",
     )
     p.add_argument(
-        "--batch",
-        type=number_arg("[1, inf)", int),
-        default=8,
-        help="frames per detector call (YOLO)",
+        "--batch", type=number_arg("[1, inf)", int), help="frames per detector call (YOLO, 8)"
     )
+    p.add_argument("--imgsz", type=number_arg("[32, 16384]", int), help="YOLO inference size (640)")
     p.add_argument(
-        "--imgsz", type=number_arg("[32, 16384]", int), default=640, help="YOLO inference size"
+        "--hog-upscale",
+        type=number_arg("[0.25, 4]"),
+        help="--detector hog: resize frames by this factor first; HOG finds people from ~100 "
+        "pixels tall, so 2 finds people from ~50 pixels (about 4x slower), and 0.5 is faster on "
+        "HD video of tall people (default 1)",
     )
     p.add_argument(
         "--output-dir",
@@ -315,24 +328,34 @@ def _device(args: argparse.Namespace) -> str:
     return device
 
 
+def detector_options(options: argparse.Namespace) -> dict[str, Any]:
+    """The detector options as given (``None``: not given, the detector's default applies)."""
+    return {name: getattr(options, name, None) for name in DETECTOR_OPTIONS}
+
+
 def detector_from_options(
     options: argparse.Namespace, *, detections: str | None, device: str
 ) -> Detector:
-    """The detector the command-line options ask for (also used by ``tracker.batch``)."""
+    """The detector the command-line options ask for (also used by ``tracker.batch``); an
+    option the chosen detector does not use is a one-line error."""
+    given = detector_options(options)
+    check_detector_options(options.detector, detections, given)
     return make_detector(
         options.detector,
         detections=detections,
-        conf=options.conf,
-        batch_size=options.batch,
-        imgsz=options.imgsz,
+        conf=given["conf"],
+        batch_size=given["batch"],
+        imgsz=given["imgsz"],
         device=device,
-        trust_weights=options.trust_weights,
+        trust_weights=given["trust_weights"],
+        hog_upscale=given["hog_upscale"],
     )
 
 
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_detector_options(args.detector, args.detections, detector_options(args))  # before work
     source = classify(args.video)
     if args.crops != "best" and args.save_crops is None:
         raise UserError("--crops chooses what --save-crops writes; give --save-crops DIR too")
