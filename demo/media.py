@@ -51,3 +51,29 @@ def transcode_h264(
     except av.FFmpegError as err:
         raise UserError(f"{src}: cannot re-encode the video for the browser ({err})") from None
     return dst
+
+
+BROWSER_CODECS = ("h264", "vp8", "vp9", "av1")  # what Chrome and Firefox play in MP4 / WebM
+BROWSER_CONTAINERS = (".mp4", ".m4v", ".webm", ".mov")
+
+
+def video_codec(path: str | os.PathLike[str]) -> str | None:
+    """FFmpeg's name for the first video stream's codec (``h264``, ``mpeg4``, ...); None when the
+    file has no video stream or FFmpeg cannot open it."""
+    import av
+
+    try:
+        with av.open(str(path)) as inp:
+            if not inp.streams.video:
+                return None
+            return inp.streams.video[0].codec_context.name
+    except (av.FFmpegError, OSError):
+        return None
+
+
+def is_browser_playable(path: str | os.PathLike[str]) -> bool:
+    """Whether browsers play the file as it is: H.264/VP8/VP9/AV1 in MP4, MOV or WebM. AVI,
+    MPEG-4 Part 2 (``mpeg4``, OpenCV's ``mp4v``), MPEG-2 and the like are not."""
+    if Path(path).suffix.lower() not in BROWSER_CONTAINERS:
+        return False
+    return video_codec(path) in BROWSER_CODECS

@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 NONE = "none"
 CLIP = "clip"
 CHECKPOINT_PREFIX = "ckpt:"
-CLIP_WEIGHTS_HINT = (
-    "Download that file where there is internet and give it to the demo's server: "
-    "python -m demo --clip-weights /path/to/{file}"
+CLIP_WEIGHTS_HINT = (  # said to a web visitor: the page's controls, not the server's options
+    "pick 'none' or a CG-CLIP checkpoint as the ReID model instead (whoever runs this server "
+    "can give it the CLIP weights, {file}, with --clip-weights)"
 )
 
 

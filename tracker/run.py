@@ -68,12 +68,15 @@ def track_video(
     out_video: str | Path | None = None,
     max_frames: int | None = None,
     progress: bool = True,
+    sinks: Sequence[Sink] = (),
 ) -> RunSummary:
     """Track one video (file or image folder) and write the requested outputs.
 
     The tracker runs at the video's frame rate. The MOT txt and JSON include each track's
     tentative boxes; the annotated video shows tracks from their confirmation
-    (see :mod:`tracker.pipeline`)."""
+    (see :mod:`tracker.pipeline`). ``sinks``: more sinks fed in the same pass, after the file
+    writers (they are entered last and so closed first: e.g. the demo's gallery collector and its
+    progress/cancel sink)."""
     summary = RunSummary()
     timer = StageTimer()
     source = open_source(video)
@@ -85,7 +88,7 @@ def track_video(
         total = info.frame_count or None
         if max_frames:
             total = min(total or max_frames, max_frames)
-        sinks: list[Sink] = []
+        extra, sinks = list(sinks), []
         if out_mot:
             sinks.append(MotWriter(out_mot))
         if out_json:
@@ -100,6 +103,7 @@ def track_video(
             sinks.append(js)
         if out_video:
             sinks.append(VideoAnnotator(out_video, fps=info.fps, size=info.size, timer=timer))
+        sinks += extra
     except BaseException:
         source.close()
         raise
