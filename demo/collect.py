@@ -47,6 +47,7 @@ class TrackResult:
         id whose boxes were never encoded has none.
     spans: ``{id: [(first, last), ...]}`` inclusive, 1-based runs of consecutive frames in which
         the id is reported, in order.
+    feature_frames: ``{id: [frame, ...]}`` the frames whose crops make up ``features[id]``.
     """
 
     num_frames: int
@@ -55,6 +56,7 @@ class TrackResult:
     best_frames: dict[int, int] = field(default_factory=dict)
     features: dict[int, np.ndarray] = field(default_factory=dict)
     spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    feature_frames: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[int]:
@@ -223,4 +225,5 @@ class TrackCollector:
             best_frames=dict(self._best_frame),
             features=features,
             spans=spans,
+            feature_frames={t: sorted(-nf for _, nf, _ in self._heaps[t]) for t in features},
         )
