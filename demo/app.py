@@ -2,28 +2,38 @@
 
 Wiring only; the work is :func:`demo.pipeline.process_clip`. Each request gets its own temporary
 folder, removed once Gradio has copied the results into its cache (the handler is a generator:
-the folder's ``with`` block closes when Gradio resumes it after the final yield). Gradio's cache
-is itself swept hourly (``delete_cache``). Uploads reach the handler only as Gradio cache files
-and are copied; ReID models are chosen by name from the server's list.
+the folder's ``with`` block closes when Gradio resumes it after the final yield) and removed at
+once when the job is cancelled. Gradio's cache is itself swept hourly (``delete_cache``). Uploads
+reach the handler only as Gradio cache files and are copied; ReID models are chosen by name from
+the server's list.
+
+Job control (:mod:`demo.jobs`): each tracking request registers a cancel flag under the visitor's
+session. The Cancel button, the visitor closing or reloading the tab (Gradio's ``unload`` event,
+fired when the page's heartbeat connection drops) and Ctrl-C on the server set it; the job stops
+within one frame and its queue slot is free at once (``cancels=``). Progress names each phase
+and, while tracking, the frames done and the time left.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Gradio fills a ``request: gr.Request``
+# parameter by its annotation, which it must be able to evaluate (``gr`` is a local import).
 
 import re
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cgclip.errors import UserError
+from demo.jobs import Cancelled, JobRegistry
 from demo.pipeline import (
     DETECTORS,
     PUBLIC,
     VIDEO_EXTS,
-    YOLO,
     DemoResult,
     Limits,
+    default_detector,
     default_sample_dir,
     prepare_sample,
     process_clip,
@@ -59,32 +69,52 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
 
     sample_lock = threading.Lock()
     limits = settings.limits
+    jobs = JobRegistry()
 
     def use_sample():
         with sample_lock:  # two visitors pressing the button at once share one generation
             video, det = prepare_sample(settings.sample_dir, settings.sample_frames)
         return str(video), str(det), PUBLIC, "dance"
 
-    def track(video, detector, det_file, reid, preset, progress=gr.Progress(track_tqdm=True)):
-        with tempfile.TemporaryDirectory(prefix="cgclip-demo-") as work:
-            try:
-                result = process_clip(
-                    video,
-                    work_dir=work,
-                    registry=registry,
-                    detector=detector,
-                    detections=det_file,
-                    reid=reid,
-                    preset=preset,
-                    limits=limits,
-                    device=settings.device,
-                    search_crops=settings.search_crops,
-                    progress=lambda fraction, desc: progress(fraction, desc=desc),
-                )
-            except UserError as err:
-                yield _error_outputs(str(err))
-                return
-            yield _result_outputs(result)
+    def track(video, detector, det_file, reid, preset, request: gr.Request, progress=gr.Progress()):
+        key = _session(request)
+        job = jobs.start(key)
+        try:
+            with tempfile.TemporaryDirectory(prefix="cgclip-demo-") as work:
+                try:
+                    result = process_clip(
+                        video,
+                        work_dir=work,
+                        registry=registry,
+                        detector=detector,
+                        detections=det_file,
+                        reid=reid,
+                        preset=preset,
+                        limits=limits,
+                        device=settings.device,
+                        search_crops=settings.search_crops,
+                        progress=lambda fraction, desc: progress(fraction, desc=desc),
+                        job=job,
+                    )
+                except UserError as err:
+                    outputs = _error_outputs(str(err))
+                except Cancelled as why:
+                    outputs = _cancelled_outputs(why.reason)
+                else:  # the files must outlive this yield: Gradio copies them on resume
+                    jobs.finish(key, job)
+                    yield _result_outputs(result)
+                    return
+            yield outputs  # the folder is already gone (a cancelled job keeps nothing)
+        finally:
+            jobs.finish(key, job)
+
+    def cancel(request: gr.Request):
+        if jobs.cancel(_session(request), "cancelled by you"):
+            return _cancelled_outputs("cancelled by you")[0]
+        return "Nothing to cancel: no clip is being tracked."
+
+    def leave(request: gr.Request):  # the tab was closed or reloaded: stop its job
+        jobs.cancel(_session(request), "the page was closed")
 
     def search(query, state):
         if not state:
@@ -120,7 +150,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 sample_btn = gr.Button("Use the sample clip", elem_id="use-sample")
                 detector = gr.Dropdown(
                     [(label, value) for value, label in DETECTORS.items()],
-                    value=YOLO,
+                    value=default_detector(),  # HOG where YOLO cannot run
                     label="Detector",
                     elem_id="detector",
                 )
@@ -138,7 +168,9 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 preset = gr.Radio(
                     preset_names(), value="default", label="Scene preset", elem_id="preset"
                 )
-                run_btn = gr.Button("Track", variant="primary", elem_id="track")
+                with gr.Row():
+                    run_btn = gr.Button("Track", variant="primary", elem_id="track", scale=3)
+                    cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
                 gr.Markdown(
                     f"Clips up to {limits.max_upload_mb:g} MB and {limits.max_seconds:g} s "
                     f"({', '.join(e.lstrip('.') for e in VIDEO_EXTS)}). Jobs run "
@@ -186,7 +218,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             api_visibility="private",
             concurrency_limit=2,  # the lock inside makes later callers reuse the first one's clip
         )
-        run_btn.click(
+        track_event = run_btn.click(
             track,
             inputs=[video_in, detector, det_file, reid, preset],
             outputs=[status, video_out, gallery, files, state, search_out, search_status],
@@ -194,6 +226,15 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             concurrency_limit=settings.concurrency,
             show_progress_on=video_out,  # one progress bar (frames tracked), where the video goes
         )
+        cancel_btn.click(  # never queued behind the job it stops
+            cancel,
+            outputs=[status],
+            cancels=[track_event],  # frees the queue slot at once; the flag stops the thread
+            api_visibility="private",
+            concurrency_limit=None,
+            concurrency_id="cancel",
+        )
+        app.unload(leave)
         search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
             inputs=[query, state],
             outputs=[search_out, search_status],
@@ -203,6 +244,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         search_btn.click(search, api_name="search", **search_inputs)
         query.submit(search, api_visibility="private", **search_inputs)
     app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    app.cgclip_jobs = jobs  # for launch(): Ctrl-C cancels the running jobs
     return app
 
 
@@ -214,18 +256,34 @@ def launch(
     port: int = 7860,
     block: bool = True,
 ):
-    """Serve ``app``: upload size capped by Gradio itself, the sample folder servable."""
+    """Serve ``app``: upload size capped by Gradio itself, the sample folder servable.
+
+    ``block``: serve until Ctrl-C, which cancels the running jobs first (a job runs in a worker
+    thread that the interpreter would otherwise wait for at exit), then closes the server.
+    """
     settings.sample_dir.mkdir(parents=True, exist_ok=True)
-    return app.launch(
+    served = app.launch(
         server_name=host,
         server_port=port,
         max_file_size=int(settings.limits.max_upload_mb * 2**20),
         allowed_paths=[str(settings.sample_dir)],
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         ssr_mode=False,
         show_error=False,  # unexpected errors: a generic message in the page, details in the log
         quiet=not block,
     )
+    if not block:
+        return served
+    try:
+        while app.is_running:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        jobs: JobRegistry | None = getattr(app, "cgclip_jobs", None)
+        running = jobs.cancel_all() if jobs is not None else 0
+        print(f"stopping: {running} running job(s) cancelled; closing the server", flush=True)
+    finally:
+        app.close(verbose=False)
+    return served
 
 
 def _result_outputs(result: DemoResult) -> tuple:
@@ -239,6 +297,16 @@ def _result_outputs(result: DemoResult) -> tuple:
     gallery = [(i.tile, i.caption) for i in result.identities]
     files = [str(p) for p in result.files]
     return result.status(), str(result.video), gallery, files, state, [], ""
+
+
+def _session(request: Any) -> str:
+    """The visitor's Gradio session (one per open tab); API calls without one share ``""``."""
+    return str(getattr(request, "session_hash", None) or "")
+
+
+def _cancelled_outputs(reason: str) -> tuple:
+    message = f"**Cancelled** ({_md_escape(reason)}): nothing was kept; press Track to start again."
+    return message, None, [], None, None, [], ""
 
 
 def _error_outputs(message: str) -> tuple:
