@@ -27,6 +27,7 @@ from typing import Any
 
 from cgclip.errors import UserError
 from demo.jobs import Cancelled, JobRegistry
+from demo.media import browser_preview
 from demo.pipeline import (
     DETECTORS,
     PUBLIC,
@@ -76,7 +77,30 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             video, det = prepare_sample(settings.sample_dir, settings.sample_frames)
         return str(video), str(det), PUBLIC, "dance"
 
-    def track(video, detector, det_file, reid, preset, request: gr.Request, progress=gr.Progress()):
+    def preview(video):
+        """An upload browsers cannot play (AVI, MPEG-4 Part 2) gets an H.264 preview; the
+        original is remembered and is what gets tracked."""
+        if not video:
+            yield gr.skip(), "", None
+            return
+        with tempfile.TemporaryDirectory(prefix="cgclip-preview-") as folder:
+            copy, note = browser_preview(video, folder)
+            remember = {"preview": copy.name, "original": video} if copy is not None else None
+            yield (str(copy) if copy is not None else gr.skip()), note, remember
+            # the folder goes once Gradio has copied the preview into its cache
+
+    def track(
+        video,
+        detector,
+        det_file,
+        reid,
+        preset,
+        upload,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
+        if video and upload and Path(video).name == upload["preview"]:
+            video = upload["original"]  # track the visitor's file, not the preview copy
         key = _session(request)
         job = jobs.start(key)
         try:
@@ -147,6 +171,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         with gr.Row():
             with gr.Column(scale=1):
                 video_in = gr.Video(label="Clip", sources=["upload"], elem_id="clip")
+                clip_note = gr.Markdown(elem_id="clip-note")
                 sample_btn = gr.Button("Use the sample clip", elem_id="use-sample")
                 detector = gr.Dropdown(
                     [(label, value) for value, label in DETECTORS.items()],
@@ -211,6 +236,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     elem_id="matches",
                 )
         state = gr.State()
+        upload = gr.State()  # {"preview": name, "original": path} for a re-encoded preview
 
         sample_btn.click(
             use_sample,
@@ -220,7 +246,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         )
         track_event = run_btn.click(
             track,
-            inputs=[video_in, detector, det_file, reid, preset],
+            inputs=[video_in, detector, det_file, reid, preset, upload],
             outputs=[status, video_out, gallery, files, state, search_out, search_status],
             api_name="track",
             concurrency_limit=settings.concurrency,
@@ -235,6 +261,14 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             concurrency_id="cancel",
         )
         app.unload(leave)
+        video_in.upload(
+            preview,
+            inputs=[video_in],
+            outputs=[video_in, clip_note, upload],
+            api_visibility="private",
+            concurrency_limit=2,
+            concurrency_id="preview",
+        )
         search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
             inputs=[query, state],
             outputs=[search_out, search_status],

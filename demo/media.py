@@ -77,3 +77,36 @@ def is_browser_playable(path: str | os.PathLike[str]) -> bool:
     if Path(path).suffix.lower() not in BROWSER_CONTAINERS:
         return False
     return video_codec(path) in BROWSER_CODECS
+
+
+CODEC_NAMES = {"mpeg4": "MPEG-4 Part 2", "msmpeg4v3": "DivX 3", "mpeg2video": "MPEG-2"}
+
+
+def browser_preview(
+    src: str | os.PathLike[str], folder: str | os.PathLike[str]
+) -> tuple[Path | None, str]:
+    """An H.264 copy of an upload that browsers cannot play, for the upload box to preview.
+
+    Returns ``(preview, note)``: ``(None, "")`` when ``src`` plays as it is; otherwise the copy in
+    ``folder`` (named ``<stem>.preview.mp4``) and a sentence for the visitor. Where even the copy
+    cannot be made, ``(None, note)`` says that the clip will still be tracked.
+    """
+    src = Path(src)
+    if is_browser_playable(src):
+        return None, ""
+    codec = video_codec(src)
+    if codec is None:  # not a video FFmpeg reads: tracking will say so in one line
+        return None, ""
+    what = f"{CODEC_NAMES.get(codec, codec)} in {src.suffix.lstrip('.').upper() or 'a file'}"
+    dst = Path(folder) / f"{src.stem}.preview.mp4"
+    try:
+        transcode_h264(src, dst, crf=28)
+    except UserError:
+        return None, (
+            f"Browsers cannot play this clip ({what}), so there is no preview; it will "
+            "still be tracked, and the tracked video plays."
+        )
+    return dst, (
+        f"Browsers cannot play this clip ({what}): the preview is an H.264 copy; the clip "
+        "is tracked from your original file."
+    )

@@ -282,6 +282,10 @@ def _make_detector(
     if detector == HOG:
         return make_detector(HOG)
     if detector == YOLO:
+        from cgclip.io.net import reachable
+
+        if yolo_weights_local() is None and not reachable(YOLO_HOST):  # no minutes of retries
+            raise UserError(YOLO_OFFLINE)
         try:
             return make_detector(YOLO, device=device)
         except UserError as err:  # offline: the CLI's hint names --detector, the page does not
