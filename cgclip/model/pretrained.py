@@ -77,9 +77,9 @@ def resolve_pretrained(
     host = _download_host(tag_cfg)
     if host is not None and (hf_offline() or not reachable(host)):
         fname = _weights_file(tag_cfg)
-        why = "HF_HUB_OFFLINE is set" if hf_offline() else f"cannot reach {host}"
+        why = "HF_HUB_OFFLINE is set" if hf_offline() else f"this machine cannot reach {host}"
         raise UserError(
-            f"{why} to download the CLIP weights {name}/{pretrained} ({fname}): "
+            f"{why}, so the CLIP weights {name}/{pretrained} ({fname}) cannot be downloaded: "
             + how_to_provide.format(file=fname)
         )
     try:
