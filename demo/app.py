@@ -315,6 +315,9 @@ def launch(
         jobs: JobRegistry | None = getattr(app, "cgclip_jobs", None)
         running = jobs.cancel_all() if jobs is not None else 0
         print(f"stopping: {running} running job(s) cancelled; closing the server", flush=True)
+        server = getattr(app, "server", None)
+        if server is not None:  # drop open page connections instead of waiting on them
+            server.force_exit = True
     finally:
         app.close(verbose=False)
     return served
