@@ -17,7 +17,10 @@ and, while tracking, the frames done and the time left.
 # No ``from __future__ import annotations`` here: Gradio fills a ``request: gr.Request``
 # parameter by its annotation, which it must be able to evaluate (``gr`` is a local import).
 
+import os
 import re
+import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -42,6 +45,7 @@ from demo.pipeline import (
 from demo.reid import NONE, ReidRegistry, rank_tracks
 from tracker.config import preset_names
 
+SHUTDOWN_GRACE_S = 1.5  # Ctrl-C: how long a cancelled job may take to reach its next frame
 TITLE = "cgclip-track: multi-person tracking with CG-CLIP re-identification"
 
 
@@ -105,6 +109,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         job = jobs.start(key)
         try:
             with tempfile.TemporaryDirectory(prefix="cgclip-demo-") as work:
+                job.folder = work
                 try:
                     result = process_clip(
                         video,
@@ -293,7 +298,9 @@ def launch(
     """Serve ``app``: upload size capped by Gradio itself, the sample folder servable.
 
     ``block``: serve until Ctrl-C, which cancels the running jobs first (a job runs in a worker
-    thread that the interpreter would otherwise wait for at exit), then closes the server.
+    thread that the interpreter would otherwise wait for at exit), then closes the server. A job
+    stops at its next frame; one still inside a slow frame after ``SHUTDOWN_GRACE_S`` has its
+    request folder removed and the process exits without waiting for it.
     """
     settings.sample_dir.mkdir(parents=True, exist_ok=True)
     served = app.launch(
@@ -320,6 +327,15 @@ def launch(
             server.force_exit = True
     finally:
         app.close(verbose=False)
+    jobs = getattr(app, "cgclip_jobs", None)
+    stuck = jobs.wait_idle(SHUTDOWN_GRACE_S) if jobs is not None else []
+    if stuck:  # e.g. a HOG frame of several seconds: do not wait for it
+        for job in stuck:
+            if job.folder:
+                shutil.rmtree(job.folder, ignore_errors=True)
+        print(f"stopped: {len(stuck)} job(s) left mid-frame, their folders removed", flush=True)
+        sys.stderr.flush()
+        os._exit(130)
     return served
 
 

@@ -29,11 +29,12 @@ class Cancelled(Exception):
 
 
 class Job:
-    """One request's cancel flag."""
+    """One request's cancel flag (and its request folder, for a shutdown that cannot wait)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self.reason = ""
+        self.folder: str | None = None
 
     def cancel(self, reason: str = "cancelled") -> None:
         if not self._event.is_set():
@@ -56,6 +57,7 @@ class JobRegistry:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
 
     def start(self, key: str) -> Job:
         """A new job for ``key``; a job still registered under it is cancelled (one per tab)."""
@@ -71,6 +73,13 @@ class JobRegistry:
         with self._lock:
             if self._jobs.get(key) is job:
                 del self._jobs[key]
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> list[Job]:
+        """Wait up to ``timeout`` seconds for every job to finish; the jobs still running."""
+        with self._idle:
+            self._idle.wait_for(lambda: not self._jobs, timeout=timeout)
+            return list(self._jobs.values())
 
     def cancel(self, key: str, reason: str = "cancelled") -> bool:
         """Cancel ``key``'s job; False when it has none running."""
