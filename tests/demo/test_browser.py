@@ -211,6 +211,13 @@ class _SlowFrames:
         return last
 
 
+def _shot(page, name: str) -> None:
+    """With $CGCLIP_SCREENSHOT_DIR set, keep ``demo-<name>.png`` of the page (docs/img/)."""
+    folder = os.environ.get("CGCLIP_SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"demo-{name}.png"), full_page=True)
+
+
 def _start_sample_job(page):
     page.get_by_role("button", name="Use the sample clip").click()
     page.locator("#det-file", has_text="det.txt").wait_for()
@@ -230,6 +237,7 @@ def test_progress_names_phases_and_time_left(page, monkeypatch):
     _start_sample_job(page)
     progress = page.locator("#tracked-video")
     progress.get_by_text(re.compile(r"tracking: frame \d+ of 40, about \d+ s left")).wait_for()
+    _shot(page, "progress")
     progress.get_by_text("encoding video (H.264) and writing the result files").wait_for()
     page.locator("#status", has_text="Tracked 40 frames").wait_for()
 
@@ -243,6 +251,7 @@ def test_cancel_stops_the_job_frees_the_slot_and_removes_its_folder(page, monkey
     page.locator("#cancel").click()
     page.locator("#status", has_text="Cancelled").wait_for()
     assert page.locator("#status").inner_text().startswith("Cancelled (cancelled by you)")
+    _shot(page, "cancelled")
     stopped = slow.settled()
     assert 0 < stopped < 40  # the job stopped part-way and stays stopped
     assert not _wait_folders_gone(before)
@@ -287,6 +296,7 @@ def test_offline_models_are_explained_with_the_pages_controls(page):
     assert "so the CLIP weights ViT-B-16/openai (open_clip_pytorch_model.bin) cannot be" in message
     assert "pick 'none' or a CG-CLIP checkpoint as the ReID model" in message
     assert "pretrained=" not in message and "http" not in message
+    _shot(page, "offline-clip")
 
     page.locator("#reid input").click()
     page.get_by_role("option", name="none (motion only)").click()
@@ -296,6 +306,7 @@ def test_offline_models_are_explained_with_the_pages_controls(page):
     page.locator("#status", has_text="YOLO11n").wait_for()
     message = page.locator("#status").inner_text()
     assert "pick 'HOG people detector' as the Detector" in message and "--" not in message
+    _shot(page, "offline-yolo")
 
 
 def test_unplayable_upload_gets_an_h264_preview_and_is_tracked(page, demo_sample, tmp_path):
@@ -316,6 +327,7 @@ def test_unplayable_upload_gets_an_h264_preview_and_is_tracked(page, demo_sample
         "() => { const v = document.querySelector('#clip video');"
         " return v && v.readyState >= 1 && v.videoWidth === 640; }"
     )
+    _shot(page, "avi-preview")
     page.locator("#detector input").click()
     page.get_by_role("option", name=re.compile(r"^HOG")).click()
     page.locator("#track").click()
