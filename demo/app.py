@@ -45,6 +45,15 @@ from demo.pipeline import (
 from demo.reid import NONE, ReidRegistry, rank_tracks
 from tracker.config import preset_names
 
+# Gradio's video element raises a "Video not playable" toast for an AVI / MPEG-4 Part 2 upload
+# before the H.264 preview replaces it; once the preview is there, that toast is wrong.
+DISMISS_UNPLAYABLE_JS = """() => {
+  for (const toast of document.querySelectorAll('[data-testid="toast-body"]')) {
+    if (toast.textContent.includes('Video not playable')) {
+      toast.querySelector('[data-testid="toast-close"]')?.click();
+    }
+  }
+}"""
 SHUTDOWN_GRACE_S = 1.5  # Ctrl-C: how long a cancelled job may take to reach its next frame
 TITLE = "cgclip-track: multi-person tracking with CG-CLIP re-identification"
 
@@ -273,7 +282,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
             api_visibility="private",
             concurrency_limit=2,
             concurrency_id="preview",
-        )
+        ).then(None, js=DISMISS_UNPLAYABLE_JS)  # the preview plays now: drop the stale toast
         search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
             inputs=[query, state],
             outputs=[search_out, search_status],

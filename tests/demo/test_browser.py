@@ -327,6 +327,7 @@ def test_unplayable_upload_gets_an_h264_preview_and_is_tracked(page, demo_sample
         "() => { const v = document.querySelector('#clip video');"
         " return v && v.readyState >= 1 && v.videoWidth === 640; }"
     )
+    page.get_by_text("Video not playable").wait_for(state="detached")  # the stale toast goes
     _shot(page, "avi-preview")
     page.locator("#detector input").click()
     page.get_by_role("option", name=re.compile(r"^HOG")).click()
