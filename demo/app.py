@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
     def cancel(request: gr.Request):
         if jobs.cancel(_session(request), "cancelled by you"):
             return _cancelled_outputs("cancelled by you")[0]
-        return "Nothing to cancel: no clip is being tracked."
+        return "Nothing is being tracked (a request still waiting in the queue is withdrawn)."
 
     def leave(request: gr.Request):  # the tab was closed or reloaded: stop its job
         jobs.cancel(_session(request), "the page was closed")
@@ -362,8 +363,9 @@ def _result_outputs(result: DemoResult) -> tuple:
 
 
 def _session(request: Any) -> str:
-    """The visitor's Gradio session (one per open tab); API calls without one share ``""``."""
-    return str(getattr(request, "session_hash", None) or "")
+    """The visitor's Gradio session (one per open tab); a call without one gets a key of its
+    own (nothing can cancel it but Ctrl-C, and it replaces no other job)."""
+    return str(getattr(request, "session_hash", None) or f"no-session-{uuid.uuid4().hex}")
 
 
 def _cancelled_outputs(reason: str) -> tuple:
