@@ -318,6 +318,40 @@ def demo_latency(results: Path) -> str:
     return md_table(header, rows)
 
 
+@renderer("demo_search")
+def demo_search(results: Path) -> str:
+    """Search and identity-click latency with N identities per model (benchmarks.demo_search)."""
+    data = read_result(results, "demo_search")
+    rows = []
+    for name, m in data["models"].items():
+        ms = m["median_ms"]
+        load = m["load_avg_1min"]
+        rows.append(
+            [
+                f"`{name}` (text {m['text_layers']}x{m['text_width']})",
+                f"{fmt_ms(ms['raw'])} ms",
+                f"{fmt_ms(ms['calibrated'])} ms",
+                f"{m['calibrated_over_raw']:.2f}",
+                f"**{fmt_ms(ms['handler'])} ms**"
+                + ("" if m["handler_under_target"] else " (over)"),
+                f"{fmt_ms(ms['click'])} ms",
+                f"{m['null_calibration_s']:.2f} s",
+                f"{min(load):.1f}-{max(load):.1f}",
+            ]
+        )
+    header = [
+        "model",
+        "raw ranking",
+        "calibrated",
+        "calibrated / raw",
+        f"whole search (target < {data['target_ms']:g} ms)",
+        "identity click (strip)",
+        "null calibration, once",
+        "load average",
+    ]
+    return md_table(header, rows)
+
+
 @renderer("tracker_crossdomain")
 def tracker_crossdomain(results: Path) -> str:
     from benchmarks.tracker_crossdomain import render

@@ -18,7 +18,6 @@ and, while tracking, the frames done and the time left.
 # parameter by its annotation, which it must be able to evaluate (``gr`` is a local import).
 
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -43,7 +42,19 @@ from demo.pipeline import (
     prepare_sample,
     process_clip,
 )
-from demo.reid import NONE, ReidRegistry, rank_tracks
+from demo.reid import NONE, ReidRegistry
+from demo.views import (
+    CSS,
+    PICK_HINT,
+    SEEK_JS,
+    attention,
+    gallery_extras,
+    gallery_state,
+    pick,
+    timeline_pick,
+)
+from demo.views import md_escape as _md_escape
+from demo.views import search as search_identities
 from tracker.config import preset_names
 
 # Gradio's video element raises a "Video not playable" toast for an AVI / MPEG-4 Part 2 upload
@@ -156,27 +167,28 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         jobs.cancel(_session(request), "the page was closed")
 
     def search(query, state):
-        if not state:
-            return [], "Track a clip first, then search its identities."
-        if state["embeddings"] is None:
-            return [], (
-                "Text search needs a ReID model: pick **clip** or a CG-CLIP checkpoint as the "
-                "ReID model and track the clip again."
-            )
-        try:
-            ranked = rank_tracks(
-                registry.model(state["reid"]), query, state["ids"], state["embeddings"]
-            )
-        except UserError as err:
-            return [], f"**Error:** {_md_escape(str(err))}"
-        gallery = [
-            (state["tiles"][tid], f"{rank}. #{tid} · {score:+.3f}")
-            for rank, (tid, score) in enumerate(ranked, start=1)
-        ]
-        return gallery, (
-            f"{len(ranked)} identities ranked by cosine similarity to “{_md_escape(query.strip())}”, "
-            "best first."
-        )
+        return search_identities(registry, query, state)
+
+    def pick_identity(state, evt: gr.SelectData):
+        return pick(state, (state or {}).get("order", []), evt.index)
+
+    def pick_match(state, evt: gr.SelectData):
+        return pick(state, (state or {}).get("matches", []), evt.index)
+
+    def pick_timeline(state, evt: gr.SelectData):
+        return timeline_pick(state, evt.index)
+
+    def show_strip(state, tid):
+        return attention(registry, state, tid)
+
+    def warm_search(state):
+        if state and state.get("embeddings") is not None:
+            registry.null_text(state["reid"])  # cached: a no-op after the model's first clip
+
+    for handler in (pick_identity, pick_match, pick_timeline):
+        # Gradio finds its SelectData argument by type hint; with postponed annotations the hint
+        # is the string "gr.SelectData", which it cannot resolve here (gr is a local import).
+        handler.__annotations__["evt"] = gr.SelectData
 
     # No telemetry or version check: servers may be offline, and visitors are not tracked.
     with gr.Blocks(
@@ -222,11 +234,29 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     label="Tracked video", interactive=False, elem_id="tracked-video"
                 )
                 gallery = gr.Gallery(
-                    label="Identities (best crop, presence timeline below)",
-                    columns=6,
+                    label="Identities (best crop; click one to jump the video to it)",
+                    columns=8,
                     height="auto",
                     object_fit="contain",
+                    allow_preview=False,
+                    fit_columns=False,  # a few ids stay thumbnail-sized, not page-wide
                     elem_id="identities",
+                )
+                identity_info = gr.Markdown(PICK_HINT, elem_id="identity-info")
+                seek_time = gr.Number(visible=False, elem_id="seek-time")
+                strip = gr.Image(
+                    label="Attention strip: the frames that counted",
+                    type="numpy",
+                    interactive=False,
+                    visible=False,
+                    elem_id="attention",
+                )
+                attention_note = gr.Markdown(elem_id="attention-note")
+                timeline = gr.Image(
+                    label="Presence timeline (one row per identity; click to jump there)",
+                    type="numpy",
+                    interactive=False,
+                    elem_id="timeline",
                 )
                 files = gr.File(
                     label="Results (annotated MP4, MOTChallenge txt, JSON)",
@@ -244,14 +274,18 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     search_btn = gr.Button("Search", scale=1, elem_id="search")
                 search_status = gr.Markdown(elem_id="search-status")
                 search_out = gr.Gallery(
-                    label="Search results",
-                    columns=6,
+                    label="Search results (good matches only; click one to jump to it)",
+                    columns=8,
                     height="auto",
                     object_fit="contain",
+                    allow_preview=False,
+                    fit_columns=False,
+                    visible=False,  # shown with the first good match
                     elem_id="matches",
                 )
         state = gr.State()
         upload = gr.State()  # {"preview": name, "original": path} for a re-encoded preview
+        picked = gr.State()  # the identity last clicked, for its attention strip
 
         sample_btn.click(
             use_sample,
@@ -286,12 +320,46 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         ).then(None, js=DISMISS_UNPLAYABLE_JS)  # the preview plays now: drop the stale toast
         search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
             inputs=[query, state],
-            outputs=[search_out, search_status],
+            outputs=[search_out, search_status, state],  # state: which tiles the results are
             concurrency_limit=4,
             concurrency_id="search",
         )
         search_btn.click(search, api_name="search", **search_inputs)
         query.submit(search, api_visibility="private", **search_inputs)
+        # The gallery's extras (timeline, hints) once the track job has filled the state.
+        track_event.then(
+            gallery_extras,
+            inputs=[state],
+            outputs=[timeline, identity_info, strip, attention_note, search_out],
+            api_visibility="private",
+            queue=False,
+        ).then(
+            warm_search,  # the model's null captions, before the visitor's first search
+            inputs=[state],
+            api_visibility="private",
+            concurrency_limit=4,
+            concurrency_id="search",
+            show_progress="hidden",
+        )
+        for component, handler in (
+            (gallery, pick_identity),
+            (search_out, pick_match),
+            (timeline, pick_timeline),
+        ):
+            component.select(
+                handler,
+                inputs=[state],
+                outputs=[identity_info, seek_time, picked],
+                api_visibility="private",
+                queue=False,  # segments and seek at once; no model runs here
+            ).then(None, inputs=[seek_time], js=SEEK_JS).then(
+                show_strip,
+                inputs=[state, picked],
+                outputs=[strip, attention_note],
+                api_visibility="private",
+                concurrency_limit=4,
+                concurrency_id="search",  # one image-encoder pass: never behind tracking jobs
+            )
     app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     app.cgclip_jobs = jobs  # for launch(): Ctrl-C cancels the running jobs
     return app
@@ -320,6 +388,7 @@ def launch(
         allowed_paths=[str(settings.sample_dir)],
         prevent_thread_lock=True,
         ssr_mode=False,
+        css=CSS,
         show_error=False,  # unexpected errors: a generic message in the page, details in the log
         quiet=not block,
     )
@@ -356,6 +425,7 @@ def _result_outputs(result: DemoResult) -> tuple:
         "ids": result.track_ids,
         "embeddings": result.embeddings,
         "tiles": tiles,
+        **gallery_state(result),
     }
     gallery = [(i.tile, i.caption) for i in result.identities]
     files = [str(p) for p in result.files]
@@ -375,8 +445,3 @@ def _cancelled_outputs(reason: str) -> tuple:
 
 def _error_outputs(message: str) -> tuple:
     return f"**Error:** {_md_escape(message)}", None, [], None, None, [], ""
-
-
-def _md_escape(text: str) -> str:
-    """Text shown literally in a Markdown component (file names and queries come from users)."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", text)

@@ -1,4 +1,4 @@
-"""What the demo keeps from the tracking pass itself: best crops, search features, spans.
+"""What the demo keeps from the tracking pass itself: best crops, search features, spans, strips.
 
 The demo used to track the clip, then re-read the JSON, decode the video a second time and
 re-run the image encoder on the crops it wanted. Now :class:`TrackCollector` is one more sink of
@@ -13,7 +13,11 @@ re-run the image encoder on the crops it wanted. Now :class:`TrackCollector` is 
   kept in float16 as the tracker keeps them). They are averaged and projected into the joint
   text space at the end (``project``, e.g. ``demo.reid.text_aligned``);
 - **spans**: every frame each id is reported in, including the boxes a track had while tentative
-  (``TrackedFrame.backfill``), so spans equal the MOT txt / JSON.
+  (``TrackedFrame.backfill``), so spans equal the MOT txt / JSON; they are the gallery's segments
+  and timeline rows;
+- **strips**: per id about ``strip_frames`` crops spread evenly over its live boxes
+  (``demo.gallery.StripSampler``: bounded memory, the track's length unknown while it runs), the
+  frames of its TFE attention strip.
 
 Nothing is decoded or encoded twice. What differs from the JSON-driven way: best crops and
 feature boxes are chosen among *live* boxes (a frame is not kept once it has passed, so a box
@@ -30,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from demo.gallery import StripSampler
 from tracker.matching import box_iou
 from tracker.outputs import crop_quality
 
@@ -48,6 +53,8 @@ class TrackResult:
     spans: ``{id: [(first, last), ...]}`` inclusive, 1-based runs of consecutive frames in which
         the id is reported, in order.
     feature_frames: ``{id: [frame, ...]}`` the frames whose crops make up ``features[id]``.
+    strips: ``{id: [(frame, (h, w, 3) uint8 RGB), ...]}`` the attention strip's crops (unpadded),
+        evenly spread over the id's live frames, in frame order.
     """
 
     num_frames: int
@@ -57,6 +64,7 @@ class TrackResult:
     features: dict[int, np.ndarray] = field(default_factory=dict)
     spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     feature_frames: dict[int, list[int]] = field(default_factory=dict)
+    strips: dict[int, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[int]:
@@ -136,18 +144,20 @@ class TrackCollector:
     project: ``(K, D) mean CLS -> (K, E)`` into the text space, applied once at the end.
     per_track: best-quality boxes per id whose CLS tokens are averaged.
     image_size: ``(width, height)`` for the border rule of ``crop_quality``.
-    cut: ``cut(frame_bgr, box) -> RGB crop`` (``demo.gallery.cut``).
+    cut: ``cut(frame_bgr, box, pad=...) -> RGB crop`` (``demo.gallery.cut``).
+    strip_frames: crops kept per id for its attention strip (0: none).
     """
 
     def __init__(
         self,
         *,
-        cut: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        cut: Callable[..., np.ndarray],
         tap: FeatureTap | None = None,
         project: Callable[[np.ndarray], np.ndarray] | None = None,
         per_track: int = 4,
         image_size: tuple[int, int] | None = None,
         fps: float = 25.0,
+        strip_frames: int = 0,
     ) -> None:
         self.cut, self.tap, self.project = cut, tap, project
         self.per_track, self.size, self.fps = int(per_track), image_size, fps
@@ -156,6 +166,8 @@ class TrackCollector:
         self._best_frame: dict[int, int] = {}
         self._heaps: dict[int, list[tuple[float, int, np.ndarray]]] = {}
         self._frames: dict[int, set[int]] = {}
+        self.strip_frames = int(strip_frames)
+        self._strips: dict[int, StripSampler] = {}
         self._last_frame = 0
         self.result: TrackResult | None = None  # set when the sink closes without an error
 
@@ -186,6 +198,9 @@ class TrackCollector:
                 self._quality[tid] = q
                 self._crops[tid] = self.cut(result.frame, xyxy[k])
                 self._best_frame[tid] = fid
+            if result.frame is not None and self.strip_frames > 0:
+                sampler = self._strips.setdefault(tid, StripSampler(self.strip_frames))
+                sampler.offer(fid, lambda f=result.frame, b=xyxy[k]: self.cut(f, b, pad=0.0))
             if cls_of[k] is None or self.per_track <= 0:
                 continue
             item = (q, -fid, np.asarray(cls_of[k], np.float32))  # earlier frames win ties
@@ -226,4 +241,5 @@ class TrackCollector:
             features=features,
             spans=spans,
             feature_frames={t: sorted(-nf for _, nf, _ in self._heaps[t]) for t in features},
+            strips={t: s.picks() for t, s in sorted(self._strips.items())},
         )

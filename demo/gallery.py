@@ -1,26 +1,30 @@
-"""Identity gallery: one tile per track (best crop over a presence timeline), built from the JSON.
+"""Identity gallery: one tile per track (best crop over a presence timeline), its frame runs and
+timeline, and the TFE attention strip.
 
-The tracker's JSON names each id's best crop (frame + box, ``tracker.outputs.crop_quality``) and
-lists every frame's boxes. :func:`plan_crops` picks which boxes to cut: the best crop for the
-tile and the ``per_track`` best-quality boxes for the search embedding. One decoding pass over the
-input video then cuts only those (see ``demo.pipeline``). Tiles use the same palette as the
-annotated video (``sv.ColorPalette.DEFAULT`` by track id), so a tile's frame colour is the colour
-of that player's box.
+Everything here is drawn from what the tracking pass collected (``demo.collect.TrackCollector``,
+a sink of the one tracking loop; nothing is decoded twice): per id the best crop, the frame runs
+and the strip's ``(frame, crop)`` pairs (the fields of :class:`Identity`). Tiles use the same
+palette as the annotated video (``sv.ColorPalette.DEFAULT`` by track id), so a tile's frame
+colour is the colour of that player's box.
+
+:func:`segments` turns frame numbers into runs (listed when an identity is clicked, whose first
+run the video seeks to), :func:`render_timeline` draws every id's runs as one Gantt-like chart
+readable at page size (:func:`timeline_hit` maps a click on it back to an id and a frame), and
+:class:`StripSampler` / :func:`render_strip` make the attention strip: a few crops spread evenly
+over each track (kept while the track streams by, in bounded memory), shown with the opacity and
+bar of the TFE attention mass each frame got.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from tracker.outputs import crop_quality
-
 TILE_W, CROP_H, TIMELINE_H, BORDER = 112, 224, 24, 3
+STRIP_FRAMES = 8  # crops per attention strip (CG-CLIP trains on 8-frame tracklets)
 
 
 @dataclass
@@ -33,62 +37,8 @@ class Identity:
     frames: int
     tile: np.ndarray
     caption: str
-
-
-@dataclass(frozen=True)
-class CropPlan:
-    """What to cut from each frame: ``by_frame[frame] = [(track_id, box_xyxy, is_best), ...]``."""
-
-    by_frame: dict[int, list[tuple[int, np.ndarray, bool]]]
-    last_frame: int
-
-
-def plan_crops(result: Mapping[str, Any], per_track: int = 0) -> CropPlan:
-    """Best crop of every track, plus its ``per_track`` highest-quality boxes (for embeddings).
-
-    result: the tracker's JSON (``frames`` with per-frame objects, ``tracks`` with ``best_crop``).
-    """
-    by_frame: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
-    for tid, track in result.get("tracks", {}).items():
-        best = track["best_crop"]
-        by_frame.setdefault(int(best["frame"]), []).append(
-            (int(tid), np.asarray(best["box"], np.float64), True)
-        )
-    if per_track > 0:
-        size = (int(result["width"]), int(result["height"]))
-        heaps: dict[int, list[tuple[float, int, int, list[float]]]] = {}
-        for entry in result.get("frames", []):
-            objects = entry["objects"]
-            if not objects:
-                continue
-            xyxy = np.array([o["box"] for o in objects], np.float64)
-            conf = np.array([o["confidence"] for o in objects], np.float64)
-            for obj, q in zip(objects, crop_quality(xyxy, conf, size), strict=True):
-                # min-heap of the best ``per_track``; earlier frames win ties
-                item = (float(q), -int(entry["frame"]), int(obj["id"]), obj["box"])
-                heap = heaps.setdefault(int(obj["id"]), [])
-                if len(heap) < per_track:
-                    heapq.heappush(heap, item)
-                elif item > heap[0]:
-                    heapq.heapreplace(heap, item)
-        for tid, heap in heaps.items():
-            for _, neg_frame, _, box in heap:
-                by_frame.setdefault(-neg_frame, []).append(
-                    (tid, np.asarray(box, np.float64), False)
-                )
-    return CropPlan(by_frame=by_frame, last_frame=max(by_frame, default=0))
-
-
-def presence(result: Mapping[str, Any], num_frames: int) -> dict[int, np.ndarray]:
-    """``{track_id: (num_frames,) bool}``: in which frames each id was reported."""
-    out: dict[int, np.ndarray] = {}
-    for entry in result.get("frames", []):
-        f = int(entry["frame"]) - 1
-        if not 0 <= f < num_frames:
-            continue
-        for obj in entry["objects"]:
-            out.setdefault(int(obj["id"]), np.zeros(num_frames, bool))[f] = True
-    return out
+    segments: list[tuple[int, int]] = field(default_factory=list)  # inclusive frame runs
+    strip: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame, RGB crop)
 
 
 def cut(frame_bgr: np.ndarray, box_xyxy: Sequence[float], pad: float = 0.06) -> np.ndarray:
@@ -136,4 +86,210 @@ def render_tile(
 
 
 def caption(track_id: int, first: int, last: int) -> str:
-    return f"#{track_id} · frames {first}–{last}"
+    """Short enough for a thumbnail: ``#3 · 12–240`` (the frame span)."""
+    return f"#{track_id} · {first}–{last}"
+
+
+class StripSampler:
+    """Keeps about ``n`` crops spread evenly over a track seen one frame at a time, for a pass
+    that cannot know how long the track will be (a sink of the tracking loop).
+
+    Every ``stride``-th offer is kept; when ``2 n`` are held, every other one is dropped and the
+    stride doubles, so memory stays bounded and the kept frames stay evenly spaced.
+    :meth:`picks` returns ``n`` of them, spread from the first to the latest."""
+
+    def __init__(self, n: int = STRIP_FRAMES) -> None:
+        self.n = n
+        self.stride = 1
+        self.seen = 0
+        self.kept: list[tuple[int, np.ndarray]] = []
+
+    def offer(self, frame: int, crop: Callable[[], np.ndarray]) -> None:
+        """Frame ``frame`` has the track; ``crop()`` cuts it (called only for kept frames)."""
+        if self.seen % self.stride == 0:
+            self.kept.append((int(frame), crop()))
+            if len(self.kept) >= 2 * self.n:
+                self.kept = self.kept[::2]
+                self.stride *= 2
+        self.seen += 1
+
+    def picks(self) -> list[tuple[int, np.ndarray]]:
+        if len(self.kept) <= self.n:
+            return list(self.kept)
+        idx = np.unique(np.linspace(0, len(self.kept) - 1, self.n).round().astype(int))
+        return [self.kept[i] for i in idx]
+
+
+def segments(frames: Sequence[int] | np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
+    """Sorted frame numbers -> inclusive runs ``[(first, last), ...]``; runs separated by at most
+    ``max_gap`` missing frames are merged."""
+    f = np.unique(np.asarray(frames, np.int64))
+    if len(f) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(f) > max_gap + 1)
+    starts = np.r_[f[0], f[breaks + 1]]
+    ends = np.r_[f[breaks], f[-1]]
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def frame_time(frame: int, fps: float) -> float:
+    """Seconds at which 1-based ``frame`` starts (where the video element should seek)."""
+    return max(0, int(frame) - 1) / fps if fps > 0 else 0.0
+
+
+def describe_segments(
+    track_id: int, runs: Sequence[tuple[int, int]], fps: float, at: int | None = None
+) -> str:
+    """Markdown listing an id's runs with their times: what a click on the identity shows.
+    ``at``: the frame the video was sent to, when not the first appearance."""
+    if not runs:
+        return f"**#{track_id}** is not in any frame."
+    total = sum(b - a + 1 for a, b in runs)
+    items = [
+        f"frames {a}–{b} ({frame_time(a, fps):.1f}–{frame_time(b + 1, fps):.1f} s)" for a, b in runs
+    ]
+    noun = "segment" if len(runs) == 1 else "segments"
+    where = (
+        f"the video is at its first appearance (frame {runs[0][0]})"
+        if at is None
+        else f"the video is at frame {at} ({frame_time(at, fps):.1f} s)"
+    )
+    return f"**#{track_id}**: {total} frames in {len(runs)} {noun}; {where}.\n\n" + "\n".join(
+        f"- {item}" for item in items
+    )
+
+
+@dataclass(frozen=True)
+class TimelineLayout:
+    """Geometry of :func:`render_timeline` (shared with :func:`timeline_hit`)."""
+
+    width: int = 800
+    label_w: int = 52
+    row_h: int = 18
+    top: int = 30  # room for the image component's label
+    axis_h: int = 22
+
+    def height(self, rows: int) -> int:
+        return self.top + rows * self.row_h + self.axis_h
+
+    def x_of(self, frame: float, num_frames: int) -> int:
+        """Left edge of 1-based ``frame``'s column."""
+        span = self.width - self.label_w - 8
+        return self.label_w + round((frame - 1) / max(num_frames, 1) * span)
+
+
+def render_timeline(
+    runs: Mapping[int, Sequence[tuple[int, int]]],
+    num_frames: int,
+    fps: float,
+    layout: TimelineLayout = TimelineLayout(),
+) -> np.ndarray:
+    """One row per id (in ``runs``' order): ``#id`` then a bar in the id's box colour over each
+    run, with a seconds axis below. RGB ``(layout.height(len(runs)), layout.width, 3)`` uint8."""
+    ids = list(runs)
+    img = np.full((layout.height(len(ids)), layout.width, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    x0, x1 = layout.x_of(1, num_frames), layout.x_of(num_frames + 1, num_frames)
+    for row, tid in enumerate(ids):
+        y = layout.top + row * layout.row_h
+        if row % 2:
+            img[y : y + layout.row_h, x0:x1] = 244
+        cv2.putText(
+            img, f"#{tid}", (4, y + layout.row_h - 5), font, 0.45, (30, 30, 30), 1, cv2.LINE_AA
+        )
+        color = track_color(tid)
+        for a, b in runs[tid]:
+            xa = layout.x_of(a, num_frames)
+            xb = max(layout.x_of(b + 1, num_frames), xa + 1)  # a one-frame run stays visible
+            img[y + 3 : y + layout.row_h - 3, xa:xb] = color
+    axis_y = layout.top + len(ids) * layout.row_h
+    img[axis_y, x0:x1] = 120
+    seconds = num_frames / fps if fps > 0 else 0.0
+    step = _tick_step(seconds)
+    t = 0.0
+    while step and t <= seconds + 1e-9:
+        x = layout.x_of(t * fps + 1, num_frames)
+        img[axis_y : axis_y + 4, x] = 120
+        label = f"{t:g} s"
+        (tw, _), _ = cv2.getTextSize(label, font, 0.4, 1)
+        tx = int(np.clip(x - tw // 2, 0, layout.width - tw))
+        cv2.putText(img, label, (tx, axis_y + 17), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        t += step
+    return img
+
+
+def _tick_step(seconds: float) -> float:
+    """A round tick interval giving 4 to 10 ticks over ``seconds``."""
+    if seconds <= 0:
+        return 0.0
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300):
+        if seconds / step <= 10:
+            return float(step)
+    return 600.0
+
+
+def timeline_hit(
+    x: float,
+    y: float,
+    ids: Sequence[int],
+    num_frames: int,
+    layout: TimelineLayout = TimelineLayout(),
+) -> tuple[int, int] | None:
+    """Pixel ``(x, y)`` on :func:`render_timeline`'s image -> ``(track_id, frame)``, or None off
+    the rows."""
+    row = int((y - layout.top) // layout.row_h)
+    if not 0 <= row < len(ids) or y < layout.top:
+        return None
+    span = layout.width - layout.label_w - 8
+    frame = int(np.clip((x - layout.label_w) / span * num_frames + 1, 1, max(num_frames, 1)))
+    return int(ids[row]), frame
+
+
+def strip_alpha(weights: Sequence[float] | np.ndarray, floor: float = 0.12) -> np.ndarray:
+    """Per-frame opacity for the strip: the frame with the most attention is opaque, the others
+    in proportion to their mass, never below ``floor`` (a crop must stay recognisable)."""
+    w = np.clip(np.asarray(weights, np.float64), 0, None)
+    if len(w) == 0 or w.max() <= 0:
+        return np.ones(len(w))
+    return floor + (1 - floor) * w / w.max()
+
+
+STRIP_CELL_W, STRIP_CROP_H, STRIP_BAR_H, STRIP_TEXT_H = 72, 144, 30, 30
+
+
+def render_strip(
+    crops: Sequence[np.ndarray],
+    frames: Sequence[int],
+    weights: Sequence[float] | np.ndarray,
+    color: tuple[int, int, int],
+) -> np.ndarray:
+    """The attention strip: each crop letterboxed in a cell, blended into the background by
+    :func:`strip_alpha`, over a bar whose height is the frame's share of the attention and a
+    label (frame number and percent). RGB uint8, ``len(crops)`` cells wide."""
+    w = np.asarray(weights, np.float64)
+    alpha = strip_alpha(w)
+    cell_h = STRIP_CROP_H + STRIP_BAR_H + STRIP_TEXT_H
+    img = np.full((cell_h, STRIP_CELL_W * max(len(crops), 1), 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    top = w.max() if len(w) and w.max() > 0 else 1.0
+    for i, (crop, frame) in enumerate(zip(crops, frames, strict=True)):
+        x = i * STRIP_CELL_W
+        cell = np.full((STRIP_CROP_H, STRIP_CELL_W - 4, 3), 255, np.uint8)
+        ch, cw = crop.shape[:2]
+        scale = min((STRIP_CELL_W - 4) / cw, STRIP_CROP_H / ch)
+        nw, nh = max(1, round(cw * scale)), max(1, round(ch * scale))
+        y0, x0 = (STRIP_CROP_H - nh) // 2, (STRIP_CELL_W - 4 - nw) // 2
+        cell[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
+        img[:STRIP_CROP_H, x + 2 : x + STRIP_CELL_W - 2] = (
+            alpha[i] * cell + (1 - alpha[i]) * 255
+        ).astype(np.uint8)
+        bar = round(w[i] / top * (STRIP_BAR_H - 6))
+        y_base = STRIP_CROP_H + STRIP_BAR_H - 2
+        img[y_base - STRIP_BAR_H + 6 : y_base, x + 8 : x + STRIP_CELL_W - 8] = 232
+        if bar > 0:
+            img[y_base - bar : y_base, x + 8 : x + STRIP_CELL_W - 8] = color
+        for line, text in enumerate((f"f{frame}", f"{100 * w[i]:.0f}%")):
+            (tw, _), _ = cv2.getTextSize(text, font, 0.4, 1)
+            org = (x + (STRIP_CELL_W - tw) // 2, STRIP_CROP_H + STRIP_BAR_H + 12 + 14 * line)
+            cv2.putText(img, text, org, font, 0.4, (40, 40, 40), 1, cv2.LINE_AA)
+    return img

@@ -25,7 +25,7 @@ import numpy as np
 from cgclip.errors import UserError
 from cgclip.io.video import open_video
 from demo.collect import FeatureTap, TrackCollector, TrackResult
-from demo.gallery import Identity, caption, cut, render_tile, track_color
+from demo.gallery import STRIP_FRAMES, Identity, caption, cut, render_tile, track_color
 from demo.jobs import Job, PhaseSink, ProgressFn
 from demo.media import is_browser_playable, transcode_h264
 from demo.reid import ReidRegistry, text_aligned
@@ -164,6 +164,7 @@ def process_clip(
             per_track=search_crops,
             image_size=info.size,
             fps=info.fps,
+            strip_frames=STRIP_FRAMES,  # the attention strip, cut in this same pass
         )
         phases = PhaseSink(job, report, total=total, start=0.05, end=0.9)
         seconds: dict[str, float] = {}
@@ -227,7 +228,8 @@ def _hide_folder(work: Path) -> Iterator[None]:
 
 
 def build_identities(tracks: TrackResult) -> list[Identity]:
-    """One gallery entry per id with a best crop, in id order (tile, caption, span)."""
+    """One gallery entry per id with a best crop, in id order (tile, caption, span, frame runs
+    and the attention strip's crops, all from the tracking pass)."""
     identities = []
     for tid in tracks.ids:
         crop = tracks.best_crops.get(tid)
@@ -236,7 +238,16 @@ def build_identities(tracks: TrackResult) -> list[Identity]:
         first, last = tracks.first_frame(tid), tracks.last_frame(tid)
         tile = render_tile(crop, tracks.presence(tid), track_color(tid))
         identities.append(
-            Identity(tid, first, last, tracks.frames(tid), tile, caption(tid, first, last))
+            Identity(
+                tid,
+                first,
+                last,
+                tracks.frames(tid),
+                tile,
+                caption(tid, first, last),
+                segments=list(tracks.spans[tid]),
+                strip=tracks.strips.get(tid, []),
+            )
         )
     return identities
 

@@ -10,28 +10,27 @@ such a model from doing worse than motion alone:
   speed_factor x own speed)`` box heights from its last box. Re-entry through a border stays
   possible because the reach grows with the time lost; camera motion is already compensated in
   the track's boxes when ``cmc`` is on.
-- **Margin.** Re-identification needs the lost track to be closer than every other known person
-  by ``reid_min_margin`` in cosine distance: a look-alike squad gives no decision, not a swap.
-- **Trust.** Every motion-confident first-stage match (IoU >= :data:`CONFIDENT_IOU`) is a sample,
-  a success when its detection is also the track's nearest in appearance among the frame's
-  detections. The running success rate (the *separability*, decayed so the last few hundred
-  samples count) maps through ``trust_floor .. trust_full`` to a trust in [0, 1] that scales the
-  appearance weight, relaxes the appearance gate and the re-identification threshold. An embedder
-  that cannot tell people apart ends at trust 0: motion only.
+- **Calibration.** Raw cosine distances mean nothing across embedders (a small model trained
+  on our generator puts people 0.002-0.1 apart, CLIP 0.1-0.6). Every motion-confident
+  first-stage match (IoU >= :data:`CONFIDENT_IOU`) teaches the tracker this video's scale: the
+  distance to the person's own detection and to each *rival* (another detection near the
+  track). Appearance decisions then use a distance's *rival rank*, the fraction of rivals seen
+  that close (:class:`AppearanceCalibration`).
+- **Margin.** Re-identification needs a rival rank of at most ``reid_rank`` and a lead of
+  ``reid_rank_margin`` over every other known person: a look-alike squad gives no decision,
+  not a swap.
+- **Trust.** How well positives and rivals separate (their AUC, the *separability*) maps
+  through ``trust_floor .. trust_full`` to a trust in [0, 1] that scales the appearance weight,
+  relaxes the appearance gate and the re-identification threshold. An embedder that cannot tell
+  people from those around them ends at trust 0: motion only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tracker.matching import cosine_distance
-
-# A first-stage match with at least this IoU is "motion-confident": a separability sample.
+# A first-stage match with at least this IoU is "motion-confident": a calibration sample.
 CONFIDENT_IOU = 0.5
-# The separability estimate starts from this many pseudo-samples at the middle of the trust ramp,
-# and forgets old samples at this rate (an effective memory of ~500 samples).
-SEPARABILITY_PRIOR = 5.0
-SEPARABILITY_DECAY = 0.998
 
 
 def reachable(
@@ -65,21 +64,40 @@ def margin_gated(dist: np.ndarray, rows: np.ndarray, margin: float) -> np.ndarra
         return cost
     two = np.partition(dist, 1, axis=0)[:2]  # best and second best per detection
     runner_up = np.where(cost <= two[0][None, :], two[1][None, :], two[0][None, :])
-    return np.where(runner_up - cost >= margin, cost, np.inf)
+    with np.errstate(invalid="ignore"):  # inf - inf: no decision either way
+        return np.where(runner_up - cost >= margin, cost, np.inf)
 
 
-class AppearanceTrust:
-    """The running separability of one video's embeddings and the trust it earns."""
+class AppearanceCalibration:
+    """This video's appearance scale: how far a person's own detection and a nearby rival lie
+    from the person's track embedding, and the trust that separation earns.
+
+    Samples come from motion-confident first-stage matches: the matched detection gives a
+    *positive* distance, every other detection within :data:`RIVAL_HEIGHTS` box heights of the
+    track a *rival* distance. Both are kept as decayed histograms over log cosine distance
+    (embedders differ by orders of magnitude in how far apart they put people), each started
+    from the same flat prior, so a fresh video has separability 0.5 and trust 0.
+
+    - :meth:`rival_rank` maps a cosine distance to the fraction of rivals seen at least that
+      close: 0 is closer than any rival, 0.5 a typical rival. It is the scale every
+      appearance decision uses, so thresholds mean the same for every embedder.
+    - :attr:`separability` is the AUC ``P(positive < rival)``; it maps through
+      ``floor .. full`` to the :attr:`trust` in [0, 1]. An embedder that cannot tell a person
+      from the people around them ends at trust 0: motion only.
+    """
 
     def __init__(self, *, enabled: bool, floor: float, full: float) -> None:
         self.enabled, self.floor, self.full = enabled, floor, full
-        mid = (floor + full) / 2
-        self._hits, self._total = SEPARABILITY_PRIOR * mid, SEPARABILITY_PRIOR
+        self._pos, self._neg = np.zeros(len(_EDGES) - 1), np.zeros(len(_EDGES) - 1)
 
     @property
     def separability(self) -> float:
-        """Running rate at which a motion-confident match is also the nearest in appearance."""
-        return self._hits / self._total
+        """AUC of positive against rival distances (ties count half), in [0, 1]."""
+        prior = CALIBRATION_PRIOR / len(self._pos)
+        pos = (self._pos + prior) / (self._pos.sum() + CALIBRATION_PRIOR)
+        neg = (self._neg + prior) / (self._neg.sum() + CALIBRATION_PRIOR)
+        farther = 1.0 - np.cumsum(neg)  # rivals in a farther bin
+        return float((pos * (farther + 0.5 * neg)).sum())
 
     @property
     def trust(self) -> float:
@@ -89,17 +107,38 @@ class AppearanceTrust:
         ramp = (self.separability - self.floor) / (self.full - self.floor)
         return float(np.clip(ramp, 0.0, 1.0))
 
-    def observe(self, track_emb: np.ndarray, det_embs: np.ndarray, own: np.ndarray) -> None:
-        """Score one frame's samples: ``track_emb (K, E)`` of motion-confidently matched tracks,
-        ``det_embs (M, E)`` the frame's candidate detections, ``own (K,)`` the column each
-        track was matched to. A success: the own column is the nearest."""
-        if not len(track_emb) or len(det_embs) < 2:
+    def rival_rank(self, dist: np.ndarray) -> np.ndarray:
+        """Fraction of rivals at most ``dist`` away (interpolated within a bin); NaN and inf
+        pass through."""
+        neg = self._neg + RANK_PRIOR / len(self._neg)
+        cdf = np.concatenate([[0.0], np.cumsum(neg)]) / neg.sum()
+        x = np.log10(np.clip(np.nan_to_num(dist, nan=1.0, posinf=2.0), 1e-9, 2.0))
+        rank = np.interp(x, _LOG_EDGES, cdf)
+        return np.where(np.isfinite(dist), rank, dist)
+
+    def observe(self, pos: np.ndarray, rivals: np.ndarray) -> None:
+        """Add positive distances ``(K,)`` and rival distances ``(R,)``; older samples decay."""
+        n = float(len(pos) + len(rivals))
+        if not n:
             return
-        dist = cosine_distance(track_emb, det_embs)  # (K, M)
-        is_own = np.arange(len(det_embs))[None, :] == own[:, None]
-        pos = dist[is_own]  # one per row
-        neg = np.where(is_own, np.inf, dist).min(axis=1)
-        n = float(len(pos))
-        decay = SEPARABILITY_DECAY**n
-        self._hits = self._hits * decay + float((pos < neg).sum())
-        self._total = self._total * decay + n
+        decay = CALIBRATION_DECAY**n
+        self._pos = self._pos * decay + _histogram(pos)
+        self._neg = self._neg * decay + _histogram(rivals)
+
+
+# Cosine distances from 1e-4 to 2 in log bins; the first bin also takes everything closer.
+_LOG_EDGES = np.linspace(-4.0, np.log10(2.0), 33)
+_EDGES = np.concatenate([[0.0], 10.0 ** _LOG_EDGES[1:]])
+# Pseudo-samples of the flat prior both histograms start from for the separability (a fresh
+# video earns no trust), and the rival histogram's for ranks (the data decides them soon); the
+# rate old samples are forgotten at (an effective memory of ~2000 samples).
+CALIBRATION_PRIOR = 8.0
+RANK_PRIOR = 0.5
+CALIBRATION_DECAY = 0.9995
+# A detection this many track-box heights from a track's predicted centre is a rival: someone
+# the track could be confused with.
+RIVAL_HEIGHTS = 3.0
+
+
+def _histogram(dist: np.ndarray) -> np.ndarray:
+    return np.histogram(np.clip(dist, 0.0, 2.0), bins=_EDGES)[0].astype(float)

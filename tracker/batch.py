@@ -44,8 +44,19 @@ from tracker.batch_engines import LocalEngine, RayEngine, Work, output_paths
 from tracker.batch_jobs import MANIFEST, Job, Manifest, assign_names, expand_sources
 from tracker.config import load_preset, read_config_yaml
 
-# tracker.run options that name one video's files: the batch chooses those itself.
-PER_VIDEO = ("video", "output_dir", "out_video", "out_mot", "out_json", "detections", "help")
+# tracker.run options that name one video's files: the batch chooses those itself (crops: not
+# offered per video in a batch yet; tracker.run --save-crops takes one video).
+PER_VIDEO = (
+    "video",
+    "output_dir",
+    "out_video",
+    "out_mot",
+    "out_json",
+    "detections",
+    "save_crops",
+    "crops",
+    "help",
+)
 # Options that change how fast a video is tracked, not what is written: not part of a manifest's
 # record of how its videos were tracked.
 NOT_RECORDED = ("threads", "quiet", "overwrite")

@@ -49,7 +49,8 @@ class TrackerConfig:
     # Appearance (used when detections carry embeddings or an embedder is set).
     appearance_weight: float = num(0.5, "[0, 1]")  # w in (1 - w)(1 - IoU) + w * cosine distance
     appearance_gate: float = num(0.4, "[0, 2]")  # max cosine distance for a motion+appearance match
-    # max cosine distance to bring back a lost track by appearance
+    # max cosine distance to bring back a lost track by appearance (with appearance_trust also
+    # a cap on top of the calibrated reid_rank)
     reid_thresh: float = num(0.25, "[0, 2]")
     # W: per-frame features kept per track for its tracklet embedding
     embedding_window: int = num(8, "[1, inf)")
@@ -66,14 +67,21 @@ class TrackerConfig:
     reid_max_speed: float = num(3.0, "[0, inf)")
     reid_speed_factor: float = num(2.0, "[0, inf)")  # a fast track may keep accelerating unseen
     reid_margin: float = num(1.0, "[0, inf)")  # box heights of slack: jitter, pose, a border step
-    # Adaptive trust: appearance counts only as far as it separates the people in view. The
-    # video's separability (how often a motion-confident match is also the nearest in
-    # appearance among the people in view) scales the appearance weight and relaxes its gates,
-    # and re-identification needs a cosine margin over every other known person.
+    # Adaptive trust: appearance counts only as far as it separates the people in view. On each
+    # video the tracker learns how far a person's own detection and a nearby rival lie from the
+    # person's track embedding; appearance decisions use the rival rank of a distance (the
+    # fraction of rivals that close) and the separation (AUC) scales the appearance weight and
+    # relaxes its gate. Off: raw cosine distances with reid_thresh and reid_min_margin alone.
     appearance_trust: bool = True
-    trust_floor: float = num(0.6, "[0, 1]")  # separability at or below which appearance is ignored
+    trust_floor: float = num(
+        0.6, "[0, 1]"
+    )  # separability (AUC) at or below which appearance is ignored
     trust_full: float = num(0.9, "[0, 1]")  # separability at or above which it is fully trusted
-    # cosine margin a re-identification needs over the runner-up
+    # re-identification (with appearance_trust): at most this fraction of rivals as close ...
+    reid_rank: float = num(0.02, "[0, 1]")
+    # ... and this much rival rank closer than the runner-up among the other known people
+    reid_rank_margin: float = num(0.1, "[0, 1]")
+    # re-identification without appearance_trust: cosine margin over the runner-up
     reid_min_margin: float = num(0.05, "[0, 2]")
     # Skip the image encoder for a detection that motion alone matches unambiguously: exactly one
     # track overlaps it, with IoU >= embed_skip_iou, and that track overlaps no other detection;

@@ -4,7 +4,9 @@
 - :class:`JsonWriter`: per frame ``{frame, objects: [{id, box, confidence}]}``, then per id
   ``{first_frame, last_frame, frames, best_crop: {frame, box, confidence, quality}}``.
 - :class:`MotRows`: the MOT rows in memory (what the benchmarks score).
-- :class:`VideoAnnotator`: an MP4 with boxes, id labels and short traces (supervision annotators).
+- :class:`VideoAnnotator`: an MP4 with boxes, id labels and short traces. Boxes are drawn
+  exactly on the tracked box (the lines lie inside it, no padding); labels are placed by
+  :func:`place_labels` so that no label covers another, even in a crowd.
 
 The row outputs (MOT txt, JSON, :class:`MotRows`) include the boxes a track had while tentative:
 they hold the last ``backfill_horizon`` frames (:class:`BackfillBuffer`) and put each
@@ -18,12 +20,14 @@ closes without an error.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import cv2
 import numpy as np
 import supervision as sv
 
@@ -168,7 +172,9 @@ class JsonWriter(_StreamingFile):
         super().__init__(path)
         self.meta = meta or {}
         self._first = True
+        self.frames_written = 0
         self.tracks: dict[int, dict[str, Any]] = {}
+        self._best_quality: dict[int, float] = {}
         self._size = image_size  # (width, height) for the best-crop rule
         # Written after the tracks: a dict, or a function called when the file is finished.
         self.footer: dict[str, Any] | Callable[[], dict[str, Any]] = {}
@@ -192,6 +198,7 @@ class JsonWriter(_StreamingFile):
             + json.dumps({"frame": int(frame_id), "objects": objects})
         )
         self._first = False
+        self.frames_written += 1
         quality = crop_quality(xyxy, conf, self._size)
         for tid, obj, q in zip(ids, objects, quality, strict=True):
             entry = self.tracks.setdefault(
@@ -199,8 +206,8 @@ class JsonWriter(_StreamingFile):
             )
             entry["last_frame"] = int(frame_id)
             entry["frames"] += 1
-            best = entry["best_crop"]
-            if best is None or q > best["quality"]:
+            if q > self._best_quality.get(int(tid), -1.0):  # unrounded, as tracker.crops
+                self._best_quality[int(tid)] = float(q)
                 entry["best_crop"] = {
                     "frame": int(frame_id),
                     "box": obj["box"],
@@ -233,9 +240,92 @@ def crop_quality(
     return np.asarray(conf, dtype=np.float64) * free * inside
 
 
+# Where a label may go, in order of preference, relative to its box: (corner x, corner y,
+# label left of / right of that x, label above / below that y).
+_LABEL_SPOTS = (
+    ("x1", "y1", "right", "above"),  # on top of the box, at its left (the usual place)
+    ("x1", "y1", "right", "below"),  # inside the box, top left
+    ("x1", "y2", "right", "below"),  # under the box
+    ("x1", "y2", "right", "above"),  # inside the box, bottom left
+    ("x2", "y1", "left", "above"),  # on top of the box, at its right
+    ("x2", "y1", "left", "below"),  # inside, top right
+    ("x2", "y2", "left", "below"),  # under, at the right
+    ("x2", "y2", "left", "above"),  # inside, bottom right
+)
+
+
+def _overlaps(rect: np.ndarray, placed: list[np.ndarray]) -> bool:
+    return any(
+        rect[0] < o[2] and o[0] < rect[2] and rect[1] < o[3] and o[1] < rect[3] for o in placed
+    )
+
+
+def _label_at(
+    box: np.ndarray, size: tuple[int, int], where: tuple[str, ...], width: int, dy: int = 0
+) -> np.ndarray:
+    """The label rectangle at spot ``where`` of ``box``, slid sideways into the image."""
+    bw, bh = size
+    corners = dict(zip(("x1", "y1", "x2", "y2"), (round(float(v)) for v in box), strict=True))
+    x_key, y_key, side, vert = where
+    x = corners[x_key] if side == "right" else corners[x_key] - bw
+    y = (corners[y_key] - bh if vert == "above" else corners[y_key]) + dy
+    x = min(max(x, 0), max(width - bw, 0))
+    return np.array([x, y, x + bw, y + bh])
+
+
+def place_labels(boxes: np.ndarray, sizes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """``(N, 4)`` label rectangles ``x1, y1, x2, y2`` (pixels, end exclusive) for ``boxes``
+    ``(N, 4)`` and label ``sizes`` ``(N, 2)`` (width, height), no two overlapping where the image
+    has room.
+
+    Boxes are served from the top of the image down; each label takes the first of the spots
+    around its box's corners (:data:`_LABEL_SPOTS`: above, inside top, below, inside bottom; left
+    corners first) that lies in the image and overlaps no label placed before it. When all eight
+    are taken, the first spot moves up or down by label heights to the nearest free place; only
+    a frame with no free place left keeps an overlap.
+    """
+    width, height = image_size
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    out = np.zeros((len(boxes), 4), dtype=np.int64)
+    placed: list[np.ndarray] = []
+    for i in np.lexsort((boxes[:, 0], boxes[:, 1])):
+        size = (int(sizes[i][0]), int(sizes[i][1]))
+        steps = range(1, 2 * height // max(size[1], 1) + 2)
+        spots = itertools.chain(  # made as they are tried: most labels take the first
+            (_label_at(boxes[i], size, where, width) for where in _LABEL_SPOTS),
+            (
+                _label_at(boxes[i], size, _LABEL_SPOTS[0], width, dy=sign * k * size[1])
+                for k in steps
+                for sign in (-1, 1)
+            ),
+        )
+        free = (r for r in spots if r[1] >= 0 and r[3] <= height and not _overlaps(r, placed))
+        choice = next(free, None)
+        if choice is None:  # nowhere free: the usual place, kept in the image
+            choice = _label_at(boxes[i], size, _LABEL_SPOTS[0], width)
+            choice[[1, 3]] -= min(choice[1], 0)
+        out[i] = choice
+        placed.append(choice)
+    return out
+
+
+def draw_box(
+    scene: np.ndarray, box: np.ndarray, color: tuple[int, int, int], thickness: int
+) -> None:
+    """Outline ``box`` (x1, y1, x2, y2) on ``scene`` with its outer edge on the box's edge: the
+    lines lie inside the box, which covers pixels ``[round(x1), round(x2))`` by
+    ``[round(y1), round(y2))``."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    for i in range(thickness):
+        if x2 - 1 - i < x1 + i or y2 - 1 - i < y1 + i:
+            break
+        cv2.rectangle(scene, (x1 + i, y1 + i), (x2 - 1 - i, y2 - 1 - i), color, 1)
+
+
 class VideoAnnotator:
     """Draws tracked boxes, ``#id`` labels and traces of the last ``trace_length`` frames (the
-    live stream: a track appears from its confirmation). Drawing is timed as ``draw``."""
+    live stream: a track appears from its confirmation). Drawing is timed as ``draw``. Colours
+    follow the track id (supervision's default palette, as ``sv.ColorLookup.TRACK``)."""
 
     def __init__(
         self,
@@ -246,16 +336,16 @@ class VideoAnnotator:
         timer: StageTimer | None = None,
     ) -> None:
         self.timer = timer
-        lookup = sv.ColorLookup.TRACK
-        thickness = max(1, round(min(size) / 360))
-        self.boxes = sv.BoxAnnotator(thickness=thickness, color_lookup=lookup)
-        self.labels = sv.LabelAnnotator(
-            color_lookup=lookup, text_scale=0.4 * thickness, text_padding=3, text_thickness=1
-        )
+        self.size = size
+        self.thickness = max(1, round(min(size) / 360))
+        self.text_scale = 0.4 * self.thickness
+        self.text_padding = 3
+        self.palette = sv.ColorPalette.DEFAULT
         self.traces = sv.TraceAnnotator(
+            color=self.palette,
             trace_length=trace_length,
-            thickness=thickness,
-            color_lookup=lookup,
+            thickness=self.thickness,
+            color_lookup=sv.ColorLookup.TRACK,
             position=sv.Position.BOTTOM_CENTER,
         )
         self.writer = VideoWriter(path, fps=fps, size=size, codec="h264")  # plays in browsers
@@ -264,13 +354,44 @@ class VideoAnnotator:
         self.writer.__enter__()
         return self
 
+    def label_sizes(self, texts: list[str]) -> np.ndarray:
+        """``(N, 2)`` width, height of each label's filled rectangle."""
+        pad = self.text_padding
+        sizes = []
+        for text in texts:
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, self.text_scale, 1)
+            sizes.append((tw + 2 * pad, th + base + 2 * pad))
+        return np.array(sizes, dtype=np.int64).reshape(-1, 2)
+
     def annotate(self, frame: np.ndarray, tracked: sv.Detections) -> np.ndarray:
         scene = frame.copy()
-        if len(tracked):
-            scene = self.traces.annotate(scene, tracked)
-            scene = self.boxes.annotate(scene, tracked)
-            scene = self.labels.annotate(
-                scene, tracked, labels=[f"#{t}" for t in tracked.tracker_id]
+        if not len(tracked):
+            return scene
+        scene = self.traces.annotate(scene, tracked)
+        ids = [int(t) for t in tracked.tracker_id]
+        colors = [self.palette.by_idx(t) for t in ids]
+        for box, color in zip(tracked.xyxy, colors, strict=True):
+            draw_box(scene, box, color.as_bgr(), self.thickness)
+        texts = [f"#{t}" for t in ids]
+        rects = place_labels(
+            tracked.xyxy, self.label_sizes(texts), (scene.shape[1], scene.shape[0])
+        )
+        pad = self.text_padding
+        for text, rect, color in zip(texts, rects, colors, strict=True):
+            x1, y1, x2, y2 = (int(v) for v in rect)
+            cv2.rectangle(scene, (x1, y1), (x2 - 1, y2 - 1), color.as_bgr(), -1)
+            r, g, b = color.as_rgb()
+            ink = (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
+            (_, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, self.text_scale, 1)
+            cv2.putText(
+                scene,
+                text,
+                (x1 + pad, y1 + pad + th),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                self.text_scale,
+                ink,
+                1,
+                cv2.LINE_AA,
             )
         return scene
 

@@ -22,6 +22,13 @@ frames, so the files have the person from their first detected frame.
 Sinks are context managers with ``write(result: TrackedFrame)``. :func:`iter_tracked` opens
 them and closes them after the last frame, which publishes the files; if the loop stops early
 (an error, or the consumer leaving the loop) every partial file is discarded.
+
+**Partial results** (``keep_partial=True``, what ``tracker.run`` asks for): an interrupt
+(Ctrl-C, or SIGTERM under :func:`cgclip.errors.cli`) or the consumer leaving the loop closes the
+sinks normally, so the files hold every frame that all sinks received, and then the interrupt
+goes on. Signals wait while the sinks write a frame and while they finish, so no file ends in the
+middle of a frame. An error still discards the files, and so does an interrupt before the first
+frame reached the sinks.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,7 +50,7 @@ import supervision as sv
 from tqdm import tqdm
 
 from cgclip.io.mot import read_seqinfo
-from cgclip.io.video import VideoInfo, open_video
+from cgclip.io.video import VideoInfo, open_video, stream_kind
 from tracker.detectors import Detector
 from tracker.embedding import Embedder, FrameFeatures
 from tracker.tracker import Tracker
@@ -142,7 +152,8 @@ def open_source(
     fps: float = 30.0,
 ) -> FrameSource:
     """A :class:`FrameSource` from a video file, an image folder (MOT ``img1`` or its sequence),
-    or an iterable of frames (at ``fps``).
+    a webcam index (``"0"``) or stream URL (``rtsp://``, ``http(s)://``; see
+    :mod:`cgclip.io.video`), or an iterable of frames (at ``fps``).
 
     ``decode=False`` (a MOT sequence folder only) reads no image: it yields ``placeholder`` for
     each of the ``seqLength`` frames, for trackers that need no pixels (replayed detections and
@@ -151,6 +162,11 @@ def open_source(
     if isinstance(source, FrameSource):
         return source
     if isinstance(source, (str, os.PathLike)):
+        kind = stream_kind(source)
+        if kind is not None:  # a webcam index or a stream URL: decoded, as it comes
+            reader = open_video(source)
+            name = f"camera {source}" if kind == "webcam" else str(source)
+            return FrameSource(reader, reader.info, name, reader.close, lambda: reader.truncated)
         path = Path(source)
         if decode:
             reader = open_video(path)
@@ -169,6 +185,29 @@ def open_source(
     return FrameSource(itertools.chain([first], frames), info, "frames")
 
 
+@contextlib.contextmanager
+def signals_deferred(active: bool = True) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM inside the block; one that arrived is delivered to the previous
+    handler as the block ends. Main thread only (elsewhere, and with ``active=False``, a no-op)."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if None in previous.values():  # a handler set outside Python: it cannot be put back
+        yield
+        return
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:  # the first signal, now, to the handler it was meant for
+            signal.raise_signal(held[0])
+
+
 def iter_tracked(
     source: str | os.PathLike[str] | FrameSource | Iterable[np.ndarray],
     detector: Detector,
@@ -178,10 +217,14 @@ def iter_tracked(
     max_frames: int | None = None,
     timer: StageTimer | None = None,
     progress: bool | str = False,
+    keep_partial: bool = False,
+    on_stop: Callable[[BaseException, int], None] | None = None,
 ) -> Iterator[TrackedFrame]:
     """Track ``source`` frame by frame; yields a :class:`TrackedFrame` per frame after the sinks
     have it. ``progress``: show a bar (a string names it). The detector checks the source first
-    when it can (``detector.check_video(info)``, e.g. a det.txt longer than the video)."""
+    when it can (``detector.check_video(info)``, e.g. a det.txt longer than the video).
+    ``keep_partial``: an interrupt or an early exit publishes the frames done (module doc);
+    ``on_stop(exception, frames_written)`` is called first, so the sinks' footers can say so."""
     src = open_source(source)
     max_frames = max_frames or None  # 0 means no limit, as on the command line
     timer = timer if timer is not None else StageTimer()
@@ -203,38 +246,66 @@ def iter_tracked(
         outputs = stack.enter_context(contextlib.ExitStack())  # error -> partial files dropped
         for sink in sinks:
             outputs.enter_context(sink)
-        frames = iter(src.frames)
-        done = 0
-        while max_frames is None or done < max_frames:
-            want = max(int(detector.batch_size), 1)
-            if max_frames is not None:
-                want = min(want, max_frames - done)
-            with timer("decode"):
-                batch = list(itertools.islice(frames, want))
-            if not batch:
-                break
-            ids = list(range(done + 1, done + 1 + len(batch)))
-            with timer("detect"):
-                dets = detector.detect(batch, ids)
-            for fid, frame, det in zip(ids, batch, dets, strict=True):
-                with timer("associate"):
-                    tracked = tracker.update(det, frame)
-                shift = fid - tracker.frame_id  # 0 unless the tracker saw frames before
-                result = TrackedFrame(
-                    fid,
-                    frame,
-                    tracked,
-                    [(f + shift, d) for f, d in tracker.backfill],
-                    tracker.backfill_horizon,
-                )
-                with timer("write"):
-                    for sink in sinks:
-                        sink.write(result)
-                bar.update(1)
-                yield result
-            done += len(batch)
-        with timer("write"):
+        written = [0]  # frames every sink has
+        try:
+            yield from _track_frames(
+                src, detector, tracker, sinks, max_frames, timer, bar, written, keep_partial
+            )
+        except (KeyboardInterrupt, GeneratorExit):
+            if keep_partial and written[0]:
+                if on_stop is not None:
+                    on_stop(sys.exc_info()[1], written[0])
+                with timer("write"), signals_deferred():
+                    outputs.close()  # the files, up to the last frame all sinks got
+            raise
+        with timer("write"), signals_deferred(keep_partial):
             outputs.close()  # flush the held frames and publish the files
+
+
+def _track_frames(
+    src: FrameSource,
+    detector: Detector,
+    tracker: Tracker,
+    sinks: Sequence[Sink],
+    max_frames: int | None,
+    timer: StageTimer,
+    bar: tqdm,
+    written: list[int],
+    keep_partial: bool,
+) -> Iterator[TrackedFrame]:
+    """The body of :func:`iter_tracked`: decode, detect, track, write; ``written[0]`` counts the
+    frames every sink has."""
+    frames = iter(src.frames)
+    done = 0
+    while max_frames is None or done < max_frames:
+        want = max(int(detector.batch_size), 1)
+        if max_frames is not None:
+            want = min(want, max_frames - done)
+        with timer("decode"):
+            batch = list(itertools.islice(frames, want))
+        if not batch:
+            break
+        ids = list(range(done + 1, done + 1 + len(batch)))
+        with timer("detect"):
+            dets = detector.detect(batch, ids)
+        for fid, frame, det in zip(ids, batch, dets, strict=True):
+            with timer("associate"):
+                tracked = tracker.update(det, frame)
+            shift = fid - tracker.frame_id  # 0 unless the tracker saw frames before
+            result = TrackedFrame(
+                fid,
+                frame,
+                tracked,
+                [(f + shift, d) for f, d in tracker.backfill],
+                tracker.backfill_horizon,
+            )
+            with timer("write"), signals_deferred(keep_partial):
+                for sink in sinks:
+                    sink.write(result)
+                bar.update(1)
+                written[0] += 1
+            yield result
+        done += len(batch)
 
 
 class FrameTracker:

@@ -1,11 +1,17 @@
-"""``python -m tracker.run VIDEO``: detect, track and write an annotated MP4, MOT txt and JSON.
+"""``python -m tracker.run SOURCE``: detect, track and write an annotated MP4, MOT txt and JSON.
 
     python -m tracker.run match.mp4                                   # YOLO (yolo11n.pt), motion only
     python -m tracker.run seq/img1 --detections seq/det/det.txt --no-video   # public detections
     python -m tracker.run clip.mp4 --detector hog --preset dance --output-dir out/
+    python -m tracker.run 0                                           # webcam 0, until Ctrl-C
+    python -m tracker.run rtsp://cam.local/stream --output-dir runs/cam
+    python -m tracker.run 'season/*.mp4' --output-dir runs/season     # one after another
+    python -m tracker.run clip.mp4 --save-crops crops/clip --crops all    # a ReID training set
 
 Frames stream from the decoder through the detector (in batches of ``--batch``) and the tracker
 to the writers (:func:`tracker.pipeline.iter_tracked`), so memory stays flat for any video length.
+Sources and where their outputs go: :mod:`tracker.sources`. Ctrl-C (or SIGTERM) keeps the results
+up to the last complete frame, marked ``"complete": false`` (exit 130, or 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cgclip.errors import ArgumentParser, UserError, cli
+from cgclip.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ArgumentParser,
+    Terminated,
+    UserError,
+    cli,
+)
 from cgclip.io.config import number_arg
 from cgclip.io.runs import claim_outputs
 from cgclip.threads import add_threads_argument, configure_threads
@@ -27,6 +40,7 @@ from tracker.detectors import Detector, make_detector
 from tracker.embedding import Embedder, build_embedder
 from tracker.outputs import JsonWriter, MotWriter, VideoAnnotator
 from tracker.pipeline import STAGES, Sink, StageTimer, iter_tracked, open_source
+from tracker.sources import DEFAULT_RUNS, Source, classify, domain_warning, stream_stem
 from tracker.tracker import Tracker
 
 __all__ = ["STAGES", "RunSummary", "default_outputs", "main", "track_video"]
@@ -39,7 +53,8 @@ class RunSummary:
     frames: int = 0
     ids: int = 0
     frames_expected: int | None = None  # what the container announced (up to max_frames)
-    complete: bool = True  # False: the video ended before frames_expected (truncated)
+    complete: bool = True  # False: truncated before frames_expected, or interrupted
+    interrupted: str | None = None  # "interrupted" (Ctrl-C) or "terminated" (SIGTERM)
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
@@ -68,18 +83,26 @@ def track_video(
     out_video: str | Path | None = None,
     max_frames: int | None = None,
     progress: bool = True,
+    crops_dir: str | Path | None = None,
+    crops_mode: str = "best",
+    keep_partial: bool = False,
     sinks: Sequence[Sink] = (),
 ) -> RunSummary:
-    """Track one video (file or image folder) and write the requested outputs.
+    """Track one video (file, image folder, webcam index or stream URL) and write the requested
+    outputs; ``crops_dir``: person crops per id (:mod:`tracker.crops`).
 
     The tracker runs at the video's frame rate. The MOT txt and JSON include each track's
     tentative boxes; the annotated video shows tracks from their confirmation
-    (see :mod:`tracker.pipeline`). ``sinks``: more sinks fed in the same pass, after the file
+    (see :mod:`tracker.pipeline`). ``keep_partial``: Ctrl-C or SIGTERM publishes the outputs up to
+    the last complete frame, marked ``"complete": false``, and returns with
+    ``summary.interrupted`` set (without it, or before the first frame, the interrupt goes on and
+    the partial files are removed). ``sinks``: more sinks fed in the same pass, after the file
     writers (they are entered last and so closed first: e.g. the demo's gallery collector and its
     progress/cancel sink)."""
     summary = RunSummary()
     timer = StageTimer()
-    source = open_source(video)
+    source = open_source(str(video))
+    stopped: list[str] = []  # set when an interrupt ended the run
     try:
         info = source.info
         tracker = Tracker(config, embedder=embedder, frame_rate=info.fps)
@@ -96,17 +119,30 @@ def track_video(
             js = JsonWriter(out_json, meta=meta, image_size=info.size)
             # Known only when the last frame is read, just before the files are published.
             js.footer = lambda: {
-                "complete": not source.truncated(),
-                "frames_read": summary.frames,
+                "complete": not source.truncated() and not stopped,
+                "frames_read": js.frames_written,
                 "frames_expected": total,
+                "interrupted": bool(stopped),
             }
             sinks.append(js)
         if out_video:
             sinks.append(VideoAnnotator(out_video, fps=info.fps, size=info.size, timer=timer))
+        if crops_dir:
+            from tracker.crops import CropWriter
+
+            about = {k: meta[k] for k in ("video", "fps", "width", "height")}
+            crops = CropWriter(crops_dir, crops_mode, image_size=info.size, meta=about)
+            crops.footer = lambda: {"complete": not source.truncated() and not stopped}
+            sinks.append(crops)
         sinks += extra
     except BaseException:
         source.close()
         raise
+
+    def on_stop(err: BaseException, written: int) -> None:  # before the files are finished
+        stopped.append(_why(err))
+        summary.frames = written
+
     frames = iter_tracked(
         source,
         detector,
@@ -114,19 +150,32 @@ def track_video(
         sinks=sinks,
         max_frames=max_frames,
         timer=timer,
-        progress=Path(video).name if progress else False,
+        progress=source.name if progress else False,
+        keep_partial=keep_partial,
+        on_stop=on_stop,
     )
-    with contextlib.closing(frames):  # a signal between frames still unwinds the writers
-        for _ in frames:
-            summary.frames += 1
+    try:
+        with contextlib.closing(frames):  # a signal between frames still unwinds the writers
+            for result in frames:
+                summary.frames = result.frame_id
+    except KeyboardInterrupt as err:
+        if not stopped:  # before the first frame, or without keep_partial: nothing was kept
+            raise
+        stopped[:] = [_why(err)]  # the consumer's interrupt reached the loop as its closing
+    summary.interrupted = stopped[0] if stopped else None
     summary.ids = tracker.ids_assigned
     summary.seconds = timer.seconds
     summary.frames_expected = total
-    summary.complete = not source.truncated()
-    for name, path in (("mot", out_mot), ("json", out_json), ("video", out_video)):
+    summary.complete = not source.truncated() and not stopped
+    paths = (("mot", out_mot), ("json", out_json), ("video", out_video), ("crops", crops_dir))
+    for name, path in paths:
         if path:
             summary.outputs[name] = str(path)
     return summary
+
+
+def _why(err: BaseException) -> str:
+    return "terminated" if isinstance(err, Terminated) else "interrupted"
 
 
 def default_outputs(video: Path, output_dir: Path | None) -> dict[str, Path]:
@@ -140,7 +189,11 @@ def default_outputs(video: Path, output_dir: Path | None) -> dict[str, Path]:
         stem, folder = src.name, src.parent
     else:
         stem, folder = src.stem, src.parent
-    folder = output_dir if output_dir is not None else folder
+    return named_outputs(output_dir if output_dir is not None else folder, stem)
+
+
+def named_outputs(folder: Path, stem: str) -> dict[str, Path]:
+    """``folder/<stem>.tracked.mp4``, ``.mot.txt`` and ``.tracks.json``."""
     return {
         "video": folder / f"{stem}.tracked.mp4",
         "mot": folder / f"{stem}.mot.txt",
@@ -148,12 +201,26 @@ def default_outputs(video: Path, output_dir: Path | None) -> dict[str, Path]:
     }
 
 
+def source_outputs(source: Source, output_dir: Path | None) -> dict[str, Path]:
+    """The outputs of one video: :func:`default_outputs` for a file or image folder; for a
+    webcam or stream, ``<output_dir or runs>/<name>-<UTC start>.*`` (:mod:`tracker.sources`)."""
+    if source.live:
+        return named_outputs(output_dir or DEFAULT_RUNS, stream_stem(source))
+    return default_outputs(Path(source.text), output_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog="python -m tracker.run",
         description="Detect people in a video, track them, and write an annotated MP4, a MOTChallenge txt and a JSON.",
     )
-    p.add_argument("video", help="video file (mp4, avi, mov, mkv) or a folder of frames (MOT img1)")
+    p.add_argument(
+        "video",
+        metavar="SOURCE",
+        help="video file (mp4, avi, mov, mkv), folder of frames (MOT img1), webcam index (0), "
+        "stream URL (rtsp://, http(s)://), or a folder or quoted glob of videos (tracked one "
+        "after another, as tracker.batch)",
+    )
     p.add_argument(
         "--detector", default="yolo11n.pt", help="ultralytics weights (name or path) or 'hog'"
     )
@@ -202,12 +269,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--imgsz", type=number_arg("[32, 16384]", int), default=640, help="YOLO inference size"
     )
     p.add_argument(
-        "--output-dir", type=Path, help="folder for the outputs (default: next to the input)"
+        "--output-dir",
+        type=Path,
+        help="folder for the outputs (default: next to the input file; runs/ for a webcam or "
+        "stream; runs/<folder> for a folder or glob of videos)",
     )
     p.add_argument("--out-video", type=Path, help="annotated MP4 path")
     p.add_argument("--out-mot", type=Path, help="MOTChallenge results txt path")
     p.add_argument("--out-json", type=Path, help="JSON results path")
     p.add_argument("--no-video", action="store_true", help="skip the annotated video")
+    p.add_argument(
+        "--save-crops",
+        type=Path,
+        metavar="DIR",
+        help="write person crops per id to DIR/<id>/<frame>.jpg (a ReID training set: "
+        "cgclip dataset 'crops')",
+    )
+    p.add_argument(
+        "--crops",
+        choices=["best", "all"],
+        default="best",
+        help="with --save-crops: each id's best crop (default), or every crop",
+    )
     p.add_argument(
         "--overwrite", action="store_true", help="replace outputs left by an earlier run"
     )
@@ -254,18 +337,26 @@ def detector_from_options(
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    video = Path(args.video)
-    if not video.exists():
-        raise UserError(f"{video}: no such video file or image folder")
+    source = classify(args.video)
+    if args.crops != "best" and args.save_crops is None:
+        raise UserError("--crops chooses what --save-crops writes; give --save-crops DIR too")
+    if source.kind == "many":
+        from tracker.sources import track_many
+
+        return track_many(args, source)
     # The decoder runs beside the detector and encoder pool.
     threads = configure_threads(args.threads, concurrent=1)
     if not args.quiet:
         print(threads.describe(), file=sys.stderr)
-    defaults = default_outputs(video, args.output_dir)
+    defaults = source_outputs(source, args.output_dir)
     out_video = None if args.no_video else (args.out_video or defaults["video"])
     out_mot = args.out_mot or defaults["mot"]
     out_json = args.out_json or defaults["json"]
     claim_outputs([out_video, out_mot, out_json], overwrite=args.overwrite)  # before any work
+    if args.save_crops is not None:
+        from tracker.crops import claim_folder
+
+        claim_folder(args.save_crops, overwrite=args.overwrite)
     overrides: dict[str, Any] = read_config_yaml(args.config) if args.config else {}
     config = load_preset(args.preset, **overrides)
     if args.reid.strip().lower() == "none" and (args.backend != "eager" or args.precision):
@@ -277,6 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedder = build_embedder(
         args.reid, device=device, backend=args.backend, precision=args.precision
     )
+    warning = domain_warning(args.reid, source)
+    if warning:  # shown even with --quiet: the ids it gives here are not to be trusted
+        print(warning, file=sys.stderr)
     if args.detections and args.detector != "yolo11n.pt":
         print(
             f"note: replaying {args.detections}; --detector {args.detector} is not used",
@@ -284,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     detector = detector_from_options(args, detections=args.detections, device=device)
     summary = track_video(
-        video,
+        source.text,
         detector=detector,
         config=config,
         embedder=embedder,
@@ -293,10 +387,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_video=out_video,
         max_frames=args.max_frames,
         progress=not args.quiet,
+        crops_dir=args.save_crops,
+        crops_mode=args.crops,
+        keep_partial=True,
     )
+    if summary.interrupted:  # one line, even with --quiet: these results cover part of the video
+        kept = ", ".join(summary.outputs.values())
+        print(
+            f"{summary.interrupted}: kept the results of the {summary.frames} frames tracked "
+            f'(the JSON says "complete": false): {kept}',
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if summary.interrupted == "terminated" else EXIT_INTERRUPTED
     if not summary.complete:  # a warning even with --quiet: these results cover part of the video
         print(
-            f"warning: {video}: the video ends after {summary.frames} of the "
+            f"warning: {source.text}: the video ends after {summary.frames} of the "
             f"{summary.frames_expected} frames its container announces (truncated or damaged); "
             'the outputs cover those frames and the JSON says "complete": false',
             file=sys.stderr,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracker.appearance_guard import CONFIDENT_IOU, margin_gated, reachable
+from tracker.appearance_guard import CONFIDENT_IOU, RIVAL_HEIGHTS, margin_gated, reachable
 from tracker.matching import (
     box_iou,
     cosine_distance,
@@ -63,8 +63,9 @@ class MatchingStages:
         return self._trust.separability
 
     def _observe_separability(self, high, boxes, embs, det_track) -> None:
-        """This frame's motion-confident first-stage matches as separability samples."""
-        if embs is None or len(high) < 2:
+        """This frame's motion-confident first-stage matches as calibration samples: the
+        distance to the matched detection, and to every other detection near the track."""
+        if embs is None or not len(high) or not self.config.appearance_trust:
             return
         rows = det_track[high]
         hit = rows >= 0
@@ -74,13 +75,20 @@ class MatchingStages:
         temb, has = self.table.embeddings(rows)
         if temb.shape[1] != embs.shape[1]:
             return
-        iou = box_iou(self._pred_xyxy[rows], boxes[cols])[
-            np.arange(len(rows)), np.arange(len(rows))
-        ]
+        pred = self._pred_xyxy[rows]
+        iou = box_iou(pred, boxes[cols])[np.arange(len(rows)), np.arange(len(rows))]
         ok = has & (iou >= CONFIDENT_IOU) & np.isfinite(embs[cols]).all(axis=1)
-        others = high[np.isfinite(embs[high]).all(axis=1)]  # sorted: every ok column is in it
-        if ok.any():
-            self._trust.observe(temb[ok], embs[others], np.searchsorted(others, cols[ok]))
+        if not ok.any():
+            return
+        rows, cols, temb, pred = rows[ok], cols[ok], temb[ok], pred[ok]
+        others = high[np.isfinite(embs[high]).all(axis=1)]
+        dist = cosine_distance(temb, embs[others])  # (K, O)
+        centre = (pred[:, :2] + pred[:, 2:]) / 2
+        det_centre = (boxes[others, :2] + boxes[others, 2:]) / 2
+        gap = np.hypot(*(det_centre[None] - centre[:, None]).transpose(2, 0, 1))
+        near = gap <= RIVAL_HEIGHTS * np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
+        own = others[None, :] == cols[:, None]
+        self._trust.observe(dist[own], dist[near & ~own])
 
     def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
         """``(K, M)`` bool: detection ``m`` is within reach of track ``rows[k]``'s last observed
@@ -109,6 +117,8 @@ class MatchingStages:
         cfg = self.config
         trust = self.trust
         appearance = self._appearance_cost(rows, det_idx, embs) if trust > 0 else None
+        if appearance is not None and cfg.appearance_trust:
+            appearance = self._trust.rival_rank(appearance)
         cost = fuse_cost(
             box_iou(self._pred_xyxy[rows], boxes[det_idx]),
             appearance,
@@ -158,13 +168,18 @@ class MatchingStages:
         self._assign(rows, det_idx, matches, det_track, matched)
 
     def _reid_cost(self, lost: np.ndarray, emb: np.ndarray, boxes: np.ndarray, exclude: np.ndarray):
-        """Cosine distances ``(L, M)`` of lost tracks ``lost`` to embeddings ``emb (M, E)`` at
+        """Costs ``(L, M)`` of lost tracks ``lost`` against embeddings ``emb (M, E)`` at
         ``boxes (M, 4)``, with ``inf`` where re-identification is not allowed: out of reach, or
-        not ``reid_min_margin`` closer than the runner-up among every other confirmed track with
-        an embedding (rows in ``exclude`` are not people to compare with). Returns the costs and
-        the threshold (``reid_thresh * trust``), or ``None`` when appearance is not trusted."""
+        not a margin closer than the runner-up among every other confirmed track with an
+        embedding (rows in ``exclude`` are not people to compare with). Returns the costs and
+        their threshold, or ``None`` when appearance is not trusted.
+
+        With ``appearance_trust`` costs are rival ranks (:meth:`AppearanceCalibration.rival_rank`),
+        held to ``reid_rank * trust`` and a ``reid_rank_margin``; without it, cosine distances
+        held to ``reid_thresh`` and ``reid_min_margin``."""
         cfg = self.config
-        thresh = cfg.reid_thresh * self.trust
+        calibrated = cfg.appearance_trust
+        thresh = cfg.reid_rank * self.trust if calibrated else cfg.reid_thresh
         if thresh <= 0 or not len(lost):
             return None
         known = self.table.confirmed & self.table.has_embedding()
@@ -172,7 +187,10 @@ class MatchingStages:
         people = np.flatnonzero(known)  # every lost row is among them
         dist = cosine_distance(self.table.emb[people], emb)  # (P, M)
         dist[:, ~np.isfinite(emb).all(axis=1)] = np.inf  # skipped crops (embed_skip_iou)
-        cost = margin_gated(dist, np.searchsorted(people, lost), cfg.reid_min_margin)
+        if calibrated:
+            dist = np.where(dist <= cfg.reid_thresh, self._trust.rival_rank(dist), np.inf)
+        margin = cfg.reid_rank_margin if calibrated else cfg.reid_min_margin
+        cost = margin_gated(dist, np.searchsorted(people, lost), margin)
         cost[~self._reachable(lost, boxes)] = np.inf
         return cost, thresh
 

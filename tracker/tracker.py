@@ -44,7 +44,7 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
-from tracker.appearance_guard import AppearanceTrust
+from tracker.appearance_guard import AppearanceCalibration
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
 from tracker.embedding import (
@@ -125,7 +125,7 @@ class Tracker(MatchingStages):
         self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
         cfg = self.config
-        self._trust = AppearanceTrust(
+        self._trust = AppearanceCalibration(
             enabled=cfg.appearance_trust, floor=cfg.trust_floor, full=cfg.trust_full
         )
         self.backfill: list[tuple[int, sv.Detections]] = []

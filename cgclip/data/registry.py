@@ -5,6 +5,9 @@ Names (timm/open_clip style registry): ``mars``, ``ilidsvid`` (``split=0..9``,
 the folder written by :mod:`cgclip.data.build_vreid` (options ``protocol``, ``min_gap``,
 ``train_split``, ``eval_split``). ``synthetic`` also accepts the root of a generated synthetic MOT
 set (``python -m cgclip.data.synthetic generate``) and builds ``ROOT/vreid`` from it on first use.
+``crops`` reads the person crops ``python -m tracker.run VIDEO --save-crops ROOT --crops all``
+writes (:mod:`cgclip.data.crops`; options ``max_len``, ``min_len``, ``max_gap``): tracking the
+user's own footage gives a training set.
 
 Every dataset accepts ``captions=PATH`` (a caption JSON for the CMR text memory); without it,
 ``ROOT/captions.json`` is used when present (the builder writes one from an attribute CSV).
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cgclip.data import ilidsvid, lsvid, mars, vreid
+from cgclip.data import crops, ilidsvid, lsvid, mars, vreid
 from cgclip.data.tracklets import ReidDataset
 from cgclip.errors import UserError
 from cgclip.io.mot import find_sequences
@@ -105,6 +108,7 @@ DATASETS: dict[str, DatasetSpec] = {
             _vreid_reader("synthetic", SYNTHETIC_SOURCE, _build_synthetic),
             SYNTHETIC_SOURCE,
         ),
+        DatasetSpec("crops", crops.read_crops, crops.SOURCE),
     )
 }
 

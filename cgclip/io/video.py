@@ -1,8 +1,11 @@
 """Video reading as a frame generator, and atomic video writing.
 
-:func:`open_video` accepts a video file (anything OpenCV's FFmpeg backend decodes) or a folder of
-images (a MOTChallenge ``img1`` folder, or a sequence folder holding one), so every tool runs on
-both the sample MP4 clips and the official dataset layouts. Frames are BGR ``uint8`` arrays of
+:func:`open_video` accepts a video file (anything OpenCV's FFmpeg backend decodes), a folder of
+images (a MOTChallenge ``img1`` folder, or a sequence folder holding one), a webcam index
+(``"0"``) or a stream URL (``rtsp://``, ``rtmp://``, ``http(s)://``, ``udp://``, ...; OpenCV's
+FFmpeg first, PyAV when OpenCV cannot open it), so every tool runs on the sample MP4 clips, the
+official dataset layouts and live cameras. A live source announces no frame count
+(``info.frame_count == 0``): it runs until it ends or is interrupted. Frames are BGR ``uint8`` arrays of
 shape ``(H, W, 3)``, produced one at a time so memory stays flat over any video length.
 
 A video file that ends before its container says it should (a copy cut short, a broken stream)
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,6 +35,37 @@ log = logging.getLogger(__name__)
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # Some containers only estimate their frame count; a shortfall within this share is no break.
 FRAME_COUNT_SLACK = 0.01
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def stream_kind(source: object) -> str | None:
+    """``"webcam"`` for a camera index (``0``, ``"1"``), ``"url"`` for a stream URL
+    (``rtsp://``, ``http://``, ...), ``None`` for a path (a file or an image folder)."""
+    if isinstance(source, int) and not isinstance(source, bool):
+        return "webcam"
+    if isinstance(source, str):
+        if source.isdigit():
+            return "webcam"
+        if _URL.match(source):
+            return "url"
+    return None
+
+
+def open_capture(target: int | str):
+    """An opened ``cv2.VideoCapture``-like reader of a webcam index or URL, or ``None``.
+
+    OpenCV first; for a URL OpenCV cannot open, PyAV. Tests replace this function to feed a
+    fake camera."""
+    cap = cv2.VideoCapture(target)
+    if cap.isOpened():
+        return cap
+    cap.release()
+    if isinstance(target, str):
+        try:
+            return _AvCapture(target)
+        except Exception as err:  # no PyAV, or FFmpeg cannot open it either
+            log.debug("PyAV cannot open %s: %s", target, err)
+    return None
 
 
 @dataclass(frozen=True)
@@ -54,15 +89,19 @@ class VideoReader:
     whether the video ended before the frame count its container announced.
     """
 
-    def __init__(self, source: str | os.PathLike[str]) -> None:
-        self.path = Path(source)
-        if not self.path.exists():
-            raise UserError(f"{self.path}: no such video file or image folder")
+    def __init__(self, source: str | os.PathLike[str] | int) -> None:
+        self.stream = stream_kind(source)  # "webcam", "url" or None (a path)
+        self.path = Path(str(source))
         self._images: list[Path] | None = None
         self._cap: cv2.VideoCapture | None = None
         self._first: np.ndarray | None = None
         self.frames_read = 0
         self.ended = False  # iterated to the end of the file (not stopped early by the caller)
+        if self.stream:
+            self.info = self._open_stream(str(source))
+            return
+        if not self.path.exists():
+            raise UserError(f"{self.path}: no such video file or image folder")
         if self.path.is_dir():
             self.info = self._open_image_folder()
         else:
@@ -88,6 +127,29 @@ class VideoReader:
         self._first = first
         h, w = first.shape[:2]
         return VideoInfo(width=w, height=h, fps=fps, frame_count=len(images))
+
+    def _open_stream(self, source: str) -> VideoInfo:
+        what = f"camera {source}" if self.stream == "webcam" else source
+        cap = open_capture(int(source) if self.stream == "webcam" else source)
+        if cap is None:
+            todo = (
+                "check that a camera with this index is connected and free"
+                if self.stream == "webcam"
+                else "check the URL, that the stream is up and reachable from this machine"
+            )
+            raise UserError(f"{what}: cannot open; {todo}")
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise UserError(f"{what}: opened, but no frame came; check that it is streaming")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            fps = 30.0
+        # A camera is live; a URL may be a whole file (a known count) or a live stream.
+        count = 0 if self.stream == "webcam" else int(max(cap.get(cv2.CAP_PROP_FRAME_COUNT), 0))
+        self._cap, self._first = cap, first
+        h, w = first.shape[:2]
+        return VideoInfo(width=w, height=h, fps=float(fps), frame_count=count)
 
     def _open_video_file(self) -> VideoInfo:
         if self.path.stat().st_size == 0:
@@ -157,9 +219,45 @@ class VideoReader:
         self.close()
 
 
-def open_video(source: str | os.PathLike[str]) -> VideoReader:
-    """Open a video file or image folder for reading (see :class:`VideoReader`)."""
+def open_video(source: str | os.PathLike[str] | int) -> VideoReader:
+    """Open a video file, image folder, webcam index or stream URL (see :class:`VideoReader`)."""
     return VideoReader(source)
+
+
+class _AvCapture:
+    """The part of ``cv2.VideoCapture`` :class:`VideoReader` uses, over PyAV (FFmpeg)."""
+
+    def __init__(self, url: str) -> None:
+        import av
+
+        self.container = av.open(url, timeout=10.0)
+        try:
+            self.video = self.container.streams.video[0]
+        except IndexError:
+            self.container.close()
+            raise ValueError(f"{url}: no video stream") from None
+        self.frames = self.container.decode(self.video)
+
+    def isOpened(self) -> bool:  # noqa: N802 - cv2's name
+        return self.container is not None
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        try:
+            return True, next(self.frames).to_ndarray(format="bgr24")
+        except (StopIteration, OSError, ValueError):
+            return False, None
+
+    def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_FPS:
+            return float(self.video.average_rate or 0.0)
+        if prop == cv2.CAP_PROP_FRAME_COUNT:
+            return float(self.video.frames or 0)
+        return 0.0
+
+    def release(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
 
 
 class VideoWriter:

@@ -113,9 +113,15 @@ class TextEncoder(nn.Module):
         return _tokenizer(self.context_length)(texts)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (N, context) int64 -> (N, E) L2-normalised."""
-        x = self.token_embedding(tokens) + self.positional_embedding
-        x = self.transformer(x, attn_mask=self.attn_mask)
+        """tokens (N, context) int64 -> (N, E) L2-normalised.
+
+        The attention is causal and the feature is read at each text's EOT token, so the padding
+        after the batch's last EOT cannot change it: it is cut off (a short query runs ~10 of the
+        77 positions, several times faster)."""
+        n = int(tokens.argmax(dim=-1).max()) + 1 if tokens.numel() else tokens.shape[-1]
+        tokens = tokens[:, :n]
+        x = self.token_embedding(tokens) + self.positional_embedding[:n]
+        x = self.transformer(x, attn_mask=self.attn_mask[:n, :n])
         x = self.ln_final(x)
         x = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]  # EOT token
         x = x @ self.text_projection

@@ -1,4 +1,4 @@
-"""demo.gallery on hand-made tracker JSON: crop choice, presence, tiles, colours."""
+"""demo.gallery: tiles, colours, segments, timeline, attention strip and its sampler."""
 
 from __future__ import annotations
 
@@ -12,77 +12,9 @@ from demo.gallery import (
     TILE_W,
     TIMELINE_H,
     cut,
-    plan_crops,
-    presence,
     render_tile,
     track_color,
 )
-
-
-def _obj(tid, box, conf):
-    return {"id": tid, "box": box, "confidence": conf}
-
-
-# Image 200x100. Quality = conf x (1 - max IoU with another box) x (0.5 if at the border).
-# frame 1: id1 touches x=0 -> 0.9 * 1 * 0.5 = 0.45; id2 alone -> 0.5
-# frame 2: the boxes overlap by 5x20 = 100 px, union 300 -> IoU 1/3:
-#          id1 -> 0.6 * 2/3 = 0.4; id2 -> 0.8 * 2/3 = 0.533
-# frame 3: id2 alone -> 0.5 (ties frame 1; the earlier frame wins)
-RESULT = {
-    "width": 200,
-    "height": 100,
-    "fps": 25.0,
-    "frames": [
-        {"frame": 1, "objects": [_obj(1, [0, 10, 10, 30], 0.9), _obj(2, [100, 10, 110, 30], 0.5)]},
-        {"frame": 2, "objects": [_obj(1, [10, 10, 20, 30], 0.6), _obj(2, [15, 10, 25, 30], 0.8)]},
-        {"frame": 3, "objects": [_obj(2, [50, 10, 60, 30], 0.5)]},
-    ],
-    "tracks": {
-        "1": {
-            "first_frame": 1,
-            "last_frame": 2,
-            "frames": 2,
-            "best_crop": {"frame": 1, "box": [0, 10, 10, 30]},
-        },
-        "2": {
-            "first_frame": 1,
-            "last_frame": 3,
-            "frames": 3,
-            "best_crop": {"frame": 2, "box": [15, 10, 25, 30]},
-        },
-    },
-}
-
-
-def _plan(per_track):
-    plan = plan_crops(RESULT, per_track)
-    return {
-        f: sorted((t, tuple(b), best) for t, b, best in items) for f, items in plan.by_frame.items()
-    }, plan.last_frame
-
-
-def test_plan_takes_best_crops_and_top_quality_boxes():
-    by_frame, last = _plan(0)
-    assert by_frame == {1: [(1, (0, 10, 10, 30), True)], 2: [(2, (15, 10, 25, 30), True)]}
-    assert last == 2
-    by_frame, last = _plan(1)
-    assert by_frame == {
-        1: [(1, (0, 10, 10, 30), False), (1, (0, 10, 10, 30), True)],
-        2: [(2, (15, 10, 25, 30), False), (2, (15, 10, 25, 30), True)],
-    }
-    by_frame, last = _plan(
-        2
-    )  # id1: both frames; id2: frame 2 (0.533) and frame 1 (0.5, earlier than 3)
-    flat = sorted((f, t) for f, items in by_frame.items() for t, _, best in items if not best)
-    assert flat == [(1, 1), (1, 2), (2, 1), (2, 2)] and last == 2
-    _, last = _plan(5)  # everything
-    assert last == 3
-
-
-def test_presence_per_frame():
-    pres = presence(RESULT, 3)
-    assert pres[1].tolist() == [True, True, False] and pres[2].tolist() == [True, True, True]
-    assert presence(RESULT, 2)[2].tolist() == [True, True]  # frames past the end are ignored
 
 
 def test_tile_letterboxes_the_crop_and_draws_the_timeline():
@@ -117,3 +49,86 @@ def test_tile_colour_is_the_videos_box_colour(track_id):
     det = sv.Detections(xyxy=np.array([[10.0, 10, 50, 50]]), tracker_id=np.array([track_id]))
     scene = sv.BoxAnnotator(thickness=2, color_lookup=sv.ColorLookup.TRACK).annotate(scene, det)
     assert tuple(int(c) for c in scene[10, 30, ::-1]) == track_color(track_id)
+
+
+def test_segments_are_runs_of_frames():
+    from demo.gallery import segments
+
+    assert segments([1, 2, 3, 7, 8, 10]) == [(1, 3), (7, 8), (10, 10)]
+    assert segments(np.array([8, 7, 1, 2, 3, 10])) == [(1, 3), (7, 8), (10, 10)]  # unsorted
+    assert segments([1, 2, 3, 7, 8, 10], max_gap=1) == [(1, 3), (7, 10)]
+    assert segments([]) == []
+
+
+def test_describe_segments_lists_runs_with_times():
+    from demo.gallery import describe_segments, frame_time
+
+    text = describe_segments(4, [(1, 25), (51, 60)], fps=25.0)
+    assert text.startswith("**#4**: 35 frames in 2 segments")
+    assert "- frames 1–25 (0.0–1.0 s)" in text and "- frames 51–60 (2.0–2.4 s)" in text
+    assert frame_time(1, 25.0) == 0.0 and frame_time(51, 25.0) == pytest.approx(2.0)
+    assert "not in any frame" in describe_segments(4, [], 25.0)
+
+
+def test_timeline_draws_each_run_in_its_row_and_maps_clicks_back():
+    from demo.gallery import TimelineLayout, render_timeline, timeline_hit
+
+    lay = TimelineLayout()
+    runs = {3: [(1, 50)], 9: [(51, 100), (100, 100)]}
+    img = render_timeline(runs, num_frames=100, fps=25.0)
+    assert img.shape == (lay.height(2), lay.width, 3) and img.dtype == np.uint8
+    mid = lay.top + lay.row_h // 2
+    for row, tid in enumerate(runs):
+        y = mid + row * lay.row_h
+        inside = [lay.x_of(a, 100) + 2 for a, _ in runs[tid]]
+        assert all(tuple(img[y, x]) == track_color(tid) for x in inside)
+    assert tuple(img[mid, lay.x_of(75, 100)]) != track_color(3)  # #3 is gone by frame 75
+    assert tuple(img[mid + lay.row_h, lay.x_of(25, 100)]) != track_color(9)
+    assert (img[:, :40] < 100).any()  # the "#id" labels are drawn
+    assert timeline_hit(lay.x_of(30, 100) + 1, mid, [3, 9], 100) == (3, 30)
+    assert timeline_hit(lay.x_of(80, 100) + 1, mid + lay.row_h, [3, 9], 100) == (9, 80)
+    assert timeline_hit(10, lay.height(2) - 2, [3, 9], 100) is None  # the axis, not a row
+    assert timeline_hit(10, 0, [3, 9], 100) is None
+
+
+def test_strip_opacity_and_bars_follow_the_attention():
+    from demo.gallery import STRIP_BAR_H, STRIP_CELL_W, STRIP_CROP_H, render_strip, strip_alpha
+
+    w = np.array([0.5, 0.25, 0.0, 0.25])
+    alpha = strip_alpha(w)
+    assert alpha[0] == 1.0 and alpha[2] == pytest.approx(0.12) and alpha[1] == pytest.approx(0.56)
+    assert (strip_alpha(np.zeros(3)) == 1).all()
+    crops = [np.zeros((100, 40, 3), np.uint8) for _ in w]  # black crops: opacity shows as grey
+    img = render_strip(crops, [1, 5, 9, 13], w, (255, 0, 0))
+    assert img.shape[1] == 4 * STRIP_CELL_W
+    centre = [
+        int(img[STRIP_CROP_H // 2, i * STRIP_CELL_W + STRIP_CELL_W // 2, 0]) for i in range(4)
+    ]
+    assert centre[0] == 0 and centre[2] > centre[1] > centre[0]  # faded where mass is low
+    assert centre[1] == centre[3]
+    bar_col = [
+        img[STRIP_CROP_H : STRIP_CROP_H + STRIP_BAR_H, i * STRIP_CELL_W + STRIP_CELL_W // 2]
+        for i in range(4)
+    ]
+    heights = [int((col == (255, 0, 0)).all(1).sum()) for col in bar_col]
+    assert heights[0] > heights[1] == heights[3] > heights[2] == 0
+    assert heights[1] == pytest.approx(heights[0] / 2, abs=1)
+
+
+@pytest.mark.parametrize("length", [3, 8, 15, 16, 100, 1000])
+def test_strip_sampler_keeps_crops_spread_over_a_streamed_track(length):
+    from demo.gallery import StripSampler
+
+    sampler = StripSampler(8)
+    cuts = []
+    for f in range(1, length + 1):
+        sampler.offer(f, lambda f=f: cuts.append(f) or np.full((4, 2, 3), f % 256, np.uint8))
+        assert len(sampler.kept) < 16  # bounded memory
+    picks = sampler.picks()
+    frames = [f for f, _ in picks]
+    assert len(frames) == min(8, length) and frames[0] == 1 and frames == sorted(frames)
+    assert all(int(c[0, 0, 0]) == f % 256 for f, c in picks)  # each crop is its frame's
+    if length > 8:
+        gaps = np.diff(frames)
+        assert frames[-1] > length / 2 and gaps.max() <= 2 * gaps.min() + 1  # spread evenly
+    assert len(cuts) < length or length <= 16  # long tracks: most frames never cut

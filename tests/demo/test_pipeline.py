@@ -97,7 +97,22 @@ def test_gallery_has_one_tile_per_track(motion_run):
             track["last_frame"],
             track["frames"],
         )
-        assert ident.caption == f"#{ident.track_id} · frames {ident.first_frame}–{ident.last_frame}"
+        assert ident.caption == f"#{ident.track_id} · {ident.first_frame}–{ident.last_frame}"
+        # segments: the frames the JSON reports the id in, as runs
+        reported = [
+            f["frame"]
+            for f in doc["frames"]
+            if any(o["id"] == ident.track_id for o in f["objects"])
+        ]
+        assert [f for a, b in ident.segments for f in range(a, b + 1)] == reported
+        assert (
+            ident.segments[0][0] == ident.first_frame and ident.segments[-1][1] == ident.last_frame
+        )
+        # the attention strip's crops: up to 8 of those frames, first and last included
+        strip_frames = [f for f, _ in ident.strip]
+        assert strip_frames == sorted(set(strip_frames)) and set(strip_frames) <= set(reported)
+        assert len(strip_frames) == min(8, len(reported)) and strip_frames[0] == reported[0]
+        assert strip_frames[-1] == reported[-1] and all(c.size > 0 for _, c in ident.strip)
         assert ident.tile.shape == (CROP_H + TIMELINE_H, TILE_W, 3)
         assert ident.tile.dtype == np.uint8 and ident.tile[:CROP_H].std() > 10  # a real crop
 

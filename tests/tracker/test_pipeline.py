@@ -268,3 +268,123 @@ def test_track_video_feeds_extra_sinks_in_the_same_pass(tmp_path):
     assert events[:2] == ["enter a", "enter b"]
     assert [e for e in events if e.startswith("a ")] == [f"a {f}" for f in range(1, 7)]
     assert events[-2:] == ["exit b (file published: False)", "exit a (file published: False)"]
+
+
+class InterruptAt(ScriptedDetector):
+    """Ctrl-C while detecting the batch that holds frame ``at``."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def detect(self, frames, frame_ids):
+        if self.at in frame_ids:
+            raise KeyboardInterrupt
+        return super().detect(frames, frame_ids)
+
+
+def test_keep_partial_publishes_every_frame_the_sinks_got_on_an_interrupt(tmp_path):
+    stops = []
+    js = JsonWriter(tmp_path / "r.json", image_size=(W, H))
+    js.footer = lambda: {"stopped": [type(e).__name__ for e, _ in stops]}
+    sinks = [MotWriter(tmp_path / "r.txt"), js, MotRows()]
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        for r in iter_tracked(
+            blank_frames(),
+            InterruptAt(6),  # batches 1-4, 5-8: frames 1-4 reach the sinks
+            Tracker(TrackerConfig(min_hits=3)),
+            sinks=sinks,
+            keep_partial=True,
+            on_stop=lambda err, written: stops.append((err, written)),
+        ):
+            seen.append(r.frame_id)
+    assert seen == [1, 2, 3, 4] and [w for _, w in stops] == [4]
+    rows = read_mot(tmp_path / "r.txt", kind="results")
+    # every frame up to the last complete one, the held (backfill) frames flushed too
+    assert sorted(set(rows[:, 0].tolist())) == [1, 2, 3, 4]
+    # B, tentative from frame 4, would be confirmed at frame 6: the partial run never has it
+    assert rows[:, 1].tolist() == [1, 1, 1, 1]
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [f["frame"] for f in data["frames"]] == [1, 2, 3, 4]
+    assert data["stopped"] == ["KeyboardInterrupt"] and js.frames_written == 4
+    assert sinks[2].rows[:, 0].max() == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.txt"]  # no temp files
+
+
+def test_without_keep_partial_or_before_any_frame_an_interrupt_keeps_nothing(tmp_path):
+    for keep, at in ((False, 6), (True, 2)):  # at 2: the first batch (frames 1-4) never ends
+        with pytest.raises(KeyboardInterrupt):
+            for _ in iter_tracked(
+                blank_frames(),
+                InterruptAt(at),
+                Tracker(TrackerConfig()),
+                sinks=[MotWriter(tmp_path / "r.txt")],
+                keep_partial=keep,
+            ):
+                pass
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_signals_wait_while_the_sinks_write_a_frame():
+    import os
+    import signal
+
+    from tracker.pipeline import signals_deferred
+
+    with pytest.raises(KeyboardInterrupt), signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        reached = True  # the interrupt did not cut the block short
+    assert reached
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    with signals_deferred(active=False):  # the loop without keep_partial: nothing changes
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class FakeCamera:
+    """A ``cv2.VideoCapture`` of a webcam: ``n`` frames, then nothing; no frame count."""
+
+    def __init__(self, n: int = 9) -> None:
+        self.n, self.read_count, self.released = n, 0, False
+
+    def isOpened(self):  # noqa: N802
+        return True
+
+    def read(self):
+        if self.read_count >= self.n:
+            return False, None
+        self.read_count += 1
+        return True, np.full((H, W, 3), self.read_count, np.uint8)
+
+    def get(self, prop):
+        return 15.0 if prop == cv2.CAP_PROP_FPS else -1.0  # a camera knows no length
+
+    def release(self):
+        self.released = True
+
+
+def test_a_webcam_index_opens_a_live_source(monkeypatch):
+    opened = []
+
+    def open_capture(target):
+        opened.append(target)
+        return FakeCamera()
+
+    monkeypatch.setattr("cgclip.io.video.open_capture", open_capture)
+    src = open_source("0")
+    assert opened == [0] and src.name == "camera 0"
+    assert (src.fps, src.info.size, src.info.frame_count) == (15.0, (W, H), 0)  # live: no length
+    rows = MotRows()
+    results = list(iter_tracked(src, ScriptedDetector(), Tracker(TrackerConfig()), sinks=[rows]))
+    assert [int(r.frame[0, 0, 0]) for r in results] == list(range(1, 10))
+    assert rows.rows[:, 0].max() == 9 and not src.truncated()
+
+
+def test_a_source_that_cannot_be_opened_is_one_line(monkeypatch):
+    from cgclip.errors import UserError
+
+    monkeypatch.setattr("cgclip.io.video.open_capture", lambda target: None)
+    with pytest.raises(UserError, match=r"^camera 3: cannot open; check that a camera"):
+        open_source("3")
+    with pytest.raises(UserError, match=r"^rtsp://cam.invalid/s: cannot open; check the URL"):
+        open_source("rtsp://cam.invalid/s")

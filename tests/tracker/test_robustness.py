@@ -74,9 +74,9 @@ def far_side_lookalike(f: int) -> dict[str, list[float]]:
 def test_lookalike_on_the_far_side_never_takes_a_lost_id():
     cfg = TrackerConfig(min_hits=1, max_time_lost=30, reid_buffer=200)
     seen, tracker = run_scene(far_side_lookalike, cfg)
-    # Appearance is trusted (it separates B and C from everyone), though not fully: once A is
-    # back, A and D are in view and cannot be told apart.
-    assert 0.3 < tracker.trust < 1.0
+    # Appearance is trusted: it separates everyone from the people near them (A and D, who
+    # cannot be told apart, are never near each other). Only reachability keeps D off A's id.
+    assert tracker.trust > 0.3
     assert seen == {"A": {1}, "B": {2}, "C": {3}, "D": {4}}
 
 

@@ -67,33 +67,70 @@ def test_output_dir_that_is_a_file_is_one_line_before_any_work(sample_clip, tmp_
     assert str(target) in line and "already exists as a file" in line  # not the --reid error
 
 
-def test_sigterm_mid_run_leaves_no_temp_files_and_keeps_earlier_outputs(
-    tmp_path: Path, subprocess_env
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    from cgclip.data.synthetic import generate_sample
+
+    return generate_sample(tmp_path_factory.mktemp("long"), frames=300, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("signame", "code", "word"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_a_signal_mid_run_keeps_the_results_up_to_the_last_complete_frame(
+    long_clip: Path, tmp_path: Path, subprocess_env, signame: str, code: int, word: str
 ) -> None:
+    import json
     import signal
     import subprocess
     import sys
     import time
 
-    from cgclip.data.synthetic import generate_sample
+    import cv2
 
-    clip = generate_sample(tmp_path / "clip", frames=150, progress=False)
+    from cgclip.io.mot import read_mot
+
     out = tmp_path / "out"
     out.mkdir()
     earlier = out / "sample.mot.txt"
     earlier.write_text("1,1,10,10,20,40,1,-1,-1,-1\n")
-    argv = [sys.executable, "-m", "tracker.run", *_replay(clip, out), "--overwrite", "--quiet"]
+    argv = [sys.executable, "-m", "tracker.run", *_replay(long_clip, out), "--overwrite", "--quiet"]
     proc = subprocess.Popen(argv, env=subprocess_env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(out.glob(".*.tmp*")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stderr.read()  # still tracking, temp files open
-    proc.send_signal(signal.SIGTERM)
-    proc.send_signal(signal.SIGTERM)  # a second one must not cut the cleanup short
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.strip() == "terminated"
-    assert sorted(p.name for p in out.iterdir()) == ["sample.mot.txt"]
-    assert earlier.read_text() == "1,1,10,10,20,40,1,-1,-1,-1\n"
+    deadline = time.monotonic() + 180
+
+    def rows_on_disk() -> bool:  # some frames written: the MOT temp file has its first block
+        return any(p.stat().st_size > 0 for p in out.glob(".sample.*.tmp.txt"))
+
+    while not rows_on_disk() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.stderr.read()  # still tracking
+    sig = getattr(signal, signame)
+    proc.send_signal(sig)
+    if sig == signal.SIGTERM:
+        proc.send_signal(sig)  # a second one must not cut the finishing short
+    _, err = proc.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert proc.returncode == code and len(lines) == 1, err
+    assert lines[0].startswith(f"{word}: kept the results of the ")
+    assert 'the JSON says "complete": false' in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "sample.mot.txt",
+        "sample.tracked.mp4",
+        "sample.tracks.json",
+    ]  # published, no temp file left
+    data = json.loads((out / "sample.tracks.json").read_text())
+    n = data["frames_read"]
+    assert f" {n} frames tracked" in lines[0]
+    assert data["complete"] is False and data["interrupted"] is True
+    assert 0 < n < 300 and [f["frame"] for f in data["frames"]] == list(range(1, n + 1))
+    cap = cv2.VideoCapture(str(out / "sample.tracked.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == n  # a playable video of those frames
+    cap.release()
+    # exactly what a run told to stop after n frames writes
+    whole = tmp_path / "whole"
+    assert main([*_replay(long_clip, whole), "--max-frames", str(n), "--no-video", "--quiet"]) == 0
+    partial = read_mot(out / "sample.mot.txt", kind="results")
+    assert partial.tolist() == read_mot(whole / "sample.mot.txt", kind="results").tolist()
 
 
 def test_truncated_video_is_a_warning_and_recorded_in_the_json(tmp_path: Path, capsys) -> None:

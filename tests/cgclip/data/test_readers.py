@@ -257,6 +257,7 @@ def test_lsvid_bad_inputs(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------- registry
 def test_registry_names_options_and_missing_roots(tmp_path: Path, mars_root: Path) -> None:
     assert list_datasets() == [
+        "crops",
         "dancevreid",
         "ilidsvid",
         "lsvid",
@@ -264,7 +265,9 @@ def test_registry_names_options_and_missing_roots(tmp_path: Path, mars_root: Pat
         "sportsvreid",
         "synthetic",
     ]
-    with pytest.raises(UserError, match=r"unknown dataset 'market'; choose one of dancevreid"):
+    with pytest.raises(
+        UserError, match=r"unknown dataset 'market'; choose one of crops, dancevreid"
+    ):
         load_dataset("market", tmp_path)
     for name, where in [
         ("mars", "get MARS from"),

@@ -204,3 +204,18 @@ def test_encode_text_is_normalised_and_truncates_long_captions(model):
     feats = model.encode_text(["a dancer in a red top", long])
     assert feats.shape == (2, 32)
     torch.testing.assert_close(feats.norm(dim=1), torch.ones(2))
+
+
+def test_encode_text_skips_padding_after_the_last_eot_without_changing_features(model):
+    """The text tower runs only up to the batch's last EOT token; the features equal the full
+    77-token pass, and a text's feature does not depend on the other texts in its batch."""
+    enc = model.text_encoder
+    texts = ["red", "a dancer in a red top and white shoes with a ponytail"]
+    tokens = enc.tokenize(texts)
+    with torch.no_grad():
+        x = enc.token_embedding(tokens) + enc.positional_embedding
+        x = enc.ln_final(enc.transformer(x, attn_mask=enc.attn_mask))
+        full = x[torch.arange(2), tokens.argmax(-1)] @ enc.text_projection
+    full = torch.nn.functional.normalize(full, dim=-1)
+    torch.testing.assert_close(model.encode_text(texts), full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model.encode_text(["red"])[0], full[0], atol=1e-5, rtol=1e-5)
