@@ -168,6 +168,7 @@ class TrackCollector:
         self._frames: dict[int, set[int]] = {}
         self.strip_frames = int(strip_frames)
         self._strips: dict[int, StripSampler] = {}
+        self._strip_live: set[int] = set()  # ids offered a strip crop in the previous frame
         self._last_frame = 0
         self.result: TrackResult | None = None  # set when the sink closes without an error
 
@@ -183,9 +184,10 @@ class TrackCollector:
         for back_fid, dets in result.backfill:
             for tid in np.asarray(dets.tracker_id).tolist():
                 self._frames.setdefault(int(tid), set()).add(int(back_fid))
+        ids = np.asarray(tracked.tracker_id, np.int64) if len(tracked) else np.zeros(0, np.int64)
+        self._seal_strips(set(ids.tolist()) if result.frame is not None else set())
         if not len(tracked):
             return
-        ids = np.asarray(tracked.tracker_id, np.int64)
         xyxy = np.asarray(tracked.xyxy, np.float64).reshape(-1, 4)
         conf = tracked.confidence
         conf = np.ones(len(ids)) if conf is None else np.asarray(conf, np.float64)
@@ -209,6 +211,13 @@ class TrackCollector:
                 heapq.heappush(heap, item)
             elif item[:2] > heap[0][:2]:
                 heapq.heapreplace(heap, item)
+
+    def _seal_strips(self, live: set[int]) -> None:
+        """Ids gone from this frame: cut their latest strip crop now (a sampler holds a frame
+        only until its track leaves it)."""
+        for tid in self._strip_live - live:
+            self._strips[tid].seal()
+        self._strip_live = live if self.strip_frames > 0 else set()
 
     @staticmethod
     def _match(

@@ -95,29 +95,50 @@ class StripSampler:
     that cannot know how long the track will be (a sink of the tracking loop).
 
     Every ``stride``-th offer is kept; when ``2 n`` are held, every other one is dropped and the
-    stride doubles, so memory stays bounded and the kept frames stay evenly spaced.
-    :meth:`picks` returns ``n`` of them, spread from the first to the latest."""
+    stride doubles, so memory stays bounded and the kept frames stay evenly spaced. The latest
+    offer is remembered too (uncut: :meth:`seal` cuts it, e.g. once the track has left the
+    frame, so no frame is held longer than that), so the strip reaches the track's last frame.
+    :meth:`picks` returns ``n`` of them: for each of ``n`` evenly spaced positions among the
+    offers, from the first to the latest, the nearest one held (within ``stride / 2`` offers)."""
 
     def __init__(self, n: int = STRIP_FRAMES) -> None:
         self.n = n
         self.stride = 1
         self.seen = 0
-        self.kept: list[tuple[int, np.ndarray]] = []
+        self.kept: list[tuple[int, int, np.ndarray]] = []  # (offer index, frame, crop)
+        self._pending: tuple[int, int, Callable[[], np.ndarray]] | None = None
+        self._tail: tuple[int, int, np.ndarray] | None = None  # the sealed latest offer
 
     def offer(self, frame: int, crop: Callable[[], np.ndarray]) -> None:
-        """Frame ``frame`` has the track; ``crop()`` cuts it (called only for kept frames)."""
-        if self.seen % self.stride == 0:
-            self.kept.append((int(frame), crop()))
+        """Frame ``frame`` has the track; ``crop()`` cuts it (called only for frames kept)."""
+        index, self._tail, self._pending = self.seen, None, None
+        if index % self.stride == 0:
+            self.kept.append((index, int(frame), crop()))
             if len(self.kept) >= 2 * self.n:
                 self.kept = self.kept[::2]
                 self.stride *= 2
+        if not self.kept or self.kept[-1][0] != index:  # not kept: may still be the last one
+            self._pending = (index, int(frame), crop)
         self.seen += 1
 
+    def seal(self) -> None:
+        """Cut the latest offer if it was not kept (and drop its reference to the frame)."""
+        if self._pending is not None:
+            index, frame, crop = self._pending
+            self._tail, self._pending = (index, frame, crop()), None
+
     def picks(self) -> list[tuple[int, np.ndarray]]:
-        if len(self.kept) <= self.n:
-            return list(self.kept)
-        idx = np.unique(np.linspace(0, len(self.kept) - 1, self.n).round().astype(int))
-        return [self.kept[i] for i in idx]
+        """Up to ``n`` ``(frame, crop)`` in frame order, the first and the latest offer included."""
+        self.seal()
+        held = self.kept + ([self._tail] if self._tail is not None else [])
+        if len(held) > self.n:
+            where = np.array([i for i, _, _ in held], np.float64)
+            targets = np.linspace(0, self.seen - 1, self.n)
+            idx = np.unique(np.abs(where[None, :] - targets[:, None]).argmin(axis=1))
+            if len(idx) < self.n:  # a tie at a cell boundary: spread by position instead
+                idx = np.unique(np.linspace(0, len(held) - 1, self.n).round().astype(int))
+            held = [held[i] for i in idx]
+        return [(frame, crop) for _, frame, crop in held]
 
 
 def segments(frames: Sequence[int] | np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
