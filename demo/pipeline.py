@@ -1,10 +1,13 @@
-"""What the demo does with one clip, without any Gradio: check, track, transcode, build the gallery.
+"""What the demo does with one clip, without any Gradio: check, track, build the gallery.
 
 :func:`process_clip` is the whole request. It copies the upload (and det.txt) into the request's
-own folder under fixed names, checks size, type and duration before any heavy work, runs
-:func:`tracker.run.track_video` (MOT txt, JSON, annotated video), re-encodes the video as H.264
-for the browser, then makes one pass over the input to cut each identity's best crop and, with a
-ReID model, the crops for its text-search embedding. User mistakes raise ``UserError``.
+own folder under fixed names, checks size, type and duration before any heavy work, then makes
+**one pass** over the clip: :func:`tracker.run.track_video` writes the MOT txt, the JSON and the
+annotated video, and two more sinks ride along: :class:`demo.collect.TrackCollector` keeps each
+identity's best crop, frame runs, attention-strip crops and text-search feature (CLS tokens
+reused from the tracker's encoder call), and :class:`demo.jobs.PhaseSink` reports progress and
+checks the cancel flag. The video is re-encoded as H.264 only where the tracker could not write
+it. User mistakes raise ``UserError``.
 """
 
 from __future__ import annotations
