@@ -123,6 +123,33 @@ def test_collector_reuses_the_encoded_cls_of_each_tracked_box():
     assert (result.first_frame(6), result.last_frame(6), result.frames(6)) == (1, 3, 3)
 
 
+def test_collector_keeps_strip_crops_in_the_same_pass_and_lets_frames_go():
+    """The attention strip's crops (unpadded, frame order, first and last live frame) come from
+    the frames the pass hands its sinks; an id that leaves has its latest crop cut at once."""
+    frames = {f: np.full((100, 200, 3), f, np.uint8) for f in range(1, 31)}
+    pads = []
+
+    def cut(frame, box, pad=0.06):
+        pads.append(pad)
+        return frame[:4, :2, ::-1].copy()
+
+    collector = TrackCollector(cut=cut, strip_frames=4, image_size=(200, 100))
+    with collector:
+        for f in range(1, 31):
+            ids = [1, 2] if f <= 12 else [1]  # id 2 leaves after frame 12
+            collector.write(
+                _frame(f, ids, [[10, 10, 40, 60], [100, 10, 130, 60]][: len(ids)], frames[f])
+            )
+            if f == 13:  # id 2's frame 12 (not a kept one) is cut now, no longer held
+                assert collector._strips[2]._pending is None
+                assert collector._strips[2]._tail[1] == 12
+    strips = collector.result.strips
+    assert [f for f, _ in strips[1]] == [1, 9, 17, 30]  # within stride / 2 of 1, 10.7, 20.3, 30
+    assert [f for f, _ in strips[2]] == [1, 5, 9, 12]
+    assert all(int(c[0, 0, 0]) == f for t in (1, 2) for f, c in strips[t])  # each its frame's
+    assert 0.0 in pads and set(pads) <= {0.0, 0.06}  # strip crops unpadded, best crops padded
+
+
 def test_collector_publishes_nothing_after_an_error():
     collector = TrackCollector(cut=lambda f, b: f)
     with pytest.raises(ValueError), collector:
