@@ -284,27 +284,35 @@ def gpu(results: Path) -> str:
 
 @renderer("demo_latency")
 def demo_latency(results: Path) -> str:
-    runs = read_result(results, "demo_latency")["runs"]
+    doc = read_result(results, "demo_latency")
     rows = []
-    for setup, r in runs.items():
+    for setup, run in doc["runs"].items():
+        r = run["median"]
+        one, two = r["one_pass"], r["two_pass"]
         label = f"CG-CLIP `{setup.split(':', 1)[1]}`" if setup.startswith("ckpt:") else setup
         search = "-" if r["search_ms"] is None else f"{r['search_ms']:.1f} ms"
+        loads = [x["one_pass"]["load_1min"] for x in run["rounds"]]
+        loads += [x["two_pass"]["load_1min"] for x in run["rounds"]]
         rows.append(
             [
                 label,
-                f"{r['track_s']:.2f} s",
-                f"{r['h264_s']:.2f} s",
-                f"{r['gallery_s']:.2f} s",
-                f"{r['demo_overhead_ratio']:.2f}",
+                f"{two['wall_s']:.2f} s ({two['track']:.2f} + {two['video']:.2f} + "
+                f"{two['gallery']:.2f})",
+                f"{one['wall_s']:.2f} s ({one['track']:.2f} + {one['video']:.2f} + "
+                f"{one['gallery']:.2f})",
+                f"{r['ratio']:.2f}",
+                f"{r['cpu_ratio']:.2f}",
+                f"{min(loads):.1f}-{max(loads):.1f}",
                 search,
             ]
         )
     header = [
         "ReID",
-        "tracking",
-        "H.264 re-encode",
-        "gallery + search embeddings",
-        "demo additions / tracking",
+        "two passes (track + H.264 + gallery)",
+        "one pass (track + H.264 + gallery)",
+        "wall one/two",
+        "CPU one/two",
+        "load (1 min)",
         "one search",
     ]
     return md_table(header, rows)

@@ -138,5 +138,19 @@ def address_problem(host: str, port: int, err: OSError) -> str:
     )
 
 
+def exit_now(code: int) -> None:
+    """Leave the process at once: atexit handlers run and output is flushed, but the
+    interpreter's module teardown (seconds with torch and Gradio loaded, on a busy machine) is
+    skipped, so Ctrl-C on the server returns the prompt promptly."""
+    import atexit
+    import os
+    import sys
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_now(main())

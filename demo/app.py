@@ -2,27 +2,42 @@
 
 Wiring only; the work is :func:`demo.pipeline.process_clip`. Each request gets its own temporary
 folder, removed once Gradio has copied the results into its cache (the handler is a generator:
-the folder's ``with`` block closes when Gradio resumes it after the final yield). Gradio's cache
-is itself swept hourly (``delete_cache``). Uploads reach the handler only as Gradio cache files
-and are copied; ReID models are chosen by name from the server's list.
+the folder's ``with`` block closes when Gradio resumes it after the final yield) and removed at
+once when the job is cancelled. Gradio's cache is itself swept hourly (``delete_cache``). Uploads
+reach the handler only as Gradio cache files and are copied; ReID models are chosen by name from
+the server's list.
+
+Job control (:mod:`demo.jobs`): each tracking request registers a cancel flag under the visitor's
+session. The Cancel button, the visitor closing or reloading the tab (Gradio's ``unload`` event,
+fired when the page's heartbeat connection drops) and Ctrl-C on the server set it; the job stops
+within one frame and its queue slot is free at once (``cancels=``). Progress names each phase
+and, while tracking, the frames done and the time left.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Gradio fills a ``request: gr.Request``
+# parameter by its annotation, which it must be able to evaluate (``gr`` is a local import).
 
+import os
+import shutil
+import sys
 import tempfile
 import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cgclip.errors import UserError
+from demo.jobs import Cancelled, JobRegistry
+from demo.media import browser_preview
 from demo.pipeline import (
     DETECTORS,
     PUBLIC,
     VIDEO_EXTS,
-    YOLO,
     DemoResult,
     Limits,
+    default_detector,
     default_sample_dir,
     prepare_sample,
     process_clip,
@@ -42,6 +57,16 @@ from demo.views import md_escape as _md_escape
 from demo.views import search as search_identities
 from tracker.config import preset_names
 
+# Gradio's video element raises a "Video not playable" toast for an AVI / MPEG-4 Part 2 upload
+# before the H.264 preview replaces it; once the preview is there, that toast is wrong.
+DISMISS_UNPLAYABLE_JS = """() => {
+  for (const toast of document.querySelectorAll('[data-testid="toast-body"]')) {
+    if (toast.textContent.includes('Video not playable')) {
+      toast.querySelector('[data-testid="toast-close"]')?.click();
+    }
+  }
+}"""
+SHUTDOWN_GRACE_S = 1.5  # Ctrl-C: how long a cancelled job may take to reach its next frame
 TITLE = "cgclip-track: multi-person tracking with CG-CLIP re-identification"
 
 
@@ -70,32 +95,76 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
 
     sample_lock = threading.Lock()
     limits = settings.limits
+    jobs = JobRegistry()
 
     def use_sample():
         with sample_lock:  # two visitors pressing the button at once share one generation
             video, det = prepare_sample(settings.sample_dir, settings.sample_frames)
         return str(video), str(det), PUBLIC, "dance"
 
-    def track(video, detector, det_file, reid, preset, progress=gr.Progress(track_tqdm=True)):
-        with tempfile.TemporaryDirectory(prefix="cgclip-demo-") as work:
-            try:
-                result = process_clip(
-                    video,
-                    work_dir=work,
-                    registry=registry,
-                    detector=detector,
-                    detections=det_file,
-                    reid=reid,
-                    preset=preset,
-                    limits=limits,
-                    device=settings.device,
-                    search_crops=settings.search_crops,
-                    progress=lambda fraction, desc: progress(fraction, desc=desc),
-                )
-            except UserError as err:
-                yield _error_outputs(str(err))
-                return
-            yield _result_outputs(result)
+    def preview(video):
+        """An upload browsers cannot play (AVI, MPEG-4 Part 2) gets an H.264 preview; the
+        original is remembered and is what gets tracked."""
+        if not video:
+            yield gr.skip(), "", None
+            return
+        with tempfile.TemporaryDirectory(prefix="cgclip-preview-") as folder:
+            copy, note = browser_preview(video, folder)
+            remember = {"preview": copy.name, "original": video} if copy is not None else None
+            yield (str(copy) if copy is not None else gr.skip()), note, remember
+            # the folder goes once Gradio has copied the preview into its cache
+
+    def track(
+        video,
+        detector,
+        det_file,
+        reid,
+        preset,
+        upload,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
+        if video and upload and Path(video).name == upload["preview"]:
+            video = upload["original"]  # track the visitor's file, not the preview copy
+        key = _session(request)
+        job = jobs.start(key)
+        try:
+            with tempfile.TemporaryDirectory(prefix="cgclip-demo-") as work:
+                job.folder = work
+                try:
+                    result = process_clip(
+                        video,
+                        work_dir=work,
+                        registry=registry,
+                        detector=detector,
+                        detections=det_file,
+                        reid=reid,
+                        preset=preset,
+                        limits=limits,
+                        device=settings.device,
+                        search_crops=settings.search_crops,
+                        progress=lambda fraction, desc: progress(fraction, desc=desc),
+                        job=job,
+                    )
+                except UserError as err:
+                    outputs = _error_outputs(str(err))
+                except Cancelled as why:
+                    outputs = _cancelled_outputs(why.reason)
+                else:  # the files must outlive this yield: Gradio copies them on resume
+                    jobs.finish(key, job)
+                    yield _result_outputs(result)
+                    return
+            yield outputs  # the folder is already gone (a cancelled job keeps nothing)
+        finally:
+            jobs.finish(key, job)
+
+    def cancel(request: gr.Request):
+        if jobs.cancel(_session(request), "cancelled by you"):
+            return _cancelled_outputs("cancelled by you")[0]
+        return "Nothing is being tracked (a request still waiting in the queue is withdrawn)."
+
+    def leave(request: gr.Request):  # the tab was closed or reloaded: stop its job
+        jobs.cancel(_session(request), "the page was closed")
 
     def search(query, state):
         return search_identities(registry, query, state)
@@ -129,10 +198,11 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         with gr.Row():
             with gr.Column(scale=1):
                 video_in = gr.Video(label="Clip", sources=["upload"], elem_id="clip")
+                clip_note = gr.Markdown(elem_id="clip-note")
                 sample_btn = gr.Button("Use the sample clip", elem_id="use-sample")
                 detector = gr.Dropdown(
                     [(label, value) for value, label in DETECTORS.items()],
-                    value=YOLO,
+                    value=default_detector(),  # HOG where YOLO cannot run
                     label="Detector",
                     elem_id="detector",
                 )
@@ -150,7 +220,9 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 preset = gr.Radio(
                     preset_names(), value="default", label="Scene preset", elem_id="preset"
                 )
-                run_btn = gr.Button("Track", variant="primary", elem_id="track")
+                with gr.Row():
+                    run_btn = gr.Button("Track", variant="primary", elem_id="track", scale=3)
+                    cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
                 gr.Markdown(
                     f"Clips up to {limits.max_upload_mb:g} MB and {limits.max_seconds:g} s "
                     f"({', '.join(e.lstrip('.') for e in VIDEO_EXTS)}). Jobs run "
@@ -212,6 +284,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                     elem_id="matches",
                 )
         state = gr.State()
+        upload = gr.State()  # {"preview": name, "original": path} for a re-encoded preview
         picked = gr.State()  # the identity last clicked, for its attention strip
 
         sample_btn.click(
@@ -222,12 +295,29 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
         )
         track_event = run_btn.click(
             track,
-            inputs=[video_in, detector, det_file, reid, preset],
+            inputs=[video_in, detector, det_file, reid, preset, upload],
             outputs=[status, video_out, gallery, files, state, search_out, search_status],
             api_name="track",
             concurrency_limit=settings.concurrency,
             show_progress_on=video_out,  # one progress bar (frames tracked), where the video goes
         )
+        cancel_btn.click(  # never queued behind the job it stops
+            cancel,
+            outputs=[status],
+            cancels=[track_event],  # frees the queue slot at once; the flag stops the thread
+            api_visibility="private",
+            concurrency_limit=None,
+            concurrency_id="cancel",
+        )
+        app.unload(leave)
+        video_in.upload(
+            preview,
+            inputs=[video_in],
+            outputs=[video_in, clip_note, upload],
+            api_visibility="private",
+            concurrency_limit=2,
+            concurrency_id="preview",
+        ).then(None, js=DISMISS_UNPLAYABLE_JS)  # the preview plays now: drop the stale toast
         search_inputs = dict(  # a quick text-encoder pass: never queued behind tracking jobs
             inputs=[query, state],
             outputs=[search_out, search_status, state],  # state: which tiles the results are
@@ -271,6 +361,7 @@ def build_app(settings: DemoSettings | None = None, registry: ReidRegistry | Non
                 concurrency_id="search",  # one image-encoder pass: never behind tracking jobs
             )
     app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    app.cgclip_jobs = jobs  # for launch(): Ctrl-C cancels the running jobs
     return app
 
 
@@ -282,19 +373,49 @@ def launch(
     port: int = 7860,
     block: bool = True,
 ):
-    """Serve ``app``: upload size capped by Gradio itself, the sample folder servable."""
+    """Serve ``app``: upload size capped by Gradio itself, the sample folder servable.
+
+    ``block``: serve until Ctrl-C, which cancels the running jobs first (a job runs in a worker
+    thread that the interpreter would otherwise wait for at exit), then closes the server. A job
+    stops at its next frame; one still inside a slow frame after ``SHUTDOWN_GRACE_S`` has its
+    request folder removed and the process exits without waiting for it.
+    """
     settings.sample_dir.mkdir(parents=True, exist_ok=True)
-    return app.launch(
+    served = app.launch(
         server_name=host,
         server_port=port,
         max_file_size=int(settings.limits.max_upload_mb * 2**20),
         allowed_paths=[str(settings.sample_dir)],
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         ssr_mode=False,
         css=CSS,
         show_error=False,  # unexpected errors: a generic message in the page, details in the log
         quiet=not block,
     )
+    if not block:
+        return served
+    try:
+        while app.is_running:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        jobs: JobRegistry | None = getattr(app, "cgclip_jobs", None)
+        running = jobs.cancel_all() if jobs is not None else 0
+        print(f"stopping: {running} running job(s) cancelled; closing the server", flush=True)
+        server = getattr(app, "server", None)
+        if server is not None:  # drop open page connections instead of waiting on them
+            server.force_exit = True
+    finally:
+        app.close(verbose=False)
+    jobs = getattr(app, "cgclip_jobs", None)
+    stuck = jobs.wait_idle(SHUTDOWN_GRACE_S) if jobs is not None else []
+    if stuck:  # e.g. a HOG frame of several seconds: do not wait for it
+        for job in stuck:
+            if job.folder:
+                shutil.rmtree(job.folder, ignore_errors=True)
+        print(f"stopped: {len(stuck)} job(s) left mid-frame, their folders removed", flush=True)
+        sys.stderr.flush()
+        os._exit(130)
+    return served
 
 
 def _result_outputs(result: DemoResult) -> tuple:
@@ -309,6 +430,17 @@ def _result_outputs(result: DemoResult) -> tuple:
     gallery = [(i.tile, i.caption) for i in result.identities]
     files = [str(p) for p in result.files]
     return result.status(), str(result.video), gallery, files, state, [], ""
+
+
+def _session(request: Any) -> str:
+    """The visitor's Gradio session (one per open tab); a call without one gets a key of its
+    own (nothing can cancel it but Ctrl-C, and it replaces no other job)."""
+    return str(getattr(request, "session_hash", None) or f"no-session-{uuid.uuid4().hex}")
+
+
+def _cancelled_outputs(reason: str) -> tuple:
+    message = f"**Cancelled** ({_md_escape(reason)}): nothing was kept; press Track to start again."
+    return message, None, [], None, None, [], ""
 
 
 def _error_outputs(message: str) -> tuple:

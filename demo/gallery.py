@@ -1,35 +1,27 @@
-"""Identity gallery: one tile per track (best crop over a presence timeline), built from the JSON.
+"""Identity gallery: one tile per track (best crop over a presence timeline), its frame runs and
+timeline, and the TFE attention strip.
 
-The tracker's JSON names each id's best crop (frame + box, ``tracker.outputs.crop_quality``) and
-lists every frame's boxes. :func:`plan_crops` picks which boxes to cut: the best crop for the
-tile and the ``per_track`` best-quality boxes for the search embedding. One decoding pass over the
-input video then cuts only those (see ``demo.pipeline``). Tiles use the same palette as the
-annotated video (``sv.ColorPalette.DEFAULT`` by track id), so a tile's frame colour is the colour
-of that player's box.
+Everything here is drawn from what the tracking pass collected (``demo.collect.TrackCollector``,
+a sink of the one tracking loop; nothing is decoded twice): per id the best crop, the frame runs
+and the strip's ``(frame, crop)`` pairs (the fields of :class:`Identity`). Tiles use the same
+palette as the annotated video (``sv.ColorPalette.DEFAULT`` by track id), so a tile's frame
+colour is the colour of that player's box.
 
-Beyond the tiles: :func:`segments` turns presence into frame runs (listed when an identity is
-clicked, whose first run the video seeks to), :func:`render_timeline` draws every id's runs as
-one Gantt-like chart readable at page size (:func:`timeline_hit` maps a click on it back to an id
-and a frame), and :func:`plan_strip` / :func:`render_strip` make the attention strip: a few crops
-spread over each track, shown with the opacity and bar of the TFE attention mass each frame got.
-
-What the tracking pass hands the gallery, per id, is small on purpose (the fields of
-:class:`Identity`): the best crop, the frame runs and the strip's ``(frame, crop)`` pairs. From
-the JSON, :func:`plan_strip` chooses the strip's frames; a single streaming pass can keep them
-with :class:`StripSampler` instead.
+:func:`segments` turns frame numbers into runs (listed when an identity is clicked, whose first
+run the video seeks to), :func:`render_timeline` draws every id's runs as one Gantt-like chart
+readable at page size (:func:`timeline_hit` maps a click on it back to an id and a frame), and
+:class:`StripSampler` / :func:`render_strip` make the attention strip: a few crops spread evenly
+over each track (kept while the track streams by, in bounded memory), shown with the opacity and
+bar of the TFE attention mass each frame got.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
-
-from tracker.outputs import crop_quality
 
 TILE_W, CROP_H, TIMELINE_H, BORDER = 112, 224, 24, 3
 STRIP_FRAMES = 8  # crops per attention strip (CG-CLIP trains on 8-frame tracklets)
@@ -47,62 +39,6 @@ class Identity:
     caption: str
     segments: list[tuple[int, int]] = field(default_factory=list)  # inclusive frame runs
     strip: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame, RGB crop)
-
-
-@dataclass(frozen=True)
-class CropPlan:
-    """What to cut from each frame: ``by_frame[frame] = [(track_id, box_xyxy, is_best), ...]``."""
-
-    by_frame: dict[int, list[tuple[int, np.ndarray, bool]]]
-    last_frame: int
-
-
-def plan_crops(result: Mapping[str, Any], per_track: int = 0) -> CropPlan:
-    """Best crop of every track, plus its ``per_track`` highest-quality boxes (for embeddings).
-
-    result: the tracker's JSON (``frames`` with per-frame objects, ``tracks`` with ``best_crop``).
-    """
-    by_frame: dict[int, list[tuple[int, np.ndarray, bool]]] = {}
-    for tid, track in result.get("tracks", {}).items():
-        best = track["best_crop"]
-        by_frame.setdefault(int(best["frame"]), []).append(
-            (int(tid), np.asarray(best["box"], np.float64), True)
-        )
-    if per_track > 0:
-        size = (int(result["width"]), int(result["height"]))
-        heaps: dict[int, list[tuple[float, int, int, list[float]]]] = {}
-        for entry in result.get("frames", []):
-            objects = entry["objects"]
-            if not objects:
-                continue
-            xyxy = np.array([o["box"] for o in objects], np.float64)
-            conf = np.array([o["confidence"] for o in objects], np.float64)
-            for obj, q in zip(objects, crop_quality(xyxy, conf, size), strict=True):
-                # min-heap of the best ``per_track``; earlier frames win ties
-                item = (float(q), -int(entry["frame"]), int(obj["id"]), obj["box"])
-                heap = heaps.setdefault(int(obj["id"]), [])
-                if len(heap) < per_track:
-                    heapq.heappush(heap, item)
-                elif item > heap[0]:
-                    heapq.heapreplace(heap, item)
-        for tid, heap in heaps.items():
-            for _, neg_frame, _, box in heap:
-                by_frame.setdefault(-neg_frame, []).append(
-                    (tid, np.asarray(box, np.float64), False)
-                )
-    return CropPlan(by_frame=by_frame, last_frame=max(by_frame, default=0))
-
-
-def presence(result: Mapping[str, Any], num_frames: int) -> dict[int, np.ndarray]:
-    """``{track_id: (num_frames,) bool}``: in which frames each id was reported."""
-    out: dict[int, np.ndarray] = {}
-    for entry in result.get("frames", []):
-        f = int(entry["frame"]) - 1
-        if not 0 <= f < num_frames:
-            continue
-        for obj in entry["objects"]:
-            out.setdefault(int(obj["id"]), np.zeros(num_frames, bool))[f] = True
-    return out
 
 
 def cut(frame_bgr: np.ndarray, box_xyxy: Sequence[float], pad: float = 0.06) -> np.ndarray:
@@ -159,29 +95,50 @@ class StripSampler:
     that cannot know how long the track will be (a sink of the tracking loop).
 
     Every ``stride``-th offer is kept; when ``2 n`` are held, every other one is dropped and the
-    stride doubles, so memory stays bounded and the kept frames stay evenly spaced.
-    :meth:`picks` returns ``n`` of them, spread from the first to the latest."""
+    stride doubles, so memory stays bounded and the kept frames stay evenly spaced. The latest
+    offer is remembered too (uncut: :meth:`seal` cuts it, e.g. once the track has left the
+    frame, so no frame is held longer than that), so the strip reaches the track's last frame.
+    :meth:`picks` returns ``n`` of them: for each of ``n`` evenly spaced positions among the
+    offers, from the first to the latest, the nearest one held (within ``stride / 2`` offers)."""
 
     def __init__(self, n: int = STRIP_FRAMES) -> None:
         self.n = n
         self.stride = 1
         self.seen = 0
-        self.kept: list[tuple[int, np.ndarray]] = []
+        self.kept: list[tuple[int, int, np.ndarray]] = []  # (offer index, frame, crop)
+        self._pending: tuple[int, int, Callable[[], np.ndarray]] | None = None
+        self._tail: tuple[int, int, np.ndarray] | None = None  # the sealed latest offer
 
     def offer(self, frame: int, crop: Callable[[], np.ndarray]) -> None:
-        """Frame ``frame`` has the track; ``crop()`` cuts it (called only for kept frames)."""
-        if self.seen % self.stride == 0:
-            self.kept.append((int(frame), crop()))
+        """Frame ``frame`` has the track; ``crop()`` cuts it (called only for frames kept)."""
+        index, self._tail, self._pending = self.seen, None, None
+        if index % self.stride == 0:
+            self.kept.append((index, int(frame), crop()))
             if len(self.kept) >= 2 * self.n:
                 self.kept = self.kept[::2]
                 self.stride *= 2
+        if not self.kept or self.kept[-1][0] != index:  # not kept: may still be the last one
+            self._pending = (index, int(frame), crop)
         self.seen += 1
 
+    def seal(self) -> None:
+        """Cut the latest offer if it was not kept (and drop its reference to the frame)."""
+        if self._pending is not None:
+            index, frame, crop = self._pending
+            self._tail, self._pending = (index, frame, crop()), None
+
     def picks(self) -> list[tuple[int, np.ndarray]]:
-        if len(self.kept) <= self.n:
-            return list(self.kept)
-        idx = np.unique(np.linspace(0, len(self.kept) - 1, self.n).round().astype(int))
-        return [self.kept[i] for i in idx]
+        """Up to ``n`` ``(frame, crop)`` in frame order, the first and the latest offer included."""
+        self.seal()
+        held = self.kept + ([self._tail] if self._tail is not None else [])
+        if len(held) > self.n:
+            where = np.array([i for i, _, _ in held], np.float64)
+            targets = np.linspace(0, self.seen - 1, self.n)
+            idx = np.unique(np.abs(where[None, :] - targets[:, None]).argmin(axis=1))
+            if len(idx) < self.n:  # a tie at a cell boundary: spread by position instead
+                idx = np.unique(np.linspace(0, len(held) - 1, self.n).round().astype(int))
+            held = [held[i] for i in idx]
+        return [(frame, crop) for _, frame, crop in held]
 
 
 def segments(frames: Sequence[int] | np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
@@ -307,25 +264,6 @@ def timeline_hit(
     span = layout.width - layout.label_w - 8
     frame = int(np.clip((x - layout.label_w) / span * num_frames + 1, 1, max(num_frames, 1)))
     return int(ids[row]), frame
-
-
-def plan_strip(
-    result: Mapping[str, Any], per_track: int = STRIP_FRAMES
-) -> dict[int, list[tuple[int, np.ndarray]]]:
-    """``{frame: [(track_id, box_xyxy), ...]}``: ``per_track`` frames spread evenly over each
-    track's reported frames (all of them when it has fewer), so occluded stretches show too."""
-    seen: dict[int, list[tuple[int, list[float]]]] = {}
-    for entry in result.get("frames", []):
-        for obj in entry["objects"]:
-            seen.setdefault(int(obj["id"]), []).append((int(entry["frame"]), obj["box"]))
-    out: dict[int, list[tuple[int, np.ndarray]]] = {}
-    for tid, rows in seen.items():
-        rows.sort(key=lambda r: r[0])
-        picks = np.unique(np.linspace(0, len(rows) - 1, min(per_track, len(rows))).round())
-        for i in picks.astype(int):
-            frame, box = rows[i]
-            out.setdefault(frame, []).append((tid, np.asarray(box, np.float64)))
-    return out
 
 
 def strip_alpha(weights: Sequence[float] | np.ndarray, floor: float = 0.12) -> np.ndarray:

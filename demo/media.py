@@ -51,3 +51,62 @@ def transcode_h264(
     except av.FFmpegError as err:
         raise UserError(f"{src}: cannot re-encode the video for the browser ({err})") from None
     return dst
+
+
+BROWSER_CODECS = ("h264", "vp8", "vp9", "av1")  # what Chrome and Firefox play in MP4 / WebM
+BROWSER_CONTAINERS = (".mp4", ".m4v", ".webm", ".mov")
+
+
+def video_codec(path: str | os.PathLike[str]) -> str | None:
+    """FFmpeg's name for the first video stream's codec (``h264``, ``mpeg4``, ...); None when the
+    file has no video stream or FFmpeg cannot open it."""
+    import av
+
+    try:
+        with av.open(str(path)) as inp:
+            if not inp.streams.video:
+                return None
+            return inp.streams.video[0].codec_context.name
+    except (av.FFmpegError, OSError):
+        return None
+
+
+def is_browser_playable(path: str | os.PathLike[str]) -> bool:
+    """Whether browsers play the file as it is: H.264/VP8/VP9/AV1 in MP4, MOV or WebM. AVI,
+    MPEG-4 Part 2 (``mpeg4``, OpenCV's ``mp4v``), MPEG-2 and the like are not."""
+    if Path(path).suffix.lower() not in BROWSER_CONTAINERS:
+        return False
+    return video_codec(path) in BROWSER_CODECS
+
+
+CODEC_NAMES = {"mpeg4": "MPEG-4 Part 2", "msmpeg4v3": "DivX 3", "mpeg2video": "MPEG-2"}
+
+
+def browser_preview(
+    src: str | os.PathLike[str], folder: str | os.PathLike[str]
+) -> tuple[Path | None, str]:
+    """An H.264 copy of an upload that browsers cannot play, for the upload box to preview.
+
+    Returns ``(preview, note)``: ``(None, "")`` when ``src`` plays as it is; otherwise the copy in
+    ``folder`` (named ``<stem>.preview.mp4``) and a sentence for the visitor. Where even the copy
+    cannot be made, ``(None, note)`` says that the clip will still be tracked.
+    """
+    src = Path(src)
+    if is_browser_playable(src):
+        return None, ""
+    codec = video_codec(src)
+    if codec is None:  # not a video FFmpeg reads: tracking will say so in one line
+        return None, ""
+    what = f"{CODEC_NAMES.get(codec, codec)} in {src.suffix.lstrip('.').upper() or 'a file'}"
+    dst = Path(folder) / f"{src.stem}.preview.mp4"
+    try:
+        transcode_h264(src, dst, crf=28)
+    except UserError:
+        return None, (
+            f"Browsers cannot play this clip ({what}), so there is no preview; it will "
+            "still be tracked, and the tracked video plays."
+        )
+    return dst, (
+        f"Browsers cannot play this clip ({what}): the preview is an H.264 copy; the clip "
+        "is tracked from your original file."
+    )

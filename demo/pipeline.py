@@ -1,49 +1,41 @@
-"""What the demo does with one clip, without any Gradio: check, track, transcode, build the gallery.
+"""What the demo does with one clip, without any Gradio: check, track, build the gallery.
 
 :func:`process_clip` is the whole request. It copies the upload (and det.txt) into the request's
-own folder under fixed names, checks size, type and duration before any heavy work, runs
-:func:`tracker.run.track_video` (MOT txt, JSON, annotated video), re-encodes the video as H.264
-for the browser, then makes one pass over the input to cut each identity's best crop and, with a
-ReID model, the crops for its text-search embedding. User mistakes raise ``UserError``.
+own folder under fixed names, checks size, type and duration before any heavy work, then makes
+**one pass** over the clip: :func:`tracker.run.track_video` writes the MOT txt, the JSON and the
+annotated video, and two more sinks ride along: :class:`demo.collect.TrackCollector` keeps each
+identity's best crop, frame runs, attention-strip crops and text-search feature (CLS tokens
+reused from the tracker's encoder call), and :class:`demo.jobs.PhaseSink` reports progress and
+checks the cancel flag. The video is re-encoded as H.264 only where the tracker could not write
+it. User mistakes raise ``UserError``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import logging
 import math
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from cgclip.errors import UserError
 from cgclip.io.video import open_video
-from cgclip.model.preprocess import crop_boxes
-from demo.gallery import (
-    Identity,
-    caption,
-    cut,
-    plan_crops,
-    plan_strip,
-    presence,
-    render_tile,
-    segments,
-    track_color,
-)
-from demo.media import transcode_h264
-from demo.reid import ReidRegistry, cls_features, text_aligned
+from demo.collect import FeatureTap, TrackCollector, TrackResult
+from demo.gallery import STRIP_FRAMES, Identity, caption, cut, render_tile, track_color
+from demo.jobs import Job, PhaseSink, ProgressFn
+from demo.media import is_browser_playable, transcode_h264
+from demo.reid import ReidRegistry, text_aligned
 from tracker.config import load_preset, preset_names
 from tracker.run import RunSummary, track_video
 
-ProgressFn = Callable[[float, str], None]
-ENCODE_BATCH = 32  # search crops per image-encoder call in the gallery pass
+log = logging.getLogger(__name__)
 
 VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg")
 YOLO, HOG, PUBLIC = "yolo11n.pt", "hog", "public"
@@ -84,6 +76,7 @@ class DemoResult:
     track_ids: list[int] = field(default_factory=list)
     embeddings: np.ndarray | None = None  # (K, E) text-aligned, L2-normalised, rows = track_ids
     seconds: dict[str, float] = field(default_factory=dict)  # demo stages (track, video, gallery)
+    tracks: TrackResult | None = None  # what the tracking pass collected (crops, features, spans)
 
     @property
     def files(self) -> list[Path]:
@@ -120,15 +113,19 @@ def process_clip(
     device: str = "cpu",
     search_crops: int = 4,
     progress: ProgressFn | None = None,
+    job: Job | None = None,
 ) -> DemoResult:
     """Track one uploaded clip into ``work_dir`` (which must exist and belong to this request).
 
     video / detections: the uploaded files (copied before use, never opened in place).
     search_crops: best-quality crops per track averaged into its text-search embedding.
+    progress: ``progress(fraction, phase)``, called as each phase starts and during tracking
+    (frames done, time left). job: its cancel flag is checked on every frame; a cancelled job
+    raises :class:`demo.jobs.Cancelled` and leaves no result file behind.
     """
     work = Path(work_dir)
+    report = progress or (lambda fraction, desc: None)
     with _hide_folder(work):
-        report = progress or (lambda fraction, desc: None)
         report(0.0, "checking the clip")
         src = _stage_video(video, work, limits)
         with open_video(src) as reader:  # UserError for a corrupt or non-video file
@@ -142,49 +139,71 @@ def process_clip(
         if preset not in preset_names():
             raise UserError(f"unknown scene preset {preset!r}; pick one of {preset_names()}")
         config = load_preset(preset)
+        report(0.01, "loading the detector")
         det = _make_detector(detector, detections, work, limits, device)
+        if job is not None:
+            job.check()
+        report(0.02, "loading the ReID model" if reid != "none" else "starting")
         model = registry.model(reid)
-        embedder = None
+        tap = None
         if model is not None:
             from tracker.embedding import CgclipEmbedder
 
-            embedder = CgclipEmbedder(model, device=device)
+            tap = FeatureTap(CgclipEmbedder(model, device=device))
+        if job is not None:
+            job.check()
 
         stem = src.stem
         out = {
-            "raw": work / f".{stem}.mp4v.mp4",
             "video": work / f"{stem}.tracked.mp4",
             "mot": work / f"{stem}.mot.txt",
             "json": work / f"{stem}.tracks.json",
         }
+        total = min(info.frame_count or max_frames, max_frames)
+        collector = TrackCollector(
+            cut=cut,
+            tap=tap,
+            project=(lambda mean: text_aligned(model, mean)) if model is not None else None,
+            per_track=search_crops,
+            image_size=info.size,
+            fps=info.fps,
+            strip_frames=STRIP_FRAMES,  # the attention strip, cut in this same pass
+        )
+        phases = PhaseSink(job, report, total=total, start=0.05, end=0.9)
         seconds: dict[str, float] = {}
-        report(0.02, "tracking")
         t0 = time.perf_counter()
         summary = track_video(
             src,
             detector=det,
             config=config,
-            embedder=embedder,
+            embedder=tap,
             out_mot=out["mot"],
             out_json=out["json"],
-            out_video=out["raw"],
+            out_video=out["video"],
             max_frames=max_frames,
-            progress=progress is not None,  # Gradio's Progress(track_tqdm=True) follows the bar
+            progress=False,  # PhaseSink reports frames and time left
+            sinks=[collector, phases],  # one pass: gallery crops and search features too
         )
         seconds["track"] = time.perf_counter() - t0
+        if not is_browser_playable(out["video"]):  # no libx264 in this PyAV: OpenCV's mp4v
+            report(0.92, "encoding video (H.264 for the browser)")
+            t0 = time.perf_counter()
+            raw = out["video"].with_name(f".{stem}.mp4v.mp4")
+            out["video"].replace(raw)
+            transcode_h264(raw, out["video"])
+            raw.unlink()
+            seconds["video"] = time.perf_counter() - t0
 
-        report(0.85, "encoding the video for the browser")
+        report(0.95, "building the identity gallery")
         t0 = time.perf_counter()
-        transcode_h264(out["raw"], out["video"])
-        out["raw"].unlink()
-        seconds["video"] = time.perf_counter() - t0
-
-        report(0.92, "building the identity gallery")
-        t0 = time.perf_counter()
-        result = json.loads(out["json"].read_text(encoding="utf-8"))
-        identities, ids, embeddings = collect_identities(
-            src, result, summary.frames, model, per_track=search_crops
-        )
+        tracks = collector.result
+        assert tracks is not None  # the pass ended without an error
+        identities = build_identities(tracks)
+        ids, embeddings = tracks.feature_matrix()
+        if model is None:
+            ids = [i.track_id for i in identities]
+        elif embeddings is None:
+            embeddings = np.zeros((0, 0), np.float32)
         seconds["gallery"] = time.perf_counter() - t0
         report(1.0, "done")
         return DemoResult(
@@ -198,6 +217,7 @@ def process_clip(
             track_ids=ids,
             embeddings=embeddings,
             seconds=seconds,
+            tracks=tracks,
         )
 
 
@@ -210,83 +230,29 @@ def _hide_folder(work: Path) -> Iterator[None]:
         raise UserError(str(err).replace(f"{work}{os.sep}", "")) from None
 
 
-def collect_identities(
-    video: Path,
-    result: dict[str, Any],
-    num_frames: int,
-    model: Any | None,
-    per_track: int = 4,
-) -> tuple[list[Identity], list[int], np.ndarray | None]:
-    """One decoding pass: gallery tiles for every track and, with ``model``, each track's
-    text-aligned embedding from its ``per_track`` best crops -> (identities, ids, (K, E) | None)."""
-    plan = plan_crops(result, per_track if model is not None else 0)
-    strip_plan = plan_strip(result)  # the attention strip's crops, cut in the same pass
-    last_frame = max(plan.last_frame, max(strip_plan, default=0))
-    present = presence(result, num_frames)
-    best: dict[int, np.ndarray] = {}
-    strips: dict[int, list[tuple[int, np.ndarray]]] = {}
-    pending: list[Any] = []  # crops waiting for a full encoder batch (bounded memory)
-    cls_parts: list[np.ndarray] = []
-    owners: list[int] = []
-    with open_video(video) as reader:
-        for index, frame in enumerate(reader, start=1):
-            if index > last_frame:
-                break
-            for tid, box in strip_plan.get(index, ()):
-                strips.setdefault(tid, []).append((index, cut(frame, box, pad=0.0)))
-            items = plan.by_frame.get(index)
-            if not items:
-                continue
-            for tid, box, is_best in items:
-                if is_best:
-                    best[tid] = cut(frame, box)
-            wanted = [(tid, box) for tid, box, is_best in items if not is_best]
-            if model is not None and wanted:
-                boxes = np.stack([box for _, box in wanted])
-                pending.append(crop_boxes(frame, boxes, model.preprocess))  # (n, 3, H, W)
-                owners += [tid for tid, _ in wanted]
-                if sum(len(c) for c in pending) >= ENCODE_BATCH:
-                    cls_parts.append(_encode(model, pending))
-        if pending:
-            cls_parts.append(_encode(model, pending))
+def build_identities(tracks: TrackResult) -> list[Identity]:
+    """One gallery entry per id with a best crop, in id order (tile, caption, span, frame runs
+    and the attention strip's crops, all from the tracking pass)."""
     identities = []
-    for tid_str, track in sorted(result.get("tracks", {}).items(), key=lambda kv: int(kv[0])):
-        tid = int(tid_str)
-        if tid not in best:  # the video ended before the JSON's frame (cannot happen normally)
+    for tid in tracks.ids:
+        crop = tracks.best_crops.get(tid)
+        if crop is None:  # reported only through backfill (cannot happen for a whole track)
             continue
-        tile = render_tile(best[tid], present.get(tid, np.zeros(0, bool)), track_color(tid))
-        first, last = int(track["first_frame"]), int(track["last_frame"])
-        runs = segments(np.flatnonzero(present.get(tid, np.zeros(0, bool))) + 1)
+        first, last = tracks.first_frame(tid), tracks.last_frame(tid)
+        tile = render_tile(crop, tracks.presence(tid), track_color(tid))
         identities.append(
             Identity(
                 tid,
                 first,
                 last,
-                int(track["frames"]),
+                tracks.frames(tid),
                 tile,
                 caption(tid, first, last),
-                segments=runs,
-                strip=strips.get(tid, []),
+                segments=list(tracks.spans[tid]),
+                strip=tracks.strips.get(tid, []),
             )
         )
-    if model is None:
-        return identities, [i.track_id for i in identities], None
-    if not owners:
-        return identities, [], np.zeros((0, 0), np.float32)
-    cls = np.concatenate(cls_parts)  # (n, D), row i belongs to owners[i]
-    owner = np.asarray(owners)
-    ids = [i.track_id for i in identities if i.track_id in set(owners)]
-    mean = np.stack([cls[owner == t].mean(0) for t in ids])  # (K, D) frame-averaged CLS
-    return identities, ids, text_aligned(model, mean)
-
-
-def _encode(model: Any, pending: list[Any]) -> np.ndarray:
-    """Encode and clear the pending crops -> their CLS tokens ``(n, D)``."""
-    import torch
-
-    cls = cls_features(model, torch.cat(pending), batch_size=ENCODE_BATCH)
-    pending.clear()
-    return cls
+    return identities
 
 
 def _stage_video(video: str | os.PathLike[str] | None, work: Path, limits: Limits) -> Path:
@@ -330,8 +296,48 @@ def _make_detector(
     if detector == HOG:
         return make_detector(HOG)
     if detector == YOLO:
-        return make_detector(YOLO, device=device)
+        from cgclip.io.net import reachable
+
+        if yolo_weights_local() is None and not reachable(YOLO_HOST):  # no minutes of retries
+            raise UserError(YOLO_OFFLINE)
+        try:
+            return make_detector(YOLO, device=device)
+        except UserError as err:  # offline: the CLI's hint names --detector, the page does not
+            log.warning("YOLO detector unavailable: %s", err)
+            raise UserError(YOLO_OFFLINE) from None
     raise UserError(f"unknown detector {detector!r}; pick one of {list(DETECTORS)}")
+
+
+YOLO_OFFLINE = (
+    "the YOLO11n detector's weights are not on this server and cannot be downloaded now: pick "
+    "'HOG people detector' as the Detector, or upload a det.txt and pick 'public detections'"
+)
+YOLO_HOST = "github.com"  # ultralytics downloads yolo11n.pt from its GitHub release assets
+
+
+def yolo_weights_local(weights: str = YOLO) -> Path | None:
+    """Where ultralytics would find ``weights`` without downloading (the working folder or its
+    ``weights_dir`` setting), or None."""
+    if Path(weights).is_file():
+        return Path(weights)
+    try:
+        from ultralytics.utils import SETTINGS
+
+        path = Path(SETTINGS.get("weights_dir", "")) / weights
+    except Exception:  # an unreadable settings file: treat as no weights dir
+        return None
+    return path if path.is_file() else None
+
+
+def default_detector() -> str:
+    """YOLO11n where it works (weights on disk, or the download host reachable), else HOG, so a
+    visitor who changes nothing gets a detector that runs."""
+    from cgclip.io.net import reachable
+
+    if yolo_weights_local() is not None or reachable(YOLO_HOST):
+        return YOLO
+    log.info("no %s and %s unreachable: the demo's default detector is HOG", YOLO, YOLO_HOST)
+    return HOG
 
 
 def default_sample_dir() -> Path:

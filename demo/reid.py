@@ -40,9 +40,9 @@ CHECKPOINT_PREFIX = "ckpt:"
 NULL_SIZE = 64  # unrelated captions in each model's null distribution
 MATCH_QUANTILE = 0.95  # a good match beats this share of an identity's null scores
 SCORE_EPS = 1e-4  # cosines closer than this are a tie (float noise between batched passes)
-CLIP_WEIGHTS_HINT = (
-    "Download that file where there is internet and give it to the demo's server: "
-    "python -m demo --clip-weights /path/to/{file}"
+CLIP_WEIGHTS_HINT = (  # said to a web visitor: the page's controls, not the server's options
+    "pick 'none' or a CG-CLIP checkpoint as the ReID model instead (whoever runs this server "
+    "can give it the CLIP weights, {file}, with --clip-weights)"
 )
 
 

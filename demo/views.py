@@ -4,8 +4,10 @@
 :func:`gallery_state` builds from a :class:`demo.pipeline.DemoResult` and return component values.
 A click on an identity (gallery tile, search result, timeline bar) lists its segments and puts the
 time to seek to in a hidden number that :data:`SEEK_JS` applies to the video element (quick);
-its attention strip follows in a second step, as it runs the model. Search shows only the identities above their calibrated threshold
-(:func:`demo.reid.search_tracks`) and says when the model's text side cannot be trusted.
+its attention strip follows in a second step, as it runs the model. Search ranks the features the
+tracking pass collected (``DemoResult.embeddings``, from ``demo.collect.TrackResult.features``),
+shows only the identities above their calibrated threshold (:func:`demo.reid.search_tracks`) and
+says when the model's text side cannot be trusted.
 """
 
 from __future__ import annotations

@@ -91,6 +91,7 @@ def track_video(
     crops_dir: str | Path | None = None,
     crops_mode: str = "best",
     keep_partial: bool = False,
+    sinks: Sequence[Sink] = (),
 ) -> RunSummary:
     """Track one video (file, image folder, webcam index or stream URL) and write the requested
     outputs; ``crops_dir``: person crops per id (:mod:`tracker.crops`).
@@ -100,7 +101,9 @@ def track_video(
     (see :mod:`tracker.pipeline`). ``keep_partial``: Ctrl-C or SIGTERM publishes the outputs up to
     the last complete frame, marked ``"complete": false``, and returns with
     ``summary.interrupted`` set (without it, or before the first frame, the interrupt goes on and
-    the partial files are removed)."""
+    the partial files are removed). ``sinks``: more sinks fed in the same pass, after the file
+    writers (they are entered last and so closed first: e.g. the demo's gallery collector and its
+    progress/cancel sink)."""
     summary = RunSummary()
     timer = StageTimer()
     source = open_source(str(video))
@@ -113,7 +116,7 @@ def track_video(
         total = info.frame_count or None
         if max_frames:
             total = min(total or max_frames, max_frames)
-        sinks: list[Sink] = []
+        extra, sinks = list(sinks), []
         if out_mot:
             sinks.append(MotWriter(out_mot))
         if out_json:
@@ -136,6 +139,7 @@ def track_video(
             crops = CropWriter(crops_dir, crops_mode, image_size=info.size, meta=about)
             crops.footer = lambda: {"complete": not source.truncated() and not stopped}
             sinks.append(crops)
+        sinks += extra
     except BaseException:
         source.close()
         raise

@@ -4,7 +4,9 @@
 ViT-B-16: open_clip downloads it from the Hugging Face Hub into the HF cache, or ``cache_dir``), or
 a local file (``.safetensors``, or ``.bin``/``.pt``/``.pth`` read with ``weights_only=True``; never
 unpickled). Nothing downloads at import time. When the download fails (offline), the error names
-the file and how to provide it.
+the file and how to provide it; when the download host cannot be reached at all (or
+``HF_HUB_OFFLINE`` is set) and the file is not cached, it fails within seconds
+(:func:`cgclip.io.net.reachable`) instead of letting the hub client retry for minutes.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from torch import nn
 
 from cgclip.errors import UserError
+from cgclip.io.net import hf_offline, reachable
 from cgclip.model.config import OPEN_CLIP_ARCH
 
 
@@ -67,6 +71,17 @@ def resolve_pretrained(
         )
     from open_clip.pretrained import download_pretrained
 
+    cached = _cached_weights(tag_cfg, cache_dir)
+    if cached is not None:
+        return cached
+    host = _download_host(tag_cfg)
+    if host is not None and (hf_offline() or not reachable(host)):
+        fname = _weights_file(tag_cfg)
+        why = "HF_HUB_OFFLINE is set" if hf_offline() else f"this machine cannot reach {host}"
+        raise UserError(
+            f"{why}, so the CLIP weights {name}/{pretrained} ({fname}) cannot be downloaded: "
+            + how_to_provide.format(file=fname)
+        )
     try:
         path = download_pretrained(tag_cfg, cache_dir=cache_dir)
     except Exception as err:  # network errors come in many types; all mean "not available"
@@ -75,6 +90,42 @@ def resolve_pretrained(
         reason = "no download source"
         raise UserError(_download_hint(name, pretrained, tag_cfg, reason, how_to_provide))
     return Path(path)
+
+
+def _weights_file(cfg: dict[str, Any]) -> str:
+    if cfg.get("hf_hub"):
+        return os.path.split(cfg["hf_hub"])[1] or "open_clip_pytorch_model.bin"
+    return Path(cfg.get("url", "weights.pt")).name
+
+
+def _download_host(cfg: dict[str, Any]) -> str | None:
+    """Where open_clip would download ``cfg`` from (the Hub prefers ``hf_hub`` over ``url``)."""
+    if cfg.get("hf_hub"):
+        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        return urlsplit(endpoint).hostname
+    return urlsplit(cfg["url"]).hostname if cfg.get("url") else None
+
+
+def _cached_weights(cfg: dict[str, Any], cache_dir: str | None) -> Path | None:
+    """The weights for ``cfg`` already in the Hugging Face cache (no network), else None."""
+    if not cfg.get("hf_hub"):
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = os.path.split(cfg["hf_hub"])[0]
+    fname = _weights_file(cfg)
+    names = [fname]
+    try:  # open_clip prefers a .safetensors twin of the file when the hub has one
+        from open_clip.pretrained import _get_safe_alternatives
+
+        names = list(_get_safe_alternatives(fname)) + names
+    except ImportError:
+        pass
+    for candidate in names:
+        hit = try_to_load_from_cache(repo, candidate, cache_dir=cache_dir)
+        if isinstance(hit, str) and os.path.isfile(hit):
+            return Path(hit)
+    return None
 
 
 def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object, todo: str) -> str:

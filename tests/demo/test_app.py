@@ -100,3 +100,21 @@ def test_a_visitor_reaches_none_of_the_servers_files(tiny_checkpoints, tmp_path)
             assert status(secret) in (403, 404), secret
     finally:
         app.close()
+
+
+def test_cancel_is_wired_to_the_tracking_event_and_never_queued_behind_it(app):
+    fns = {f.name: f for f in app.fns.values()}
+    track, cancel = fns["track"], fns["cancel"]
+    button = _component(app, "cancel")._id
+    # Gradio withdraws the event (a running one is "allowed to finish": the job's flag stops it)
+    withdraw = [
+        f
+        for f in app.fns.values()
+        if f.is_cancel_function and any(t[0] == button for t in f.targets)
+    ]
+    assert len(withdraw) == 1 and withdraw[0].cancels == [track._id]
+    assert any(t[0] == button for t in cancel.targets)
+    assert cancel.concurrency_limit is None and cancel.concurrency_id == "cancel"
+    assert any(t[1] == "unload" for t in fns["leave"].targets)  # closing the tab stops the job
+    assert _component(app, "cancel").value == "Cancel"
+    assert len(app.cgclip_jobs) == 0  # launch() cancels what runs here on Ctrl-C

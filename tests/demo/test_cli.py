@@ -112,3 +112,74 @@ def test_a_host_that_is_not_this_machine_is_one_line(capsys):
     assert main(["--host", "203.0.113.7", "--port", "7860"]) == 2  # TEST-NET-3, never local
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --host 203.0.113.7: not an address")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_server_with_a_running_job_promptly(subprocess_env, demo_sample, tmp_path):
+    """SIGINT while a tracking job runs: the job is cancelled, its request folder removed, and
+    the process exits within a few seconds (the job's worker thread would otherwise keep the
+    interpreter alive until the job ended)."""
+    import signal
+    import socket
+    import time
+
+    import cv2
+    from gradio_client import Client, handle_file
+
+    from cgclip.io.video import open_video
+
+    long_clip = tmp_path / "long.mp4"  # the sample 4 times over: a job of many seconds with HOG
+    with open_video(demo_sample[0]) as reader:
+        frames = list(reader)
+    writer = cv2.VideoWriter(str(long_clip), cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 360))
+    for _ in range(4):
+        for frame in frames:
+            writer.write(frame)
+    writer.release()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**subprocess_env, "XDG_CACHE_HOME": str(tmp_path / "cache"), "TMPDIR": str(temp)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "demo", "--port", str(port), "--threads", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        client = None
+        deadline = time.monotonic() + 120
+        while client is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            except Exception:  # not serving yet
+                time.sleep(0.5)
+        assert client is not None, proc.stdout.read()
+        client.submit(
+            handle_file(str(long_clip)),
+            "hog",
+            None,
+            "none",
+            "default",
+            api_name="/track",
+        )
+        deadline = time.monotonic() + 120
+        while not list(temp.glob("cgclip-demo-*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(temp.glob("cgclip-demo-*")), "the job never started"
+        time.sleep(2)  # well inside the tracking pass
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print(f"Ctrl-C to exit: {took:.1f} s")
+    assert "1 running job(s) cancelled" in out
+    assert took < 3, f"Ctrl-C took {took:.1f} s"
+    assert not list(temp.glob("cgclip-demo-*"))  # the cancelled job's folder is gone

@@ -44,3 +44,37 @@ def test_unreadable_input_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot re-encode the video for the browser"):
         transcode_h264(bad, tmp_path / "out.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4"]  # nothing half-written
+
+
+def test_unplayable_uploads_get_an_h264_preview(tmp_path, monkeypatch):
+    import demo.media
+    from demo.media import browser_preview, is_browser_playable, video_codec
+
+    avi = tmp_path / "old.avi"  # MPEG-4 Part 2 in AVI
+    writer = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for frame in _frames(6, 64, 48):
+        writer.write(frame)
+    writer.release()
+    h264 = transcode_h264(avi, tmp_path / "fine.mp4")
+    assert video_codec(avi) == "mpeg4" and not is_browser_playable(avi)
+    assert video_codec(h264) == "h264" and is_browser_playable(h264)
+    assert browser_preview(h264, tmp_path) == (None, "")  # plays as it is: no copy
+
+    with monkeypatch.context() as m:  # an FFmpeg without libx264: say it is tracked anyway
+
+        def no_encoder(*args, **kwargs):
+            raise UserError("no H.264 encoder")
+
+        m.setattr(demo.media, "transcode_h264", no_encoder)
+        preview, note = browser_preview(avi, tmp_path / "previews")
+    assert preview is None and "there is no preview; it will still be tracked" in note
+
+    preview, note = browser_preview(avi, tmp_path / "previews")
+    assert preview == tmp_path / "previews" / "old.preview.mp4" and is_browser_playable(preview)
+    assert note.startswith("Browsers cannot play this clip (MPEG-4 Part 2 in AVI)")
+    with open_video(preview) as reader:
+        assert sum(1 for _ in reader) == 6
+
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video" * 50)
+    assert video_codec(junk) is None and browser_preview(junk, tmp_path) == (None, "")

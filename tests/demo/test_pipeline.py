@@ -14,9 +14,10 @@ import demo.pipeline as pipeline
 from cgclip.errors import UserError
 from cgclip.io.video import open_video
 from cgclip.model import crop_boxes
-from demo.gallery import CROP_H, TILE_W, TIMELINE_H, plan_crops
+from demo.gallery import CROP_H, TILE_W, TIMELINE_H
 from demo.pipeline import HOG, PUBLIC, YOLO, Limits, process_clip
 from demo.reid import ReidRegistry, cls_features, rank_tracks, text_aligned
+from tracker.config import load_preset
 
 
 @pytest.fixture(scope="module")
@@ -108,26 +109,36 @@ def test_gallery_has_one_tile_per_track(motion_run):
         assert (
             ident.segments[0][0] == ident.first_frame and ident.segments[-1][1] == ident.last_frame
         )
-        # the attention strip's crops: up to 8 of those frames, first and last included
+        # the attention strip's crops, kept in the tracking pass: up to 8 of the frames the id
+        # was live in (not the boxes backfilled from before its confirmation: the pass no longer
+        # holds those frames), its first live frame and its last frame included
         strip_frames = [f for f, _ in ident.strip]
         assert strip_frames == sorted(set(strip_frames)) and set(strip_frames) <= set(reported)
-        assert len(strip_frames) == min(8, len(reported)) and strip_frames[0] == reported[0]
+        backfilled = reported.index(strip_frames[0])
+        assert backfilled < load_preset("dance").min_hits
+        assert len(strip_frames) == min(8, len(reported) - backfilled)
         assert strip_frames[-1] == reported[-1] and all(c.size > 0 for _, c in ident.strip)
         assert ident.tile.shape == (CROP_H + TIMELINE_H, TILE_W, 3)
         assert ident.tile.dtype == np.uint8 and ident.tile[:CROP_H].std() > 10  # a real crop
 
 
-def test_progress_reports_each_stage_in_order(motion_run):
+def test_progress_names_every_phase_in_order_with_time_left(motion_run):
     _, _, calls = motion_run
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert [d for _, d in calls] == [
+    phases = [d.split(":")[0] for d in dict.fromkeys(d for _, d in calls)]
+    assert list(dict.fromkeys(phases)) == [
         "checking the clip",
+        "loading the detector",
+        "starting",
         "tracking",
-        "encoding the video for the browser",
+        "encoding video (H.264) and writing the result files",
         "building the identity gallery",
         "done",
     ]
+    frames = [d for _, d in calls if d.startswith("tracking: frame")]
+    assert frames[-1] == "tracking: frame 40 of 40"  # the last frame is always reported
+    assert all(" of 40" in d for d in frames)
 
 
 def test_motion_only_run_has_no_search_embeddings(motion_run):
@@ -236,12 +247,30 @@ def test_unknown_choices_are_rejected(tmp_path, registry, demo_sample):
         _run(tmp_path, registry, video, detector=PUBLIC, detections=det, reid="/etc/passwd")
 
 
-def test_yolo_offline_is_a_clear_message(tmp_path, registry, demo_sample, monkeypatch):
+def test_yolo_offline_names_the_page_controls(tmp_path, registry, demo_sample, monkeypatch):
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)  # ultralytics looks for yolo11n.pt in the working directory
+    monkeypatch.setattr(pipeline, "yolo_weights_local", lambda weights=YOLO: None)
     video, _ = demo_sample
-    with pytest.raises(UserError, match="offline alternatives: --detector hog"):
+    with pytest.raises(UserError) as err:
         _run(tmp_path, registry, video, detector=YOLO)
+    message = str(err.value)
+    assert "pick 'HOG people detector' as the Detector" in message
+    assert "--" not in message  # no command-line flags for a web visitor
+
+
+def test_default_detector_is_one_that_works(monkeypatch, tmp_path):
+    import cgclip.io.net as net
+
+    probes = []
+    monkeypatch.setattr(net, "reachable", lambda host, **kw: probes.append(host) or False)
+    monkeypatch.setattr(pipeline, "yolo_weights_local", lambda weights=YOLO: None)
+    assert pipeline.default_detector() == HOG and probes == ["github.com"]
+    monkeypatch.setattr(net, "reachable", lambda host, **kw: True)
+    assert pipeline.default_detector() == YOLO  # downloads once
+    monkeypatch.setattr(net, "reachable", lambda host, **kw: False)
+    monkeypatch.setattr(pipeline, "yolo_weights_local", lambda weights=YOLO: tmp_path / YOLO)
+    assert pipeline.default_detector() == YOLO  # weights on disk, no network needed
 
 
 def test_upload_name_is_sanitised(tmp_path, registry, demo_sample):
@@ -252,29 +281,105 @@ def test_upload_name_is_sanitised(tmp_path, registry, demo_sample):
     assert result.video == tmp_path / "work" / "my_clip_rm_-rf.tracked.mp4"
 
 
-def test_search_embedding_averages_each_tracks_best_crops(reid_run, registry, monkeypatch):
-    """Re-derive one track's embedding from its 4 best crops, and check that the gallery pass
-    gives the same embeddings whatever its encoder batch size."""
+def test_search_embedding_reuses_the_trackers_encoder_calls(reid_run, registry, demo_sample):
+    """Re-derive one track's embedding with the gallery's old route (decode again, crop,
+    ``cls_features``) from the frames the pass chose: the same vector up to float16. The
+    tracker encodes the *detection* boxes (the presets report Kalman boxes), so the crops are
+    cut from the det.txt box that overlaps the reported one most."""
+    from cgclip.io.mot import read_mot, rows_to_xyxy
+    from tracker.matching import box_iou
+
     result, work = reid_run
     model = registry.model("ckpt:tiny")
+    dets = read_mot(demo_sample[1], kind="det")
     doc = json.loads(result.json.read_text())
+    reported = {(f["frame"], o["id"]): o["box"] for f in doc["frames"] for o in f["objects"]}
     tid = result.track_ids[0]
-    wanted = {
-        f: [b for t, b, best in items if t == tid and not best]
-        for f, items in plan_crops(doc, 4).by_frame.items()
-    }
+    frames = result.tracks.feature_frames[tid]
+    assert len(frames) == 4 and all((f, tid) in reported for f in frames)
+    encoded = {}
+    for f in frames:
+        candidates = rows_to_xyxy(dets[dets[:, 0] == f])
+        iou = box_iou(np.asarray([reported[f, tid]]), candidates)[0]
+        encoded[f] = candidates[iou.argmax()]
     crops = [
-        crop_boxes(frame, np.stack(wanted[f]), model.preprocess)
+        crop_boxes(frame, np.asarray([encoded[f]]), model.preprocess)
         for f, frame in enumerate(open_video(work / "dance_sample.mp4"), start=1)
-        if wanted.get(f)
+        if f in frames
     ]
-    assert sum(len(c) for c in crops) == 4
     expected = text_aligned(model, cls_features(model, torch.cat(crops)).mean(0, keepdims=True))
-    np.testing.assert_allclose(result.embeddings[0], expected[0], atol=1e-5)
+    assert float(result.embeddings[0] @ expected[0]) > 0.9999
 
-    monkeypatch.setattr(pipeline, "ENCODE_BATCH", 3)  # many small flushes
-    _, ids, small_batches = pipeline.collect_identities(
-        work / "dance_sample.mp4", doc, result.summary.frames, model, per_track=4
+
+def test_one_pass_decodes_once_and_encodes_only_for_the_tracker(
+    demo_sample, registry, tmp_path, monkeypatch
+):
+    """The gallery and the search features come from the tracking pass: the video is decoded
+    once (plus the header check) and the image encoder runs only when the tracker calls it."""
+    import demo.reid
+    from cgclip.io import video as video_io
+    from tracker.embedding import CgclipEmbedder
+
+    decoded = []
+    real_iter = video_io.VideoReader.__iter__
+
+    def counting_iter(self):
+        for frame in real_iter(self):
+            decoded.append(1)
+            yield frame
+
+    monkeypatch.setattr(video_io.VideoReader, "__iter__", counting_iter)
+    tracker_calls = []
+    real_embed = CgclipEmbedder.embed_frame
+    monkeypatch.setattr(
+        CgclipEmbedder,
+        "embed_frame",
+        lambda self, frame, boxes: (
+            tracker_calls.append(len(boxes)) or real_embed(self, frame, boxes)
+        ),
     )
-    assert ids == result.track_ids
-    np.testing.assert_allclose(small_batches, result.embeddings, atol=1e-5)
+    model = registry.model("ckpt:tiny")
+    encoder_calls = []
+    real_encode = model.encode_frames
+    monkeypatch.setattr(
+        model,
+        "encode_frames",
+        lambda crops, **kw: encoder_calls.append(len(crops)) or real_encode(crops, **kw),
+    )
+    monkeypatch.setattr(demo.reid, "cls_features", lambda *a, **k: pytest.fail("second encode"))
+    video, det = demo_sample
+    result = _run(
+        tmp_path, registry, video, detector=PUBLIC, detections=det, reid="ckpt:tiny", preset="dance"
+    )
+    assert len(decoded) == 40  # every frame once
+    assert sum(encoder_calls) == sum(tracker_calls) > 0  # no crop encoded outside the tracker
+    assert len(result.embeddings) == len(result.track_ids) >= 6
+    assert result.tracks.ids == [i.track_id for i in result.identities]
+
+
+def test_cancel_stops_within_a_frame_and_leaves_no_result_files(demo_sample, registry, tmp_path):
+    from demo.jobs import Cancelled, Job
+
+    job = Job()
+    seen = []
+
+    def progress(fraction, desc):
+        seen.append(desc)
+        if desc.startswith("tracking: frame"):
+            job.cancel("cancelled by the visitor")
+
+    video, det = demo_sample
+    with pytest.raises(Cancelled, match="cancelled by the visitor"):
+        _run(
+            tmp_path,
+            registry,
+            video,
+            detector=PUBLIC,
+            detections=det,
+            preset="dance",
+            progress=progress,
+            job=job,
+        )
+    left = sorted(p.name for p in (tmp_path / "work").iterdir())
+    assert left == ["dance_sample.mp4", "det.txt"]  # the partial MOT, JSON and video are gone
+    assert not any("encoding video" in d for d in seen)

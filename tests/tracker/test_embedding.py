@@ -136,6 +136,10 @@ def _fail_download(*args, **kwargs):
 def test_reid_clip_offline_names_the_file_and_alternatives(monkeypatch):
     import open_clip.pretrained
 
+    import cgclip.model.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "reachable", lambda host: True)  # the download itself fails
+    monkeypatch.setattr(pretrained, "hf_offline", lambda: False)
     monkeypatch.setattr(open_clip.pretrained, "download_pretrained", _fail_download)
     with pytest.raises(UserError) as err:
         build_embedder("clip")

@@ -233,6 +233,43 @@ def test_frame_tracker_detects_and_tracks_one_frame_per_call():
     assert track(frame).tracker_id.tolist() == [1] and detector.seen[-1] == 1
 
 
+def test_track_video_feeds_extra_sinks_in_the_same_pass(tmp_path):
+    """``track_video(sinks=...)``: each extra sink sees every frame and closes before the file
+    writers publish (what the demo's progress and gallery sinks rely on)."""
+    from tracker.run import track_video
+
+    seq = _mot_sequence(tmp_path)
+    out = tmp_path / "r.txt"
+    events: list[str] = []
+
+    class Probe:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __enter__(self):
+            events.append(f"enter {self.name}")
+            return self
+
+        def write(self, result: TrackedFrame) -> None:
+            events.append(f"{self.name} {result.frame_id}")
+
+        def __exit__(self, *exc):
+            events.append(f"exit {self.name} (file published: {out.exists()})")
+
+    summary = track_video(
+        seq / "img1",
+        detector=ReplayDetector(seq / "det" / "det.txt"),
+        config=TrackerConfig(min_hits=3),
+        out_mot=out,
+        progress=False,
+        sinks=[Probe("a"), Probe("b")],
+    )
+    assert summary.frames == 6 and out.exists()
+    assert events[:2] == ["enter a", "enter b"]
+    assert [e for e in events if e.startswith("a ")] == [f"a {f}" for f in range(1, 7)]
+    assert events[-2:] == ["exit b (file published: False)", "exit a (file published: False)"]
+
+
 class InterruptAt(ScriptedDetector):
     """Ctrl-C while detecting the batch that holds frame ``at``."""
 

@@ -81,6 +81,11 @@ def test_clip_offline_says_how_to_provide_the_file(monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("network is unreachable")
 
+    import cgclip.model.pretrained as pretrained
+
+    # The hub answers the probe, then the download itself fails.
+    monkeypatch.setattr(pretrained, "reachable", lambda host: True)
+    monkeypatch.setattr(pretrained, "hf_offline", lambda: False)
     monkeypatch.setattr(open_clip.pretrained, "download_pretrained", offline)
     with pytest.raises(UserError) as err:
         load_reid_model("clip", clip_hint="fetch {file} yourself")
@@ -88,6 +93,54 @@ def test_clip_offline_says_how_to_provide_the_file(monkeypatch):
     assert message.startswith("--reid clip: could not download CLIP weights ViT-B-16/openai")
     assert message.endswith("fetch open_clip_pytorch_model.bin yourself")
     assert "network is unreachable" in message and "\n" not in message
+
+
+def test_clip_with_the_hub_unreachable_fails_at_once_without_retries(monkeypatch):
+    import open_clip.pretrained
+
+    import cgclip.model.pretrained as pretrained
+
+    probes = []
+    monkeypatch.setattr(pretrained, "reachable", lambda host: probes.append(host) or False)
+    monkeypatch.setattr(pretrained, "hf_offline", lambda: False)
+    monkeypatch.setattr(pretrained, "_cached_weights", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(
+        open_clip.pretrained, "download_pretrained", lambda *a, **k: pytest.fail("downloaded")
+    )
+    with pytest.raises(UserError) as err:
+        load_reid_model("clip")
+    assert probes == ["huggingface.co"]
+    assert str(err.value) == (
+        "--reid clip: this machine cannot reach huggingface.co, so the CLIP weights "
+        "ViT-B-16/openai (open_clip_pytorch_model.bin) cannot be downloaded: download that file "
+        "where there is internet and pass --reid clip:/path/to/open_clip_pytorch_model.bin, or "
+        "use --reid model.safetensors (a cgclip checkpoint) or --reid none (motion only)"
+    )
+
+
+def test_reachable_probe_is_quick_and_honours_the_proxy(monkeypatch):
+    import socket
+    import time
+
+    from cgclip.io import net
+
+    with socket.socket() as server:  # a local port that accepts: reachable
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert net.reachable("127.0.0.1", port)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        assert net.reachable("huggingface.co")  # the probe goes to the proxy
+    monkeypatch.delenv("HTTPS_PROXY")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        free = closed.getsockname()[1]
+    started = time.monotonic()
+    assert not net.reachable("127.0.0.1", free, timeout=1.0)  # refused
+    assert not net.reachable("no-such-host.invalid", timeout=1.0)
+    assert time.monotonic() - started < 3.5
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert net.hf_offline()
 
 
 def test_track_cli_prints_the_device_it_chose(sample_clip, checkpoint, tmp_path, capsys):
