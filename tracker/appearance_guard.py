@@ -32,8 +32,9 @@ import numpy as np
 
 # A first-stage match with at least this IoU is "motion-confident": a calibration sample.
 CONFIDENT_IOU = 0.5
-# Width / height below which a crop is a sliver, not a person.
-MIN_CROP_ASPECT = 0.25
+# Width / height outside which a crop is not a whole person: a sliver cut by a side border, or
+# a head and shoulders cut by the bottom one.
+MIN_CROP_ASPECT, MAX_CROP_ASPECT = 0.25, 1.2
 
 
 def reachable(
@@ -61,11 +62,12 @@ def reachable(
 
 def clean_crops(boxes: np.ndarray, overlap: np.ndarray, max_overlap: float) -> np.ndarray:
     """``(N,)`` bool: crops of ``boxes (N, 4)`` that may join a track's window: overlapping
-    no other detection by more than ``max_overlap`` (``overlap (N,)``, the largest IoU), and not
-    a sliver (a person cut by the frame border shows mostly background, whose embedding then
-    matches any false positive)."""
-    wide = (boxes[:, 2] - boxes[:, 0]) >= MIN_CROP_ASPECT * (boxes[:, 3] - boxes[:, 1])
-    return wide & (overlap <= max_overlap)
+    no other detection by more than ``max_overlap`` (``overlap (N,)``, the largest IoU), and
+    shaped like a whole person (a person cut by the frame border shows mostly background, whose
+    embedding then matches any false positive)."""
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    whole = (width >= MIN_CROP_ASPECT * height) & (width <= MAX_CROP_ASPECT * height)
+    return whole & (overlap <= max_overlap)
 
 
 def margin_gated(dist: np.ndarray, rows: np.ndarray, margin: float) -> np.ndarray:
