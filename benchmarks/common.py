@@ -211,3 +211,42 @@ def compare(
 def median_of(entries: Sequence[Mapping[str, Any]], key: str) -> float:
     """Median over rounds of one metric."""
     return statistics.median(e[key] for e in entries)
+
+
+THREAD_LABELS = {
+    "OMP_NUM_THREADS": "OMP",
+    "MKL_NUM_THREADS": "MKL",
+    "OPENBLAS_NUM_THREADS": "OpenBLAS",
+    "OPENCV_FFMPEG_THREADS": "FFmpeg decode",
+    "torch_threads": "torch",
+    "opencv_threads": "OpenCV",
+}
+
+
+def describe_threads(data: dict[str, Any]) -> str:
+    """The thread settings a result recorded, e.g. ``OMP 1, MKL 1, torch 1``."""
+    m = data.get("machine") or {}
+    env = m.get("thread_env") or {}
+    parts = [f"{label} {env[k]}" for k, label in THREAD_LABELS.items() if env.get(k) is not None]
+    if not parts:  # results from before benchmarks.common recorded them
+        torch = m.get("torch_threads", m.get("threads", data.get("torch_threads")))
+        parts = [f"torch {torch}"] if torch is not None else []
+        if data.get("threads") is not None and not isinstance(data["threads"], dict):
+            parts.append(f"benchmark threads {data['threads']}")
+    return ", ".join(parts) or "not recorded"
+
+
+def run_line(name: str, data: dict[str, Any]) -> str:
+    """``name.json``: run date, thread settings and load average, as the result recorded them."""
+    m = data.get("machine") or {}
+    load = m.get("load_avg")
+    load_text = (
+        f"load average {', '.join(f'{x:g}' for x in load)} (1/5/15 min)"
+        if isinstance(load, list)
+        else "load not recorded"
+    )
+    cores = m.get("usable_cores", m.get("cores"))
+    return (
+        f"`{name}.json`: run {m.get('date', 'date not recorded')}; threads: "
+        f"{describe_threads(data)}; {load_text}" + (f" on {cores} cores." if cores else ".")
+    )
