@@ -11,7 +11,7 @@ settings, with all tokens as keys (``tfe_keys: all``) and with the CLS tokens on
 it would time a constant.) Every (keys, T) point is a contender of
 :func:`benchmarks.common.rotated_rounds`: one call each per round, rotated; the median over rounds
 is kept, by wall clock and by process CPU time. A least-squares fit ``a + b * T`` per keys mode
-(on CPU time when the load exceeds the cores) checks linearity: ``r2`` and the largest relative
+(on relative residuals; on CPU time when the load exceeds the cores) checks linearity: ``r2`` and the largest relative
 residual. FLOPs per call come from ``torch.utils.flop_counter``. Writes
 ``benchmarks/results/tfe_cost.json``.
 """
@@ -52,10 +52,11 @@ def build_tfe(variant: str, keys: str, **overrides: Any):
 
 
 def fit_linear(ts: Sequence[int], seconds: Sequence[float]) -> dict[str, Any]:
-    """Least-squares ``seconds = a + b * T``: ``a_ms``, ``b_ms``, ``r2`` and the largest
-    residual relative to the measured time."""
+    """Least-squares ``seconds = a + b * T`` on relative residuals (weights ``1 / seconds``, since
+    the times span decades and the short calls matter as much as the long ones): ``a_ms``,
+    ``b_ms``, ``r2`` and the largest residual relative to the measured time."""
     t, y = np.asarray(ts, dtype=float), np.asarray(seconds, dtype=float)
-    b, a = np.polyfit(t, y, 1)
+    b, a = np.polyfit(t, y, 1, w=1.0 / y)
     pred = a + b * t
     ss_res = float(((y - pred) ** 2).sum())
     ss_tot = float(((y - y.mean()) ** 2).sum())
