@@ -246,7 +246,8 @@ def run_line(name: str, data: dict[str, Any]) -> str:
         else "load not recorded"
     )
     cores = m.get("usable_cores", m.get("cores"))
+    where = f" ({cores} usable cores)" if cores else ""
     return (
         f"`{name}.json`: run {m.get('date', 'date not recorded')}; threads: "
-        f"{describe_threads(data)}; {load_text}" + (f" on {cores} cores." if cores else ".")
+        f"{describe_threads(data)}; {load_text}{where}."
     )

@@ -95,6 +95,6 @@ def test_run_line_names_date_threads_and_load():
     }
     line = common.run_line("tracker_speed", data)
     assert "2026-12-02 14:00 UTC" in line and "OMP 1" in line and "torch 1" in line
-    assert "load average 3.5, 2, 1" in line and "2 cores" in line
+    assert "load average 3.5, 2, 1" in line and "2 usable cores" in line
     old = common.run_line("old", {"machine": {"cpu": "x"}, "threads": 1})
     assert "date not recorded" in old and "load not recorded" in old
