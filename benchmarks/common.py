@@ -174,6 +174,12 @@ def basis(load: float, cores: int | None = None) -> str:
     return "cpu" if load > cores else "wall"
 
 
+def on_basis(row: Mapping[str, Any], wall_key: str, cpu_key: str) -> Any:
+    """``row[cpu_key]`` when the row was compared on CPU time (``row["basis"] == "cpu"``) and
+    has it, else ``row[wall_key]``: the number that goes with the row's ratio."""
+    return row[cpu_key] if row.get("basis") == "cpu" and cpu_key in row else row[wall_key]
+
+
 def median_ratio(values: Sequence[float], reference: Sequence[float]) -> float:
     """Median over rounds of ``values[i] / reference[i]`` (both measured in round ``i``)."""
     return statistics.median(v / r for v, r in zip(values, reference, strict=True))

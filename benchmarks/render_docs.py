@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import describe_threads, run_line
+from benchmarks.common import describe_threads, on_basis, run_line
 from cgclip.errors import UserError, cli
 from cgclip.io.atomic import atomic_write_text
 from cgclip.io.config import read_json
@@ -248,8 +248,7 @@ def encoder_throughput(results: Path) -> str:
             cells = {row["batch"]: row for row in run["rows"]}
 
             def rate(row: dict[str, Any]) -> str:
-                on_cpu = row.get("basis") == "cpu" and "cpu_crops_per_s" in row
-                value = row["cpu_crops_per_s"] if on_cpu else row["crops_per_s"]
+                value = on_basis(row, "crops_per_s", "cpu_crops_per_s")
                 return f"{fmt_rate(value)} (x{row['speedup_vs_eager_fp32']:.2f})"
 
             rows.append(
