@@ -74,9 +74,14 @@ def test_compare_takes_per_round_ratios_and_cpu_time_when_loaded():
 
 
 def test_pin_threads_sets_every_variable_and_is_recorded(monkeypatch):
+    import torch
+
     for var in common.THREAD_VARS:
         monkeypatch.delenv(var, raising=False)
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # leave the pool as it is
     settings = common.pin_threads(1)
+    assert torch.get_num_threads() == threads
     assert all(os.environ[v] == "1" for v in common.THREAD_VARS)
     assert settings["OPENCV_FFMPEG_THREADS"] == "1"
     info = common.run_info()
