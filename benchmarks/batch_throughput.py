@@ -16,9 +16,13 @@ adds a random-init ``cpu-small`` CG-CLIP model, whose cost does not depend on it
 Each batch run's seconds not spent tracking (``other_s`` = wall - summed per-video tracking
 seconds / N - Ray's start-up) hold process and model start-up, scheduling and the manifest;
 Ray's overhead per video is ``(other_s of ray_N - other_s of local_N) / videos``, and the start-up
-of its local instance (``ray.init``, from the batch's summary) is reported apart. Settings are rotated over ``--rounds``
-and the median wall time is kept; the load average before each run is recorded, since this
-machine is shared.
+of its local instance (``ray.init``, from the batch's summary) is reported apart. Settings are
+rotated over ``--rounds`` (:func:`benchmarks.common.rotation`); the median wall time is kept and
+speed-ups are medians of per-round ratios. Each run records its CPU seconds (the commands it
+started) and the load average before it, since this machine is shared. Wall time stays the
+measure even under load: more workers buy wall time with CPU time, which is what is compared.
+Every setting runs with the thread variables unset (``benchmarks.common.THREAD_VARS``), so the
+thread policy decides alike for all.
 """
 
 from __future__ import annotations
@@ -36,11 +40,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import THREAD_VARS, cpu_seconds, load_average, median_ratio, rotation
 from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info
 from cgclip.io.atomic import atomic_write_json
 from cgclip.threads import usable_cores
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 SETTINGS = ("shell_loop", "local_1", "local_2", "ray_1", "ray_2")
 
 
@@ -159,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--videos", type=int, default=6)
     p.add_argument("--frames", type=int, default=100, help="frames per video")
-    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--appearance", action="store_true", help="CG-CLIP cpu-small (random init)")
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "batch_throughput.json")
@@ -169,12 +173,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         measured: dict[str, list[dict]] = {s: [] for s in args.settings}
         loads: dict[str, list[float]] = {s: [] for s in args.settings}
         for r in range(args.rounds):
-            order = (
-                args.settings[r % len(args.settings) :] + args.settings[: r % len(args.settings)]
-            )
-            for setting in order:
-                loads[setting].append(round(os.getloadavg()[0], 2))
+            for setting in rotation(args.settings, r):
+                loads[setting].append(load_average()[0])
+                cpu0 = cpu_seconds()
                 m = run_setting(setting, videos, options, Path(tmp) / "out")
+                m["cpu_s"] = cpu_seconds() - cpu0
                 measured[setting].append(m)
                 print(f"{setting:<10} {m['wall_s']:7.1f} s", flush=True)
     n = len(videos)
@@ -185,6 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "wall_s": round(statistics.median(walls), 2),
             "videos_per_min": round(60 * n / statistics.median(walls), 2),
             "walls_s": [round(x, 2) for x in walls],
+            "cpu_s": round(statistics.median(m["cpu_s"] for m in ms), 2),
             "load_before": loads[s],
         }
         if s != "shell_loop":
@@ -213,10 +217,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "rounds": args.rounds,
         },
         "runs": runs,
-        "speedup_vs_shell_loop": {
-            s: round(runs["shell_loop"]["wall_s"] / r["wall_s"], 2)
-            for s, r in runs.items()
-            if "shell_loop" in runs
+        "speedup_vs_shell_loop": {  # median of per-round ratios
+            s: round(
+                median_ratio(
+                    [m["wall_s"] for m in measured["shell_loop"]], [m["wall_s"] for m in ms]
+                ),
+                2,
+            )
+            for s, ms in measured.items()
+            if "shell_loop" in measured
         },
         "ray_start_s": round(statistics.median(ray_start), 2) if ray_start else None,
         "ray_overhead_s_per_video": overhead,

@@ -8,11 +8,15 @@ Backends come from :func:`cgclip.runtime.make_backend` (eager, compile, onnx, te
 precision (fp32, bf16, fp16); combinations that cannot run here (fp16 or TensorRT without a GPU)
 are recorded with their one-line reason. Models are random-init (weights do not change the cost).
 ``test-tiny`` and ``cpu-small`` run every batch size; ``ViT-B-16`` runs ``--big-batches``
-(default: batch 8 on a CPU, every batch on a GPU) with fewer repeats. The numbers to report are
-the ratios to eager fp32 of the same variant and batch, measured in the same run. Each backend is
-also checked for parity with eager fp32 (``cgclip.runtime.check_parity``), and the build time
-(ONNX export, torch.compile, TensorRT engine) is recorded. TFE cost versus T reuses
-``benchmarks.model_cost.tfe_cost`` on the same device.
+(default: batch 8 on a CPU, every batch on a GPU) with fewer repeats. Every backend of a variant
+is built first (the build time is recorded: ONNX export, torch.compile, TensorRT engine), then
+they are timed round by round in rotated order (:func:`benchmarks.common.rotated_rounds`), each
+round a median of ``--repeat`` calls per batch, by wall clock and by process CPU time. The numbers
+to report are the speed-ups over eager fp32 of the same variant and batch: the median of the
+per-round ratios, on CPU time when the load average exceeds the usable cores. Each backend is
+also checked for parity with eager fp32 (``cgclip.runtime.check_parity``). TFE cost versus T
+(TFE itself) reuses ``benchmarks.model_cost.tfe_cost`` on the same device; the rotated, CPU-timed
+TFE benchmark with a linear fit is :mod:`benchmarks.tfe_cost`.
 
 Results: ``benchmarks/results/encoder_throughput_<cpu|cuda>.json`` with the machine (CPU, cores,
 GPU, torch/onnxruntime/torch-tensorrt versions). Runs unchanged on a CUDA machine.
@@ -23,15 +27,17 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmarks.model_cost import machine, tfe_cost, timed
+from benchmarks.common import basis, cpu_seconds, on_basis, pin_threads, rotated_rounds
+from benchmarks.model_cost import machine, tfe_cost
 from cgclip.errors import UserError, cli
 from cgclip.io.atomic import atomic_write_json
 
@@ -62,11 +68,11 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def bench_backend(
-    model: Any, kind: str, precision: str, batches: Sequence[int], repeat: int, cache_dir: str
-) -> dict[str, Any]:
-    """Build one backend, time it at each batch size, check its parity."""
-    from cgclip.runtime import check_parity, make_backend
+def build_backend(
+    model: Any, kind: str, precision: str, batches: Sequence[int], cache_dir: str
+) -> tuple[Any, float]:
+    """One backend and its build seconds."""
+    from cgclip.runtime import make_backend
 
     options: dict[str, Any] = {}
     if kind == "compile":  # compile the batch-1 graph only when batch 1 is measured
@@ -78,44 +84,122 @@ def bench_backend(
     backend = make_backend(
         model, kind, precision=precision, device=model.device, cache_dir=cache_dir, **options
     )
-    build = time.perf_counter() - start
+    return backend, time.perf_counter() - start
+
+
+def point_timer(
+    backend: Any, inputs: dict[int, torch.Tensor], repeat: int
+) -> Callable[[], dict[str, Any]]:
+    """A round of one backend: median wall and CPU seconds per call at each batch size."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+
+    def run() -> dict[str, Any]:
+        points = {}
+        for b, x in inputs.items():
+            walls, cpus = [], []
+            for _ in range(repeat):
+                c0, w0 = cpu_seconds(), time.perf_counter()
+                backend.encode_frames(x)
+                sync()
+                walls.append(time.perf_counter() - w0)
+                cpus.append(cpu_seconds() - c0)
+            points[b] = {
+                "seconds": statistics.median(walls),
+                "cpu_seconds": statistics.median(cpus),
+            }
+        return {"points": points}
+
+    return run
+
+
+def bench_variant(
+    model: Any,
+    combos: Sequence[tuple[str, str]],
+    batches: Sequence[int],
+    repeat: int,
+    rounds: int,
+    cache_dir: str,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Build every backend of ``combos``, time them in rotated rounds, check their parity."""
+    from cgclip.runtime import check_parity
+
     h, w = model.preprocess.size
-    rows = []
-    for b in batches:
-        x = torch.randn(b, 3, h, w, device=model.device)
-        backend.encode_frames(x)  # first-call costs (ORT arena, CUDA context, lazy graphs)
-        seconds = timed(lambda x=x, be=backend: be.encode_frames(x), repeat)
-        rows.append({"batch": b, "seconds": seconds, "crops_per_s": b / seconds})
-    parity = check_parity(backend, n=8).to_dict()
-    result = {
-        "backend": kind,
-        "precision": precision,
-        "describe": backend.describe(),
-        "build_seconds": build,
-        "rows": rows,
-        "parity": parity,
-    }
-    del backend
+    inputs = {b: torch.randn(b, 3, h, w, device=model.device) for b in batches}
+    built, skipped = {}, {}
+    for kind, precision in combos:
+        print(f"build {kind} {precision} ...", flush=True)
+        try:
+            backend, build = build_backend(model, kind, precision, batches, cache_dir)
+            for x in inputs.values():  # first-call costs (ORT arena, CUDA context, lazy graphs)
+                backend.encode_frames(x)
+        except UserError as err:  # BackendUnavailable and friends: one line, recorded
+            skipped[f"{kind} {precision}"] = str(err)
+            continue
+        built[f"{kind} {precision}"] = (kind, precision, backend, build)
+    per_round = rotated_rounds(
+        {name: point_timer(entry[2], inputs, repeat) for name, entry in built.items()},
+        rounds,
+        desc="backends",
+    )
+    runs = []
+    for name, (kind, precision, backend, build) in built.items():
+        rows = []
+        for b in batches:
+            pts = [e["points"][b] for e in per_round[name]]
+            seconds = statistics.median(p["seconds"] for p in pts)
+            rows.append(
+                {
+                    "batch": b,
+                    "seconds": seconds,
+                    "cpu_seconds": statistics.median(p["cpu_seconds"] for p in pts),
+                    "crops_per_s": b / seconds,
+                    "cpu_crops_per_s": b / statistics.median(p["cpu_seconds"] for p in pts),
+                    "rounds": pts,
+                }
+            )
+        runs.append(
+            {
+                "backend": kind,
+                "precision": precision,
+                "describe": backend.describe(),
+                "build_seconds": build,
+                "rows": rows,
+                "loads": [e["load"] for e in per_round[name]],
+                "parity": check_parity(backend, n=8).to_dict(),
+            }
+        )
+    built.clear()
     gc.collect()
-    return result
+    return runs, skipped
 
 
-def add_ratios(runs: list[dict[str, Any]]) -> None:
-    """crops/s of every run relative to eager fp32 at the same batch (same variant, same run)."""
+def add_ratios(runs: list[dict[str, Any]], cores: int | None = None) -> None:
+    """Speed-up of every run over eager fp32 at the same batch (same variant, same rounds): the
+    median of per-round ratios, by wall and CPU time; ``speedup_vs_eager_fp32`` is the one on
+    :func:`benchmarks.common.basis` at the highest load of the rounds."""
     ref = next((r for r in runs if (r["backend"], r["precision"]) == ("eager", "fp32")), None)
     if ref is None:
         return
-    base = {row["batch"]: row["crops_per_s"] for row in ref["rows"]}
+    base = {row["batch"]: row for row in ref["rows"]}
+    load = max((x for r in runs for x in r.get("loads", [])), default=0.0)
+    chosen = basis(load, cores)
     for run in runs:
         for row in run["rows"]:
-            if row["batch"] in base:
-                row["speedup_vs_eager_fp32"] = row["crops_per_s"] / base[row["batch"]]
+            ref_row = base.get(row["batch"])
+            if ref_row is None:
+                continue
+            for key, out in (("seconds", "wall"), ("cpu_seconds", "cpu")):
+                row[f"speedup_{out}"] = statistics.median(
+                    r[key] / p[key] for r, p in zip(ref_row["rounds"], row["rounds"], strict=True)
+                )
+            row["basis"] = chosen
+            row["speedup_vs_eager_fp32"] = row[f"speedup_{chosen}"]
 
 
 def print_table(name: str, runs: list[dict[str, Any]], skipped: dict[str, str]) -> None:
     batches = sorted({row["batch"] for run in runs for row in run["rows"]})
     head = f"{'backend':<9} {'prec':<5}" + "".join(f" {'b=' + str(b):>16}" for b in batches)
-    print(f"\n{name}: crops/s (x eager fp32 at the same batch)")
+    print(f"\n{name}: crops/s (x eager fp32 at the same batch; CPU time when loaded)")
     print(head + f" {'build s':>8} {'parity':>26}")
     for run in runs:
         cells = {row["batch"]: row for row in run["rows"]}
@@ -123,7 +207,7 @@ def print_table(name: str, runs: list[dict[str, Any]], skipped: dict[str, str]) 
         for b in batches:
             row = cells.get(b)
             cell = (
-                f"{row['crops_per_s']:.1f} (x{row.get('speedup_vs_eager_fp32', 0):.2f})"
+                f"{on_basis(row, 'crops_per_s', 'cpu_crops_per_s'):.1f} (x{row.get('speedup_vs_eager_fp32', 0):.2f})"
                 if row
                 else "-"
             )
@@ -151,8 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         help="batches for ViT-* variants (default: 8 on a CPU, --batches on a GPU)",
     )
-    p.add_argument("--repeat", type=int, default=7, help="timed calls per point (median)")
-    p.add_argument("--big-repeat", type=int, default=3, help="timed calls per ViT-* point")
+    p.add_argument("--repeat", type=int, default=3, help="timed calls per point and round")
+    p.add_argument("--big-repeat", type=int, default=1, help="timed calls per ViT-* point, round")
+    p.add_argument("--rounds", type=int, default=5, help="rotated rounds over the backends")
     p.add_argument("--tfe-ts", nargs="+", type=int, default=[1, 4, 8, 16])
     p.add_argument("--device", help="default: cuda when available, else cpu")
     p.add_argument("--threads", type=int, default=0, help="torch/ORT CPU threads (0: default)")
@@ -168,9 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         raise UserError(f"unknown variants {unknown}; choose from {list_models()}")
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
+        pin_threads(args.threads)  # torch, ORT (follows torch), OpenCV and BLAS alike
     if args.quick:
-        args.repeat, args.big_repeat, args.batches, args.tfe_ts = 3, 2, [1, 8], []
+        args.repeat, args.big_repeat, args.rounds, args.batches, args.tfe_ts = 2, 1, 2, [1, 8], []
     big_batches = args.big_batches or (args.batches if device.type == "cuda" else [8])
     combos = [c for c in COMBOS if c[0] in args.backends and c[1] in args.precisions]
     output = Path(
@@ -185,16 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             batches = big_batches if big else args.batches
             repeat = args.big_repeat if big else args.repeat
             model = create_model(name, device=device)
-            runs, skipped = [], {}
-            for kind, precision in combos:
-                print(f"{name}: {kind} {precision} ...", flush=True)
-                try:
-                    with torch.inference_mode():
-                        runs.append(
-                            bench_backend(model, kind, precision, batches, repeat, cache_dir)
-                        )
-                except UserError as err:  # BackendUnavailable and friends: one line, recorded
-                    skipped[f"{kind} {precision}"] = str(err)
+            with torch.inference_mode():
+                runs, skipped = bench_variant(
+                    model, combos, batches, repeat, args.rounds, cache_dir
+                )
             add_ratios(runs)
             entry: dict[str, Any] = {"runs": runs, "unavailable": skipped}
             if args.tfe_ts:  # FLOP counting needs autograd on: outside inference_mode

@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tfe(suite: Any, state: dict[str, Any]) -> dict[str, Any]:
-    """TFE cost against T with keys over every token and over CLS tokens. The embedding must
-    include TFE's ``s`` (the default ``f`` never runs TFE at inference)."""
+    """TFE cost against T with keys over every token and over CLS tokens, TFE itself timed
+    (``benchmarks.model_cost.tfe_cost``; the default ``f`` embedding never runs it)."""
     from cgclip.model import create_model
 
     sizes = suite.sizes

@@ -77,16 +77,23 @@ def encoder_throughput(model: Any, batches: Sequence[int], repeat: int) -> list[
 
 
 def tfe_cost(model: Any, ts: Sequence[int], batch: int, repeat: int) -> list[dict[str, Any]]:
-    d, n = model.config.vision.width, model.tokens_per_frame
+    """Time and FLOPs of the model's TFE itself (``model.tfe``) on ``(batch, T, L, D)`` random
+    frame tokens with every token of a frame (``L`` = patches + CLS; TFE keeps the CLS tokens
+    itself with ``tfe_keys: cls``). Not ``encode_tracklet``: it skips TFE unless the embedding
+    includes ``s``. Empty for a model without TFE (``pooling: mean``). The rotated, CPU-timed
+    version with a linear fit is :mod:`benchmarks.tfe_cost`."""
+    if getattr(model, "tfe", None) is None:
+        return []
+    d, n = model.config.vision.width, model.config.vision.num_tokens
     rows = []
     for t in ts:
         tokens = torch.randn(batch, t, n, d, device=model.device)
         rows.append(
             {
                 "T": t,
-                "seconds": timed(lambda x=tokens: _no_grad(model.encode_tracklet, x), repeat),
+                "seconds": timed(lambda x=tokens: _no_grad(model.tfe, x), repeat),
                 # FlopCounterMode's module hooks need autograd on, so count outside no_grad
-                "flops": flops(lambda x=tokens: model.encode_tracklet(x)),
+                "flops": flops(lambda x=tokens: model.tfe(x)),
             }
         )
     ref = next((r for r in rows if r["T"] == 8), rows[0])
@@ -169,8 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         big = name.startswith("ViT")
         entry: dict[str, Any] = {}
         for keys in ("all", "cls"):
-            # the embedding must include TFE's s: the default (f) never runs TFE at inference
-            model = create_model(name, tfe_keys=keys, embedding=["f", "s"])
+            model = create_model(name, tfe_keys=keys)
             entry[f"tfe_keys_{keys}"] = tfe_cost(
                 model, [1, 2, 4, 8, 16] if args.quick else [1, 2, 4, 8, 16, 32], 16, repeat
             )

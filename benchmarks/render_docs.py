@@ -12,6 +12,8 @@ A table lives between two markers, and everything between them is generated::
 Adding a table: write a function ``(results: Path) -> str`` that reads its JSON with
 :func:`read_result` and returns markdown (:func:`md_table` helps), register it with
 ``@renderer("name")``, and put the markers into a doc. Numbers never get typed into a doc by hand.
+Every table read through :func:`read_result` ends with a line naming each result's run date,
+thread settings and load average (:func:`run_line`, from the JSON's ``machine`` block).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import describe_threads, on_basis, run_line
 from cgclip.errors import UserError, cli
 from cgclip.io.atomic import atomic_write_text
 from cgclip.io.config import read_json
@@ -51,9 +54,14 @@ def renderer(name: str) -> Callable[[Renderer], Renderer]:
     return register
 
 
+_READ: list[tuple[str, dict[str, Any]]] = []  # results read by the renderer running now
+
+
 def read_result(results: Path, name: str) -> dict[str, Any]:
     """``results/<name>.json``, the committed output of one benchmark."""
-    return read_json(results / f"{name}.json")
+    data = read_json(results / f"{name}.json")
+    _READ.append((name, data))
+    return data
 
 
 def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> str:
@@ -82,23 +90,29 @@ def fmt_rate(v: float) -> str:
 
 @renderer("machines")
 def machines(results: Path) -> str:
-    """Where and with what each committed result was measured (from its own ``machine`` block)."""
+    """Where, when and with what each committed result was measured (its ``machine`` block)."""
     rows = []
     for path in sorted(results.glob("*.json")):
-        m = read_json(path).get("machine")
+        data = read_json(path)
+        m = data.get("machine")
         if not m:
             continue
+        load = m.get("load_avg")
         rows.append(
             [
                 f"`{path.name}`",
+                m.get("date", "-"),
                 m.get("cpu", "?"),
                 m.get("cores", "?"),
                 m.get("gpu") or "none",
                 m.get("torch", "?"),
                 m.get("numpy", "-"),
+                describe_threads(data),
+                f"{load[0]:g}" if isinstance(load, list) else "-",
             ]
         )
-    return md_table(["result", "CPU", "cores", "GPU", "torch", "numpy"], rows, "llllll")
+    header = ["result", "run", "CPU", "cores", "GPU", "torch", "numpy", "threads", "load"]
+    return md_table(header, rows, "lllllllll")
 
 
 @renderer("reid_ablation")
@@ -160,20 +174,51 @@ for _kind in ("dance", "sports"):
 
 @renderer("tracker_speed")
 def tracker_speed(results: Path) -> str:
+    """ms per frame (wall, and CPU where recorded) per crowd size and tracker, the ratio of ours
+    to ByteTrack (median of rotated rounds) and ours' growth exponents."""
     data = read_result(results, "tracker_speed")
-    trackers = {"ours": "ours", "bytetrack": "BoxMOT ByteTrack", "ocsort": "BoxMOT OC-SORT"}
-    rows = [
-        [row["people"]]
-        + [
-            f"{fmt_ms(row[k]['median_ms'])} ({fmt_ms(row[k]['p90_ms'])})" if k in row else "-"
-            for k in trackers
-        ]
-        for row in data["rows"]
-    ]
-    table = md_table(["people", *trackers.values()], rows)
+    trackers = {
+        "ours": "ours",
+        "ours+app": "ours + appearance",
+        "bytetrack": "BoxMOT ByteTrack",
+        "ocsort": "BoxMOT OC-SORT",
+    }
+    trackers = {k: v for k, v in trackers.items() if any(k in row for row in data["rows"])}
+
+    def cell(c: dict[str, Any] | None) -> str:
+        if c is None:
+            return "-"
+        second = c.get("cpu_median_ms", c.get("p90_ms"))
+        return f"{fmt_ms(c['median_ms'])} ({fmt_ms(second)})"
+
+    has_ratio = any("vs_bytetrack" in row for row in data["rows"])
+    rows = []
+    for row in data["rows"]:
+        line = [row["people"], *(cell(row.get(k)) for k in trackers)]
+        if has_ratio:
+            r = row.get("vs_bytetrack", {}).get("ours")
+            line.append(f"{r['ratio']:.3f} ({r['basis']})" if r else "-")
+        rows.append(line)
+    header = ["people", *trackers.values()] + (["ours / ByteTrack"] if has_ratio else [])
+    cpu = any("cpu_median_ms" in row.get("ours", {}) for row in data["rows"])
+    table = md_table(header, rows)
+    table += (
+        "\n\nms per frame: median wall (median CPU)" if cpu else "\n\nms per frame: median (p90)"
+    )
+    if has_ratio:
+        table += (
+            f", medians over {data.get('rounds', '?')} rotated rounds; the ratio is the median"
+            " of per-round ratios, on CPU time when the load exceeded the cores"
+        )
+    table += "."
     ratio = data.get("ratio_ours_over_bytetrack_at_30")
     if ratio is not None:
-        table += f"\n\nAt 30 people ours takes {ratio:.2f}x ByteTrack's time in the same run."
+        table += f" At 30 people ours takes {ratio:.2f}x ByteTrack's time in the same run."
+    for kind in ("cpu", "wall"):
+        grow = data.get(f"scaling_{kind}", {}).get("ours")
+        if grow:
+            spans = ", ".join(f"{k} people {v:.2f}" for k, v in grow.items())
+            table += f" Growth exponent of ours ({kind} time): {spans}."
     return table
 
 
@@ -193,7 +238,7 @@ def tracker_pipeline(results: Path) -> str:
 
 @renderer("encoder_throughput")
 def encoder_throughput(results: Path) -> str:
-    """One table per model: crops/s per batch (ratio to eager fp32), build time, parity."""
+    """One table per model: crops/s per batch (speed-up over eager fp32), build time, parity."""
     data = read_result(results, "encoder_throughput_cpu")
     tables = []
     for variant, v in data["variants"].items():
@@ -201,14 +246,14 @@ def encoder_throughput(results: Path) -> str:
         rows = []
         for run in v["runs"]:
             cells = {row["batch"]: row for row in run["rows"]}
+
+            def rate(row: dict[str, Any]) -> str:
+                value = on_basis(row, "crops_per_s", "cpu_crops_per_s")
+                return f"{fmt_rate(value)} (x{row['speedup_vs_eager_fp32']:.2f})"
+
             rows.append(
                 [f"{run['backend']} {run['precision']}"]
-                + [
-                    f"{fmt_rate(cells[b]['crops_per_s'])} (x{cells[b]['speedup_vs_eager_fp32']:.2f})"
-                    if b in cells
-                    else "-"
-                    for b in batches
-                ]
+                + [rate(cells[b]) if b in cells else "-" for b in batches]
                 + [
                     f"{run['build_seconds']:.1f}",
                     f"{run['parity']['token_rel_error']:.1e}",
@@ -217,7 +262,19 @@ def encoder_throughput(results: Path) -> str:
             )
         header = [variant, *(f"batch {b}" for b in batches), "build s", "token error", "min cosine"]
         tables.append(md_table(header, rows))
-    return "\n\n".join(tables)
+    bases = {
+        row.get("basis") for v in data["variants"].values() for r in v["runs"] for row in r["rows"]
+    }
+    if bases == {None}:
+        note = "crops/s by wall clock, backends timed one after another (no rotation recorded)."
+    else:
+        note = (
+            "crops/s and speed-up over eager fp32 on "
+            + " / ".join(sorted(b for b in bases if b))
+            + " time (CPU when the load exceeded the cores); speed-ups are medians of per-round"
+            " ratios over rotated rounds."
+        )
+    return "\n\n".join(tables) + "\n\n" + note
 
 
 @renderer("parity")
@@ -366,6 +423,13 @@ def tracker_robustness(results: Path) -> str:
     return render(read_result(results, "tracker_robustness"))
 
 
+@renderer("tfe_cost")
+def tfe_cost(results: Path) -> str:
+    from benchmarks.tfe_cost import render
+
+    return render(read_result(results, "tfe_cost"))
+
+
 @renderer("thread_policy")
 def thread_policy(results: Path) -> str:
     from benchmarks.thread_policy import render
@@ -407,7 +471,11 @@ def render_text(text: str, results: Path, where: str = "doc") -> str:
         raise UserError(f"{where}: a '<!-- table:NAME -->' marker has no matching close marker")
 
     def fill(m: re.Match[str]) -> str:
+        _READ.clear()
         body = RENDERERS[m["name"]](results).rstrip("\n")
+        lines = list(dict.fromkeys(run_line(name, data) for name, data in _READ))
+        if lines:
+            body += "\n\n" + "<br>\n".join(lines)
         return f"{m['open']}{body}\n{m['close']}"
 
     return MARKER.sub(fill, text)

@@ -1,16 +1,16 @@
-"""Shared pieces of the tracker benchmarks: machine info, running our tracker on MOT sequences."""
+"""Shared pieces of the tracker benchmarks: running our tracker on MOT sequences, the BoxMOT
+venv. The machine block and rotated timing are :mod:`benchmarks.common`'s (re-exported here)."""
 
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import machine_info  # noqa: F401  (re-exported)
 from cgclip.io.mot import DET_TXT, find_sequences, write_mot
 from tracker.config import TrackerConfig, load_preset
 from tracker.detectors import ReplayDetector
@@ -21,35 +21,6 @@ from tracker.tracker import Tracker
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU, core count and library versions, stored with every result file."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import scipy
-    import supervision
-    import torch
-
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "supervision": supervision.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def preset_for(seq_name: str) -> str:

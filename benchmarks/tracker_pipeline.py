@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import cpu_seconds, load_average, pin_threads
 from benchmarks.tracker_common import RESULTS_DIR, machine_info
 from cgclip.io.atomic import atomic_write_json
 from cgclip.runtime.load import CLIP_ARCH, CLIP_OVERRIDES
@@ -45,11 +46,13 @@ def synthetic_preset_model(checkpoint: Path | None):
     return cgclip.create_model(section["name"], **(section.get("overrides") or {}))
 
 
-def _row(summary, note: str) -> dict[str, Any]:
+def _row(summary, note: str, cpu_s: float, load: float) -> dict[str, Any]:
     n = max(summary.frames, 1)
     total = sum(summary.seconds.values())
     return {
         "frames": summary.frames,
+        "cpu_ms_per_frame": 1000 * cpu_s / n,  # the whole call, all threads of the process
+        "load_before": load,
         "ms_per_frame": {k: 1000 * summary.seconds[k] / n for k in STAGES},
         "total_ms_per_frame": 1000 * total / n,
         "fps": summary.frames / total if total else None,
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        pin_threads(args.threads)  # torch, OpenCV, BLAS and the decoder alike
     import cgclip
     from cgclip.data.synthetic import generate_sample
 
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name, (detector, embedder, max_frames, note) in runs.items():
             out = Path(tmp) / name
+            load, cpu0 = load_average()[0], cpu_seconds()
             summary = track_video(
                 video,
                 detector=detector,
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_frames=max_frames,
                 progress=False,
             )
-            result["runs"][name] = _row(summary, note)
+            result["runs"][name] = _row(summary, note, cpu_seconds() - cpu0, load)
             print(f"\n{name}: {note}\n{summary.stage_table()}", flush=True)
     atomic_write_json(args.out, result)
     print(f"\nwrote {args.out}")

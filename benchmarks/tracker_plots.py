@@ -27,16 +27,16 @@ def _save(fig, path: Path) -> None:
 
 def plot_speed(data: dict, out: Path, plt) -> None:
     rows = data["rows"]
+    key = "cpu_median_ms" if "cpu_median_ms" in rows[0].get("ours", {}) else "median_ms"
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name in [k for k in rows[0] if k != "people"]:
-        ax.plot(
-            [r["people"] for r in rows],
-            [r[name]["median_ms"] for r in rows],
-            marker="o",
-            label=name,
-        )
+    for name in [k for k, v in rows[0].items() if isinstance(v, dict) and key in v]:
+        have = [r for r in rows if name in r]
+        ax.plot([r["people"] for r in have], [r[name][key] for r in have], marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("people in the scene")
-    ax.set_ylabel("median ms / frame (update only, 1 thread)")
+    what = "CPU" if key == "cpu_median_ms" else "wall"
+    ax.set_ylabel(f"median {what} ms / frame (update only, 1 thread)")
     ax.set_title("Association cost per frame")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -1,7 +1,11 @@
-"""Cost matrices and gated assignment between tracks (rows) and detections (columns).
+"""Costs and gated assignment between tracks (rows) and detections (columns).
 
-All functions are vectorised over the whole ``(N tracks, M detections)`` matrix. Costs are in
-"lower is better" form; a gate is expressed as ``np.inf`` and such pairs are never matched.
+Costs are in "lower is better" form; a gate is expressed as ``np.inf`` and such pairs are never
+matched. The tracker's stages work on *candidate pairs*: :func:`iou_pairs` gates on IoU first
+(a sort-and-sweep along x in crowds, so the work grows with the pairs that overlap, not with
+``N x M``), every other cost (appearance, direction) is computed for those pairs only, and
+:func:`assign_pairs` solves the sparse problem. The dense ``(N, M)`` forms (:func:`box_iou`,
+:func:`linear_assignment`, ...) remain for small problems and tests; both give the same numbers.
 """
 
 from __future__ import annotations
@@ -17,25 +21,36 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of ``(N, 4)`` and ``(M, 4)`` corner boxes -> ``(N, M)`` in [0, 1].
 
     Coordinates are broadcast as ``(N, 1)`` against ``(1, M)`` columns (no ``(N, M, 2)``
-    intermediates): this runs a few times per frame and dominates association at 30 tracks.
-    In crowds (``N * M`` above :data:`SWEEP_PAIRS`) only the pairs that overlap along x are
-    computed (a sort-and-sweep), with the same formula: the result is identical.
+    intermediates). In crowds (``N * M`` above :data:`SWEEP_PAIRS`) only the pairs that overlap
+    along x are computed (a sort-and-sweep), with the same formula: the result is identical.
     """
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    a, b = _boxes(a), _boxes(b)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     if len(a) * len(b) > SWEEP_PAIRS:
-        return _box_iou_sweep(a, b)
+        out = np.zeros((len(a), len(b)))
+        rows, cols = _x_overlaps(a, b)
+        out[rows, cols] = _iou(*a[rows].T, *b[cols].T)
+        return out
     ax1, ay1, ax2, ay2 = a.T[:, :, None]
     bx1, by1, bx2, by2 = b.T[:, None, :]
     return _iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
 
 
-# Above this many pairs, box_iou and linear_assignment exploit that people far apart never match.
-# Measured in one rotated run on the 2-core machine (median ms per frame, dense / sweep): 30
-# people 0.43 / 0.46, 100: 0.96 / 1.38, 300: 3.54 / 3.48, 1000: 34.2 / 24.4. So only crowds.
-SWEEP_PAIRS = 250_000
+# Above this many pairs (N tracks x M detections) the candidate pairs come from a sweep along x
+# instead of the dense IoU matrix, and the assignment first takes every lone pair. Measured on
+# the 2-core machine under load ~7 (benchmarks.tracker_speed's crowd, default preset, rounds
+# rotated, median CPU ms per frame, all dense / this threshold): 30 people 0.43 / 0.40,
+# 60: 0.65 / 0.56, 100: 0.83 / 0.66, 300: 4.08 / 1.44. Both give the same pairs, costs and
+# matches (tests/tracker/test_matching.py).
+SWEEP_PAIRS = 1_000
+# Above this many rows x columns left once the lone pairs are matched, the assignment is solved
+# per connected group (one solver call each) rather than as one matrix.
+GROUP_PAIRS = 90_000
+
+
+def _boxes(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64).reshape(-1, 4)
 
 
 def _iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2) -> np.ndarray:
@@ -48,9 +63,9 @@ def _iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _box_iou_sweep(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """:func:`box_iou` over the pairs whose x-intervals overlap; every other pair is 0."""
-    out = np.zeros((len(a), len(b)))
+def _x_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of every pair whose x-intervals may overlap (a superset of the pairs
+    with IoU > 0), by sorting ``b`` on x1 and searching each ``a``'s window."""
     order = np.argsort(b[:, 0], kind="stable")
     bx1 = b[order, 0]
     widest = float(np.max(b[:, 2] - b[:, 0], initial=0.0))
@@ -58,14 +73,29 @@ def _box_iou_sweep(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo = np.searchsorted(bx1, a[:, 0] - widest, side="right")
     hi = np.searchsorted(bx1, a[:, 2], side="left")
     count = np.maximum(hi - lo, 0)
-    if not count.sum():
-        return out
     rows = np.repeat(np.arange(len(a)), count)
     starts = np.repeat(lo - np.cumsum(count) + count, count)
-    cols = order[starts + np.arange(len(rows))]
-    ra, cb = a[rows], b[cols]
-    out[rows, cols] = _iou(*ra.T, *cb.T)
-    return out
+    return rows, order[starts + np.arange(len(rows))]
+
+
+def iou_pairs(
+    a: np.ndarray, b: np.ndarray, min_iou: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs of ``(N, 4)`` x ``(M, 4)`` boxes: ``(rows, cols, iou)`` for every pair
+    with ``IoU >= min_iou`` (every pair when ``min_iou <= 0``), the IoU as :func:`box_iou` gives
+    it. Small problems compute the dense matrix; crowds sweep along x (:data:`SWEEP_PAIRS`)."""
+    a, b = _boxes(a), _boxes(b)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(a) == 0 or len(b) == 0:
+        return empty, empty, np.zeros(0)
+    if min_iou <= 0 or len(a) * len(b) <= SWEEP_PAIRS:
+        iou = box_iou(a, b)
+        rows, cols = np.nonzero(iou >= min_iou)
+        return rows, cols, iou[rows, cols]
+    rows, cols = _x_overlaps(a, b)
+    iou = _iou(*a[rows].T, *b[cols].T)
+    keep = iou >= min_iou
+    return rows[keep], cols[keep], iou[keep]
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -73,6 +103,17 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     return np.clip(1.0 - np.asarray(a) @ np.asarray(b).T, 0.0, 2.0).astype(np.float64)
+
+
+def cosine_pairs(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`cosine_distance` of the pairs ``(rows[k], cols[k])`` only, ``(K,)``: from the dense
+    matrix when it is small (the same numbers), else one dot product per pair (equal up to
+    float rounding)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if len(a) * len(b) <= SWEEP_PAIRS:
+        return cosine_distance(a, b)[rows, cols]
+    dots = np.einsum("ke,ke->k", a[rows], b[cols])
+    return np.clip(1.0 - dots, 0.0, 2.0).astype(np.float64)
 
 
 def direction_cost(
@@ -85,13 +126,20 @@ def direction_cost(
     direction and the direction from the track's last observed centre ``(N, 2)`` to each
     detection centre ``(M, 2)``: negative (a bonus) when the detection continues the motion.
     """
-    if len(track_dirs) == 0 or len(det_centers) == 0:
-        return np.zeros((len(track_dirs), len(det_centers)))
-    delta = det_centers[None, :, :] - track_centers[:, None, :]  # (N, M, 2)
-    norm = np.linalg.norm(delta, axis=2)
-    cos = np.einsum("nmk,nk->nm", delta, track_dirs) / np.maximum(norm, 1e-6)
+    n, m = len(track_dirs), len(det_centers)
+    rows, cols = np.divmod(np.arange(n * m), m)
+    return direction_pairs(track_dirs[rows], track_centers[rows], det_centers[cols]).reshape(n, m)
+
+
+def direction_pairs(
+    track_dirs: np.ndarray, track_centers: np.ndarray, det_centers: np.ndarray
+) -> np.ndarray:
+    """:func:`direction_cost` of ``K`` (track, detection) pairs, all three arrays ``(K, 2)``."""
+    delta = np.asarray(det_centers, dtype=np.float64) - track_centers  # (K, 2)
+    norm = np.sqrt(delta[:, 0] ** 2 + delta[:, 1] ** 2)
+    cos = (delta[:, 0] * track_dirs[:, 0] + delta[:, 1] * track_dirs[:, 1]) / np.maximum(norm, 1e-6)
     angle = np.arccos(np.clip(cos, -1.0, 1.0))
-    known = (np.abs(track_dirs).sum(axis=1) > 0)[:, None] & (norm > 1e-6)
+    known = (np.abs(track_dirs).sum(axis=1) > 0) & (norm > 1e-6)
     return np.where(known, angle / np.pi - 0.5, 0.0)
 
 
@@ -103,19 +151,45 @@ def linear_assignment(
     Returns ``matches (K, 2)`` of (row, col), then the unmatched rows and unmatched columns.
     The solver first maximises the number of kept pairs, then minimises their cost; both
     decompose over the connected groups of allowed pairs, so large problems (crowds) are solved
-    group by group, which gives the same matching up to exact ties.
+    group by group, which gives the same matching up to exact ties (:func:`assign_pairs`).
     """
-    n, m = cost.shape
-    if n == 0 or m == 0:
-        return np.zeros((0, 2), dtype=np.int64), np.arange(n), np.arange(m)
-    allowed = np.isfinite(cost) & (cost <= max_cost)
-    gated = np.where(allowed, cost, _BIG)
-    if n * m > SWEEP_PAIRS:
-        matches = _assign_by_groups(gated, allowed)
+    cost = np.asarray(cost, dtype=np.float64)
+    rows, cols = np.nonzero(np.isfinite(cost) & (cost <= max_cost))
+    return assign_pairs(cost.shape, rows, cols, cost[rows, cols], max_cost)
+
+
+def assign_pairs(
+    shape: tuple[int, int],
+    rows: np.ndarray,
+    cols: np.ndarray,
+    cost: np.ndarray,
+    max_cost: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`linear_assignment` of an ``(N, M)`` problem given as candidate pairs: ``cost[k]``
+    is the cost of ``(rows[k], cols[k])`` (unique pairs); every pair not listed is gated out.
+
+    Small problems are solved as one dense matrix. Above :data:`SWEEP_PAIRS`, a pair that is
+    its row's and its column's only allowed pair is a match (most of a crowd), and the rest is
+    solved as one matrix of the remaining rows and columns, or, above :data:`GROUP_PAIRS`, per
+    connected group of allowed pairs.
+    """
+    n, m = shape
+    ok = np.isfinite(cost) & (cost <= max_cost)
+    r, c, v = rows[ok], cols[ok], cost[ok]
+    if not len(r):
+        matches = np.zeros((0, 2), dtype=np.int64)
+    elif n * m <= SWEEP_PAIRS:
+        matches = _solve(np.arange(n), np.arange(m), r, c, v)
     else:
-        rows, cols = linear_sum_assignment(gated)
-        ok = gated[rows, cols] < _BIG
-        matches = np.stack([rows[ok], cols[ok]], axis=1).astype(np.int64)
+        single = (np.bincount(r, minlength=n)[r] == 1) & (np.bincount(c, minlength=m)[c] == 1)
+        rest_rows, rest_cols = np.unique(r[~single]), np.unique(c[~single])
+        rest = (r[~single], c[~single], v[~single])
+        if len(rest_rows) * len(rest_cols) <= GROUP_PAIRS:
+            solved = _solve(rest_rows, rest_cols, *rest)
+        else:
+            solved = _assign_by_groups(n, m, *rest)
+        matches = np.concatenate([np.stack([r[single], c[single]], axis=1), solved])
+        matches = matches[np.argsort(matches[:, 0], kind="stable")]
     row_free = np.ones(n, dtype=bool)
     row_free[matches[:, 0]] = False
     col_free = np.ones(m, dtype=bool)
@@ -123,38 +197,33 @@ def linear_assignment(
     return matches, np.flatnonzero(row_free), np.flatnonzero(col_free)
 
 
-def _assign_by_groups(gated: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """:func:`linear_assignment` on each connected group of allowed (row, col) pairs."""
+def _solve(
+    sub_rows: np.ndarray, sub_cols: np.ndarray, r: np.ndarray, c: np.ndarray, v: np.ndarray
+) -> np.ndarray:
+    """Matches ``(K, 2)`` of the pairs ``(r, c)`` with costs ``v``, all among the sorted
+    ``sub_rows`` x ``sub_cols``, solved as one dense matrix (gated pairs cost :data:`_BIG`)."""
+    gated = np.full((len(sub_rows), len(sub_cols)), _BIG)
+    gated[np.searchsorted(sub_rows, r), np.searchsorted(sub_cols, c)] = v
+    i, j = linear_sum_assignment(gated)
+    keep = gated[i, j] < _BIG
+    return np.stack([sub_rows[i[keep]], sub_cols[j[keep]]], axis=1).astype(np.int64)
+
+
+def _assign_by_groups(n: int, m: int, r: np.ndarray, c: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """:func:`_solve` on each connected group of the pairs ``(r, c)``: the optimum of the whole
+    is every group's own optimum."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    n, m = gated.shape
-    r, c = np.nonzero(allowed)
-    if not len(r):
-        return np.zeros((0, 2), dtype=np.int64)
     graph = coo_matrix((np.ones(len(r)), (r, n + c)), shape=(n + m, n + m))
     _, label = connected_components(graph, directed=False)
-    rows_in = np.bincount(label[:n], minlength=n + m)
-    cols_in = np.bincount(label[n:], minlength=n + m)
-    # Most groups in a crowd are one track and one detection: their pair is the match.
-    single = (rows_in[label[r]] == 1) & (cols_in[label[r]] == 1)
-    parts = [np.stack([r[single], c[single]], axis=1)]
-    multi = np.unique(label[r[~single]])
-    row_order, col_order = (
-        np.argsort(label[:n], kind="stable"),
-        np.argsort(label[n:], kind="stable"),
-    )
-    row_start = np.searchsorted(label[:n][row_order], multi)
-    col_start = np.searchsorted(label[n:][col_order], multi)
-    for g, r0, c0 in zip(multi.tolist(), row_start.tolist(), col_start.tolist(), strict=True):
-        rows = row_order[r0 : r0 + rows_in[g]]
-        cols = col_order[c0 : c0 + cols_in[g]]
-        sub = gated[np.ix_(rows, cols)]
-        i, j = linear_sum_assignment(sub)
-        ok = sub[i, j] < _BIG
-        parts.append(np.stack([rows[i[ok]], cols[j[ok]]], axis=1))
-    matches = np.concatenate(parts).astype(np.int64)
-    return matches[np.argsort(matches[:, 0], kind="stable")]
+    g = label[r]
+    order = np.argsort(g, kind="stable")
+    bounds = np.flatnonzero(np.diff(g[order])) + 1
+    parts = [np.zeros((0, 2), dtype=np.int64)]
+    for k in np.split(order, bounds):
+        parts.append(_solve(np.unique(r[k]), np.unique(c[k]), r[k], c[k], v[k]))
+    return np.concatenate(parts)
 
 
 def fuse_cost(

@@ -14,10 +14,13 @@ import numpy as np
 
 from tracker.appearance_guard import CONFIDENT_IOU, RIVAL_HEIGHTS, margin_gated, reachable
 from tracker.matching import (
+    assign_pairs,
     box_iou,
     cosine_distance,
-    direction_cost,
+    cosine_pairs,
+    direction_pairs,
     fuse_cost,
+    iou_pairs,
     linear_assignment,
 )
 from tracker.tracks import LOST
@@ -27,16 +30,17 @@ class MatchingStages:
     """Matching stages over the tracker's state (see the module docstring)."""
 
     def _appearance_cost(
-        self, rows: np.ndarray, det_idx: np.ndarray, embs: np.ndarray | None
+        self, rows: np.ndarray, det_idx: np.ndarray, embs: np.ndarray | None, pr, pc
     ) -> np.ndarray | None:
-        """Cosine distances ``(K, M)``; NaN rows for tracks without an embedding yet."""
+        """Cosine distances of the candidate pairs ``(rows[pr], det_idx[pc])``; NaN for tracks
+        without an embedding yet."""
         if embs is None or self.config.appearance_weight == 0:
             return None
         temb, has = self.table.embeddings(rows)
         if not has.any() or temb.shape[1] != embs.shape[1]:
             return None
-        dist = cosine_distance(temb, embs[det_idx])
-        dist[~has] = np.nan  # no appearance evidence: fuse_cost falls back to motion alone
+        dist = cosine_pairs(temb, embs[det_idx], pr, pc)
+        dist[~has[pr]] = np.nan  # no appearance evidence: fuse_cost falls back to motion alone
         return dist
 
     @staticmethod
@@ -109,16 +113,18 @@ class MatchingStages:
             speed_factor=cfg.reid_speed_factor,
         )
 
-    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float) -> np.ndarray:
-        """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated.
+    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float):
+        """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated, on the
+        candidate pairs (IoU >= ``min_iou``): ``(pr, pc, cost)``, indices into both.
 
         Appearance weighs ``appearance_weight * trust`` and its gate relaxes towards "no gate"
         (a cosine distance of 2) as trust falls; pairs out of reach are gated out."""
         cfg = self.config
         trust = self.trust
-        appearance = self._appearance_cost(rows, det_idx, embs) if trust > 0 else None
+        pr, pc, iou = iou_pairs(self._pred_xyxy[rows], boxes[det_idx], cfg.min_iou)
+        appearance = self._appearance_cost(rows, det_idx, embs, pr, pc) if trust > 0 else None
         cost = fuse_cost(
-            box_iou(self._pred_xyxy[rows], boxes[det_idx]),
+            iou,
             appearance,
             appearance_weight=cfg.appearance_weight * trust,
             min_iou=cfg.min_iou,
@@ -126,24 +132,21 @@ class MatchingStages:
             max_motion_cost=max_cost,
         )
         if appearance is not None:
-            cost[~self._reachable(rows, boxes[det_idx])] = np.inf
-        return cost
+            cost[~self._reachable(rows, boxes[det_idx])[pr, pc]] = np.inf
+        return pr, pc, cost
 
     def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:
         cfg = self.config
         if not len(pool) or not len(high):
             return
-        cost = self._fused_cost(pool, high, boxes, embs, cfg.match_thresh)
+        pr, pc, cost = self._fused_cost(pool, high, boxes, embs, cfg.match_thresh)
         if cfg.direction_weight > 0:
-            last = (self.table.last_box[pool, :2] + self.table.last_box[pool, 2:]) / 2
-            centres = (boxes[high, :2] + boxes[high, 2:]) / 2
-            cost = (
-                cost
-                + cfg.direction_weight
-                * direction_cost(self.table.direction[pool], last, centres)
-                * conf[high]
-            )
-        matches, _, _ = linear_assignment(cost, cfg.match_thresh)
+            t, d = pool[pr], high[pc]
+            last = (self.table.last_box[t, :2] + self.table.last_box[t, 2:]) / 2
+            centres = (boxes[d, :2] + boxes[d, 2:]) / 2
+            direction = direction_pairs(self.table.direction[t], last, centres)
+            cost = cost + cfg.direction_weight * direction * conf[d]
+        matches, _, _ = assign_pairs((len(pool), len(high)), pr, pc, cost, cfg.match_thresh)
         self._assign(pool, high, matches, det_track, matched)
 
     def _match_iou(
@@ -153,16 +156,14 @@ class MatchingStages:
         if not len(rows) or not len(det_idx):
             return
         tboxes = self._pred_xyxy[rows] if predicted else self.table.last_box[rows]
-        iou = box_iou(tboxes, boxes[det_idx])
-        matches, _, _ = linear_assignment(
-            np.where(iou < self.config.min_iou, np.inf, 1.0 - iou), max_cost
-        )
+        pr, pc, iou = iou_pairs(tboxes, boxes[det_idx], self.config.min_iou)
+        matches, _, _ = assign_pairs((len(rows), len(det_idx)), pr, pc, 1.0 - iou, max_cost)
         self._assign(rows, det_idx, matches, det_track, matched)
 
     def _match_tentative(self, rows, det_idx, boxes, embs, det_track, matched) -> None:
         max_cost = self.config.tentative_match_thresh
-        cost = self._fused_cost(rows, det_idx, boxes, embs, max_cost)
-        matches, _, _ = linear_assignment(cost, max_cost)
+        pr, pc, cost = self._fused_cost(rows, det_idx, boxes, embs, max_cost)
+        matches, _, _ = assign_pairs((len(rows), len(det_idx)), pr, pc, cost, max_cost)
         self._assign(rows, det_idx, matches, det_track, matched)
 
     def _reid_cost(self, lost: np.ndarray, emb: np.ndarray, boxes: np.ndarray, exclude: np.ndarray):

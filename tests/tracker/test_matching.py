@@ -134,3 +134,114 @@ def test_a_crowd_is_tracked_with_the_same_ids_either_way(monkeypatch):
     monkeypatch.setattr(matching, "SWEEP_PAIRS", 10**12)
     assert run() == fast
     assert sum(map(len, fast)) > 150 * 30
+
+
+def _dense_and_pairs(monkeypatch, fn):
+    """``fn()`` with every problem solved densely, then with every problem as candidate pairs."""
+    import tracker.matching as matching
+
+    monkeypatch.setattr(matching, "SWEEP_PAIRS", 10**12)
+    dense = fn()
+    monkeypatch.setattr(matching, "SWEEP_PAIRS", 0)
+    pairs = fn()
+    monkeypatch.undo()
+    return dense, pairs
+
+
+def test_candidate_pairs_are_the_gated_dense_entries(monkeypatch):
+    from tracker.matching import cosine_pairs, direction_pairs, iou_pairs
+
+    rng = np.random.default_rng(5)
+    a, b = _crowd_boxes(rng, 200), _crowd_boxes(rng, 180)
+    b[:90] = a[:90] + rng.normal(0, 5, (90, 4))
+    dense_iou = box_iou(a, b)
+    for min_iou in (0.1, 0.3):
+        dense, pairs = _dense_and_pairs(monkeypatch, lambda m=min_iou: iou_pairs(a, b, m))
+        want = np.argwhere(dense_iou >= min_iou)
+        for rows, cols, iou in (dense, pairs):
+            got = np.stack([rows, cols], axis=1)
+            order = np.lexsort((cols, rows))
+            assert np.array_equal(got[order], want)
+            assert np.array_equal(iou[order], dense_iou[want[:, 0], want[:, 1]])
+    rows, cols, _ = iou_pairs(a, b, 0.1)
+    assert len(rows) > 90
+    # every pair is a candidate without an IoU gate
+    assert len(iou_pairs(a[:5], b[:7], 0.0)[0]) == 35
+    dirs = l2_normalize(rng.normal(0, 1, (200, 2)))
+    dirs[::7] = 0.0
+    centres_a, centres_b = a[:, :2] + 10, b[:, :2] + 20
+    dense_dir = direction_cost(dirs, centres_a, centres_b)
+    pair_dir = direction_pairs(dirs[rows], centres_a[rows], centres_b[cols])
+    assert np.array_equal(pair_dir, dense_dir[rows, cols])
+    ea = l2_normalize(rng.normal(0, 1, (200, 32))).astype(np.float32)
+    eb = l2_normalize(rng.normal(0, 1, (180, 32))).astype(np.float32)
+    dense_cos = cosine_distance(ea, eb)
+    small, large = _dense_and_pairs(monkeypatch, lambda: cosine_pairs(ea, eb, rows, cols))
+    assert np.array_equal(small, dense_cos[rows, cols])
+    assert np.allclose(large, dense_cos[rows, cols], atol=1e-6)
+
+
+def test_sparse_assignment_equals_the_dense_solve(monkeypatch):
+    import tracker.matching as matching
+
+    rng = np.random.default_rng(6)
+    for n, m, groups in ((300, 280, 90_000), (120, 150, 90_000), (200, 200, 0)):
+        a, b = _crowd_boxes(rng, n), _crowd_boxes(rng, m)
+        k = min(n, m) // 2
+        b[:k] = a[:k] + rng.normal(0, 6, (k, 4))
+        b[k : k + 20] = a[:20] + rng.normal(0, 6, (20, 4))  # contested: groups of several
+        cost = np.where(box_iou(a, b) < 0.1, np.inf, 1.0 - box_iou(a, b))
+        rows, cols = np.nonzero(np.isfinite(cost))
+        monkeypatch.setattr(matching, "GROUP_PAIRS", groups)  # 0: one solve per group
+        dense, pairs = _dense_and_pairs(
+            monkeypatch,
+            lambda c=cost, r=rows, cc=cols: matching.assign_pairs(c.shape, r, cc, c[r, cc], 0.8),
+        )
+        assert len(pairs[0]) > k // 2
+        for got, want in zip(pairs, dense, strict=True):
+            assert np.array_equal(got, want)
+
+
+def _track_ids(seq_dir, preset: str) -> list[list[float]]:
+    from benchmarks.tracker_common import track_sequence
+    from tracker.config import load_preset
+
+    return track_sequence(seq_dir, load_preset(preset)).tolist()
+
+
+def test_quality_sequences_are_tracked_with_the_same_ids_either_way(monkeypatch, synthetic_root):
+    """The quality benchmark's kind of sequences (the synthetic generator's val split), every
+    stage forced through candidate pairs against every stage dense: the same MOT rows."""
+    from benchmarks.tracker_common import preset_for, sequences
+
+    seqs = sequences(synthetic_root / "val")
+    assert {preset_for(s.name) for s in seqs} >= {"dance", "sports"}
+    for seq in seqs:
+        for preset in {preset_for(seq.name), "default", "street"}:
+            dense, pairs = _dense_and_pairs(monkeypatch, lambda s=seq, p=preset: _track_ids(s, p))
+            assert len(dense) > 100
+            assert pairs == dense, (seq.name, preset)
+
+
+def test_a_crowd_with_appearance_is_tracked_with_the_same_ids_either_way(monkeypatch):
+    from benchmarks.tracker_speed import crowd_scene, scene_embeddings
+    from tracker import Tracker, load_preset
+    from tracker.embedding import EMBEDDING_KEY
+
+    ids: list[np.ndarray] = []
+    scene = crowd_scene(120, 40, seed=3, ids=ids)
+    embs = scene_embeddings(ids, 120, dim=64)
+
+    def run() -> list[list[int]]:
+        tracker = Tracker(load_preset("dance"))
+        out = []
+        for r, e in zip(scene, embs, strict=True):
+            d = sv.Detections(
+                xyxy=r[:, :4].copy(), confidence=r[:, 4].copy(), data={EMBEDDING_KEY: e}
+            )
+            out.append(tracker.update(d).tracker_id.tolist())
+        return out
+
+    dense, pairs = _dense_and_pairs(monkeypatch, run)
+    assert sum(map(len, dense)) > 120 * 30
+    assert pairs == dense

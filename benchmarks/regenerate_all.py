@@ -1,0 +1,209 @@
+"""Rerun every benchmark behind a docs table, in a fixed order, then render the docs.
+
+    python -m benchmarks.regenerate_all --list           # the plan with time estimates
+    python -m benchmarks.regenerate_all                  # everything (hours: use an idle machine)
+    python -m benchmarks.regenerate_all --only tracker_speed tfe_cost
+    python -m benchmarks.regenerate_all --skip reid_ablation --from tracker_pipeline
+    bash benchmarks/regenerate_all.sh                    # the same, from a shell
+
+Run it on an idle machine: every result records the load average it was measured under, and
+the tables name it. Each step is one fresh process with the repository's Python; a failed step
+stops the run (``--keep-going`` carries on and lists the failures at the end). Estimates are
+minutes on the project's idle 2-core CPU machine; the plan prints them and their sum, and each
+step's measured minutes are printed as it ends. The order: data and environments first, then
+tracker quality (long), speed and pipeline timings, model and encoder timings, the demo, plots,
+and the docs last.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cgclip.errors import ArgumentParser, UserError, cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    command: tuple[str, ...]  # argv after the Python executable ("bash" steps run bash)
+    minutes: float  # estimate on the idle 2-core CPU machine
+    outputs: tuple[str, ...] = ()  # files under benchmarks/results/ this step writes
+    note: str = ""
+
+    def argv(self, python: str) -> list[str]:
+        if self.command[0] == "bash":
+            return ["bash", *self.command[1:], python]
+        return [python, *self.command]
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "bench_env",
+        ("bash", "benchmarks/setup_bench_env.sh"),
+        3,
+        note="BoxMOT in .venv-bench (skipped when it exists)",
+    ),
+    Step(
+        "synth_full",
+        (
+            "-m",
+            "cgclip.data.synthetic",
+            "generate",
+            "--out",
+            "data/synth-full",
+            "--preset",
+            "full",
+            "--no-video",
+        ),
+        4,
+        note="the synthetic full set (skipped when it exists)",
+    ),
+    Step(
+        "tracker_quality",
+        ("-m", "benchmarks.tracker_quality", "--data", "data/synth-full"),
+        60,
+        ("tracker_quality.json",),
+        "tunes the BoxMOT peers on the training split",
+    ),
+    Step(
+        "tracker_appearance",
+        ("-m", "benchmarks.tracker_appearance", "--data", "data/synth-full"),
+        60,
+        ("tracker_appearance.json",),
+        "trains the CG-CLIP checkpoint when missing",
+    ),
+    Step(
+        "tracker_robustness",
+        ("-m", "benchmarks.tracker_robustness"),
+        45,
+        ("tracker_robustness.json",),
+    ),
+    Step(
+        "tracker_crossdomain",
+        ("-m", "benchmarks.tracker_crossdomain", "--data", "data/crossdomain"),
+        30,
+        ("tracker_crossdomain.json",),
+    ),
+    Step("tracker_speed", ("-m", "benchmarks.tracker_speed"), 25, ("tracker_speed.json",)),
+    Step("tracker_pipeline", ("-m", "benchmarks.tracker_pipeline"), 10, ("tracker_pipeline.json",)),
+    Step("thread_policy", ("-m", "benchmarks.thread_policy"), 10, ("thread_policy.json",)),
+    Step(
+        "batch_throughput",
+        ("-m", "benchmarks.batch_throughput", "--rounds", "3"),
+        20,
+        ("batch_throughput.json",),
+    ),
+    Step(
+        "encoder_throughput",
+        ("-m", "benchmarks.encoder_throughput", "--threads", "1"),
+        25,
+        ("encoder_throughput_cpu.json",),
+    ),
+    Step("encoder_plots", ("-m", "benchmarks.encoder_plots"), 0.5),
+    Step("model_cost", ("-m", "benchmarks.model_cost", "--threads", "1"), 10, ("model_cost.json",)),
+    Step("tfe_cost", ("-m", "benchmarks.tfe_cost"), 5, ("tfe_cost.json",)),
+    Step(
+        "reid_ablation",
+        ("-m", "benchmarks.reid_ablation"),
+        120,
+        ("reid_ablation.json",),
+        "trains every ablation row, 3 seeds",
+    ),
+    Step("demo_latency", ("-m", "benchmarks.demo_latency"), 5, ("demo_latency.json",)),
+    Step("tracker_plots", ("-m", "benchmarks.tracker_plots"), 0.5),
+    Step("render_docs", ("-m", "benchmarks.render_docs"), 0.2),
+)
+
+
+def _skip_reason(step: Step) -> str | None:
+    """Why a set-up step has nothing to do, or ``None``."""
+    if step.name == "bench_env" and (REPO / ".venv-bench" / "bin" / "python").exists():
+        return ".venv-bench exists"
+    if step.name == "synth_full" and (REPO / "data" / "synth-full" / "val").is_dir():
+        return "data/synth-full exists"
+    return None
+
+
+def select(
+    steps: Sequence[Step],
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    start: str | None = None,
+) -> list[Step]:
+    """The steps to run, in the fixed order: ``only`` (all when empty) minus ``skip``, from
+    ``start`` on."""
+    names = [s.name for s in steps]
+    unknown = sorted(set(only) | set(skip) | ({start} if start else set()))
+    unknown = [n for n in unknown if n not in names]
+    if unknown:
+        raise UserError(f"unknown step(s) {', '.join(unknown)}; steps: {', '.join(names)}")
+    chosen = [s for s in steps if (not only or s.name in only) and s.name not in skip]
+    if start:
+        first = names.index(start)
+        chosen = [s for s in chosen if names.index(s.name) >= first]
+    return chosen
+
+
+def plan_text(steps: Sequence[Step]) -> str:
+    """One line per step (estimate, outputs, note) and the total estimate."""
+    lines, total = [], 0.0
+    for i, s in enumerate(steps, 1):
+        total += s.minutes
+        what = ", ".join(s.outputs) or "-"
+        note = f"  ({s.note})" if s.note else ""
+        lines.append(f"{i:2d}. {s.name:<20} ~{s.minutes:>5.1f} min  -> {what}{note}")
+    lines.append(f"    total estimate ~{total:.0f} min ({total / 60:.1f} h) on an idle 2-core CPU")
+    return "\n".join(lines)
+
+
+@cli
+def main(argv: Sequence[str] | None = None) -> int:
+    p = ArgumentParser(
+        prog="python -m benchmarks.regenerate_all", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--list", action="store_true", help="print the plan and exit")
+    p.add_argument("--only", nargs="+", default=[], metavar="STEP")
+    p.add_argument("--skip", nargs="+", default=[], metavar="STEP")
+    p.add_argument("--from", dest="start", metavar="STEP", help="start at this step")
+    p.add_argument("--keep-going", action="store_true", help="run the rest after a failure")
+    args = p.parse_args(argv)
+    steps = select(STEPS, args.only, args.skip, args.start)
+    print(plan_text(steps), flush=True)
+    if args.list:
+        return 0
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    failed, left = [], sum(s.minutes for s in steps)
+    for i, step in enumerate(steps, 1):
+        reason = _skip_reason(step)
+        left -= step.minutes
+        if reason:
+            print(f"[{i}/{len(steps)}] {step.name}: skipped ({reason})", flush=True)
+            continue
+        print(f"[{i}/{len(steps)}] {step.name} (~{step.minutes:g} min) ...", flush=True)
+        start = time.perf_counter()
+        code = subprocess.run(step.argv(sys.executable), cwd=REPO, env=env, check=False).returncode
+        minutes = (time.perf_counter() - start) / 60
+        print(
+            f"[{i}/{len(steps)}] {step.name}: {'ok' if code == 0 else f'FAILED ({code})'} "
+            f"in {minutes:.1f} min; ~{left:.0f} min estimated for the rest",
+            flush=True,
+        )
+        if code != 0:
+            failed.append(step.name)
+            if not args.keep_going:
+                break
+    if failed:
+        raise UserError(f"failed step(s): {', '.join(failed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
