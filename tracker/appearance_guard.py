@@ -125,14 +125,21 @@ class AppearanceCalibration:
         return float(np.clip(ramp, 0.0, 1.0))
 
     def rival_rank(self, dist: np.ndarray) -> np.ndarray:
-        """Fraction of rivals at most ``dist`` away (interpolated within a bin); NaN and inf
-        pass through."""
+        """Fraction of rivals at most ``dist`` away (interpolated within a bin; 0 below the
+        first bin edge, 1e-4); NaN and inf pass through."""
         return self._cdf(self._neg, dist)
 
     def evidence(self, dist: np.ndarray) -> np.ndarray:
-        """How many times more often a person's own detection than a rival lies at most
-        ``dist`` away: ``P(positive <= dist) / P(rival <= dist)``."""
-        return self._cdf(self._pos, dist) / np.maximum(self._cdf(self._neg, dist), 1e-9)
+        """How many times more often a person's own detection than a rival lies in ``dist``'s
+        bin or closer: ``P(positive <= dist) / P(rival <= dist)`` (whole bins, so that distances
+        near 0 are not 0 / 0)."""
+        b = np.clip(np.searchsorted(_EDGES, np.nan_to_num(dist, nan=2.0), "right") - 1, 0, None)
+        b = np.minimum(b, len(self._pos) - 1)
+        pos, neg = (
+            np.cumsum(h + RANK_PRIOR / len(h)) / (h.sum() + RANK_PRIOR)
+            for h in (self._pos, self._neg)
+        )
+        return pos[b] / neg[b]
 
     @staticmethod
     def _cdf(hist: np.ndarray, dist: np.ndarray) -> np.ndarray:

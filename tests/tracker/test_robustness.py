@@ -231,9 +231,7 @@ def sliver_exit(f: int) -> dict[str, list[float]]:
 
 
 @pytest.mark.parametrize("min_aspect, stolen", [(0.25, False), (0.0, True)])
-def test_a_sliver_at_the_border_does_not_hand_the_id_to_background(
-    monkeypatch, min_aspect, stolen
-):
+def test_a_sliver_at_the_border_does_not_hand_the_id_to_background(monkeypatch, min_aspect, stolen):
     """Sliver crops never join a window (MIN_CROP_ASPECT); without that rule A's embedding
     becomes the background's and the false positive takes A's id."""
     import tracker.appearance_guard as guard
