@@ -8,7 +8,8 @@ Sources are video files, MOT sequence folders, folders (scanned recursively), gl
 ``.txt`` lists (:mod:`tracker.batch_jobs`). Every video is tracked exactly as
 ``python -m tracker.run VIDEO --output-dir DIR/<name>`` would track it, with the same options
 (any ``tracker.run`` option but the output paths), into ``DIR/<name>/``. ``--detections auto``
-replays each video's own MOT ``det/det.txt``.
+replays each video's own MOT ``det/det.txt``; ``--save-crops CROPS`` writes each video's person
+crops to ``CROPS/<name>/``.
 
 ``DIR/manifest.jsonl`` records each video as pending, done (with its outputs' sha256) or
 failed (with a one-line reason); running the same command again skips what is done and retries

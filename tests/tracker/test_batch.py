@@ -266,3 +266,19 @@ def test_save_crops_per_video(archive: dict, tmp_path: Path, capsys) -> None:
     assert "give --save-crops DIR too" in capsys.readouterr().err
     assert batch.main([*extra, "--save-crops", str(other)]) == 2
     assert "that is the --out folder" in capsys.readouterr().err
+
+
+def test_manifest_options_added_later_count_as_defaults(tmp_path: Path) -> None:
+    """A manifest written before an option existed (no "crops" key) resumes when the option is at
+    its default, and is refused when it is not."""
+    from tracker.batch_jobs import Job, Manifest
+
+    job = Job(key=str(tmp_path / "a.mp4"), source="a.mp4", name="a")
+    record = {"preset": "dance", "save_crops": None, "crops": "best"}
+    manifest = Manifest(tmp_path / MANIFEST)
+    manifest.update(job.key, state="done", name="a", options={"preset": "dance"})
+    batch._check_same_options(manifest, [job], record)  # nothing raised
+    with pytest.raises(UserError, match=r"--crops 'best' -> 'all'"):
+        batch._check_same_options(manifest, [job], {**record, "crops": "all"})
+    with pytest.raises(UserError, match=r"--preset 'dance' -> 'sports'"):
+        batch._check_same_options(manifest, [job], {**record, "preset": "sports"})
