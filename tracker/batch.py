@@ -8,7 +8,8 @@ Sources are video files, MOT sequence folders, folders (scanned recursively), gl
 ``.txt`` lists (:mod:`tracker.batch_jobs`). Every video is tracked exactly as
 ``python -m tracker.run VIDEO --output-dir DIR/<name>`` would track it, with the same options
 (any ``tracker.run`` option but the output paths), into ``DIR/<name>/``. ``--detections auto``
-replays each video's own MOT ``det/det.txt``.
+replays each video's own MOT ``det/det.txt``; ``--save-crops CROPS`` writes each video's person
+crops to ``CROPS/<name>/``.
 
 ``DIR/manifest.jsonl`` records each video as pending, done (with its outputs' sha256) or
 failed (with a one-line reason); running the same command again skips what is done and retries
@@ -40,22 +41,16 @@ from cgclip.io.atomic import atomic_write_json, atomic_write_text
 from cgclip.io.runs import claim_outputs
 from cgclip.threads import ThreadPlan, plan_threads, threads_arg, usable_cores
 from tracker import run as run_cli
-from tracker.batch_engines import LocalEngine, RayEngine, Work, output_paths
+from tracker.batch_engines import LocalEngine, RayEngine, Work, crops_folder, output_paths
 from tracker.batch_jobs import MANIFEST, Job, Manifest, assign_names, expand_sources
 from tracker.config import load_preset, read_config_yaml
 
-# tracker.run options that name one video's files: the batch chooses those itself (crops: not
-# offered per video in a batch yet; tracker.run --save-crops takes one video).
-PER_VIDEO = (
-    "video",
-    "output_dir",
-    "out_video",
-    "out_mot",
-    "out_json",
-    "detections",
-    "save_crops",
-    "crops",
-    "help",
+# tracker.run options that name one video's files: the batch chooses those itself. (--save-crops
+# DIR is kept: in a batch it names the folder of every video's crops folder, DIR/<name>/.)
+PER_VIDEO = ("video", "output_dir", "out_video", "out_mot", "out_json", "detections", "help")
+CROPS_HELP = (
+    "write each video's person crops per id to DIR/<name>/<id>/<frame>.jpg, <name> being its "
+    "output folder's name under --out (a ReID training set: cgclip dataset 'crops')"
 )
 # Options that change how fast a video is tracked, not what is written: not part of a manifest's
 # record of how its videos were tracked.
@@ -126,6 +121,8 @@ def build_parser() -> ArgumentParser:
     tracking = p.add_argument_group("tracking options, as python -m tracker.run")
     for action in run_cli.build_parser()._actions:  # one definition of tracker.run's options
         if action.dest not in PER_VIDEO:
+            if action.dest == "save_crops":
+                action.help = CROPS_HELP  # a fresh parser's action: tracker.run's is untouched
             tracking._add_action(action)
     return p
 
@@ -159,16 +156,20 @@ class BatchReport:
 
 def _check_same_options(manifest: Manifest, jobs: Sequence[Job], record: dict[str, Any]) -> None:
     """Refuse to mix outputs of different options in one folder (a rerun must resume, not
-    silently keep videos tracked another way)."""
+    silently keep videos tracked another way). An option a manifest written before it existed
+    lacks counts as its default."""
+    defaults = {a.dest: a.default for a in run_cli.build_parser()._actions}
     for job in jobs:
         entry = manifest.get(job.key)
-        if entry and entry["state"] == "done" and entry.get("options") != record:
-            old = entry.get("options") or {}
+        if entry and entry["state"] == "done":
+            old = {**{k: defaults.get(k) for k in record}, **(entry.get("options") or {})}
             diff = [
                 f"--{k.replace('_', '-')} {old.get(k)!r} -> {record.get(k)!r}"
                 for k in sorted(set(old) | set(record))
                 if old.get(k) != record.get(k)
             ]
+            if not diff:
+                continue
             raise UserError(
                 f"{manifest.path}: {job.source} was tracked with other options "
                 f"({'; '.join(diff[:3])}); use another --out folder to track with these"
@@ -240,6 +241,11 @@ def _run_batch(
         if entry is None and not job.error:  # a folder the batch has not written yet
             outputs = output_paths(job, out_dir, no_video=options.no_video).values()
             claim_outputs(outputs, overwrite=options.overwrite, hint=OVERWRITE_HINT)
+            crops = crops_folder(job, options)
+            if crops is not None:
+                from tracker.crops import claim_folder
+
+                claim_folder(crops, overwrite=options.overwrite)
         todo.append(job)
         attempts = (entry or {}).get("attempts", 0)  # a failed or lost try is still counted
         manifest.entries[job.key] = {
@@ -361,7 +367,16 @@ def _engine(args: argparse.Namespace) -> tuple[LocalEngine | RayEngine, ThreadPl
 @cli
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.crops != "best" and args.save_crops is None:
+        raise UserError("--crops chooses what --save-crops writes; give --save-crops DIR too")
     options = tracking_options(args)
+    if options.save_crops is not None:  # the same folder for every worker, whatever its cwd
+        options.save_crops = options.save_crops.resolve()
+        if options.save_crops == args.out.resolve():  # DIR/<name> would be OUT/<name> itself
+            raise UserError(
+                f"--save-crops {args.save_crops}: that is the --out folder, where each video's "
+                "other outputs go; give a folder inside it (e.g. OUT/crops) or elsewhere"
+            )
     run_cli.check_detector_options(args.detector, args.detections, run_cli.detector_options(args))
     # Fail here, once, on a preset or config the workers could not load.
     load_preset(args.preset, **(read_config_yaml(args.config) if args.config else {}))

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import json
 import logging
 import multiprocessing as mp
 import os
+import re
+import shutil
 import signal
 import socket
 import tempfile
@@ -140,11 +143,42 @@ def output_paths(job: Job, out_dir: Path, *, no_video: bool) -> dict[str, Path]:
     return paths
 
 
-def _remove_leftovers(folder: Path) -> None:
-    """Temporary files of a worker that was killed mid-write (``cgclip.io.atomic`` names)."""
+def crops_folder(job: Job, options: argparse.Namespace) -> Path | None:
+    """``--save-crops DIR``: this video's crops folder, ``DIR/<name>`` (``None`` without it)."""
+    root = getattr(options, "save_crops", None)
+    return None if root is None else Path(root) / job.name
+
+
+def _remove_leftovers(folder: Path, crops: Path | None = None) -> None:
+    """Temporary files of a worker that was killed mid-write (``cgclip.io.atomic`` names), and
+    the temporary crops folders beside ``crops`` (``tracker.crops``: ``.<name>.<pid>-...``)."""
     if folder.is_dir():
         for tmp in folder.glob(".*.tmp*"):
             tmp.unlink(missing_ok=True)
+    if crops is not None and crops.parent.is_dir():
+        mine = re.compile(rf"\.{re.escape(crops.name)}\.\d+-")  # not those of "<name>.x"
+        for tmp in crops.parent.iterdir():
+            if tmp.is_dir() and mine.match(tmp.name):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _crops_output(crops: Path, out_dir: Path) -> dict[str, Any]:
+    """The manifest's record of a crops folder: its ``crops.json`` (path relative to ``OUT``
+    when inside it, else absolute; sha256) and how many crops and ids it holds."""
+    from cgclip.data.crops import CROPS_INDEX
+
+    index = crops / CROPS_INDEX
+    try:
+        path = str(index.resolve().relative_to(out_dir.resolve()))
+    except ValueError:
+        path = str(index.resolve())
+    about = json.loads(index.read_text(encoding="utf-8"))
+    return {
+        "path": path,
+        "sha256": sha256_file(index),
+        "crops": about["crops"],
+        "ids": len(about["ids"]),
+    }
 
 
 def _score(gt_seq: str, mot: Path) -> dict[str, Any]:
@@ -183,7 +217,8 @@ def track_job(
             detector = _detector(options, job.detections, parts["device"])
         else:
             detector = parts["detector"]
-        _remove_leftovers(Path(out_dir) / job.name)
+        crops = crops_folder(job, options)
+        _remove_leftovers(Path(out_dir) / job.name, crops)
         paths = output_paths(job, Path(out_dir), no_video=options.no_video)
         counter = _FrameCounter(detector, frames_report)
         start = time.perf_counter()
@@ -197,19 +232,24 @@ def track_job(
             out_video=paths.get("video"),
             max_frames=options.max_frames,
             progress=False,
+            crops_dir=crops,
+            crops_mode=getattr(options, "crops", "best"),
         )
         wall = time.perf_counter() - start
         counter.flush()
+        outputs = {
+            kind: {"path": f"{job.name}/{Path(path).name}", "sha256": sha256_file(path)}
+            for kind, path in paths.items()
+        }
+        if crops is not None:
+            outputs["crops"] = _crops_output(crops, Path(out_dir))
     except Exception as err:  # a bad video fails alone; KeyboardInterrupt still stops the batch
         log.debug("%s failed", job.source, exc_info=True)
         return failed(one_line(err), **where)
     result: dict[str, Any] = {
         "state": "done",
         "error": None,
-        "outputs": {
-            kind: {"path": f"{job.name}/{Path(path).name}", "sha256": sha256_file(path)}
-            for kind, path in paths.items()
-        },
+        "outputs": outputs,
         "frames": summary.frames,
         "complete": summary.complete,  # False: the video ended before the frames it announced
         "frames_expected": summary.frames_expected,

@@ -206,3 +206,79 @@ def test_ray_engine_matches_run(archive: dict, expected: dict, tmp_path: Path, c
     entries = _manifest(out)
     assert "cannot open as a video" in entries[archive["broken"]]["error"]
     assert all(e["attempts"] == 1 for e in entries.values())
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_save_crops_per_video(archive: dict, tmp_path: Path, capsys) -> None:
+    """``--save-crops DIR``: each video's crops in ``DIR/<name>/``, byte for byte those of
+    ``tracker.run --save-crops``, recorded in the manifest; a rerun skips them; a crops folder the
+    batch did not write is not replaced without ``--overwrite``."""
+    sources = archive["good"][:2]  # two MOT sequence folders
+    out, crops = tmp_path / "out", tmp_path / "out" / "crops"
+    argv = [*sources, "--out", str(out), *TRACKING, "--no-video", "--quiet"]
+    assert batch.main([*argv, "--save-crops", str(crops), "--crops", "all"]) == 0
+    entries = _manifest(out)
+    for src in sources:
+        entry, seq = entries[src], Path(src)
+        assert entry["state"] == "done"
+        mine = crops / entry["name"]
+        record = entry["outputs"]["crops"]
+        assert record["path"] == f"crops/{entry['name']}/crops.json"  # relative to --out
+        assert record["sha256"] == sha256_file(mine / "crops.json")
+        index = json.loads((mine / "crops.json").read_text())
+        assert index["mode"] == "all" and record["crops"] == index["crops"] > 0
+        assert record["ids"] == len(index["ids"]) == entry["ids"]
+        assert len(list(mine.rglob("*.jpg"))) == index["crops"]
+        # The same crops as tracker.run with the same options writes for this video alone.
+        ref = tmp_path / "run" / seq.name
+        det = ["--detections", str(seq / "det" / "det.txt"), "--output-dir", str(ref)]
+        run_argv = [src, *det, "--preset", "dance", "--no-video", "--quiet", "--threads", "1"]
+        assert run_cli.main([*run_argv, "--save-crops", str(ref / "crops"), "--crops", "all"]) == 0
+        assert _files(mine) == _files(ref / "crops")
+    assert not [p for p in crops.iterdir() if p.name.startswith(".")]  # no temporary folders
+    stamps = {p: p.stat().st_mtime_ns for p in crops.rglob("*")}
+
+    # A rerun skips the videos done; other crop options would mix two kinds of output.
+    assert batch.main([*argv, "--save-crops", str(crops), "--crops", "all"]) == 0
+    assert all(e["attempts"] == 1 for e in _manifest(out).values())
+    assert {p: p.stat().st_mtime_ns for p in crops.rglob("*")} == stamps
+    assert batch.main([*argv, "--save-crops", str(crops)]) == 2
+    assert "tracked with other options (--crops 'all' -> 'best')" in capsys.readouterr().err
+
+    # A new video whose crops folder holds files the batch did not write: refused, kept.
+    third = archive["good"][2]
+    other = tmp_path / "other"
+    extra = [third, "--out", str(other), *TRACKING, "--no-video", "--quiet"]
+    name = Path(third).stem
+    (crops / name).mkdir()
+    (crops / name / "note.txt").write_text("mine\n")
+    assert batch.main([*extra, "--save-crops", str(crops)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {crops / name}: already exists") and "--overwrite" in err
+    assert (crops / name / "note.txt").read_text() == "mine\n"
+    # Usage errors, before any work: --crops alone, and crops into the --out folder itself.
+    assert batch.main([*extra, "--crops", "all"]) == 2
+    assert "give --save-crops DIR too" in capsys.readouterr().err
+    assert batch.main([*extra, "--save-crops", str(other)]) == 2
+    assert "that is the --out folder" in capsys.readouterr().err
+
+
+def test_manifest_options_added_later_count_as_defaults(tmp_path: Path) -> None:
+    """A manifest written before an option existed (no "crops" key) resumes when the option is at
+    its default, and is refused when it is not."""
+    from tracker.batch_jobs import Job, Manifest
+
+    job = Job(key=str(tmp_path / "a.mp4"), source="a.mp4", name="a")
+    record = {"preset": "dance", "save_crops": None, "crops": "best"}
+    manifest = Manifest(tmp_path / MANIFEST)
+    manifest.update(job.key, state="done", name="a", options={"preset": "dance"})
+    batch._check_same_options(manifest, [job], record)  # nothing raised
+    with pytest.raises(UserError, match=r"--crops 'best' -> 'all'"):
+        batch._check_same_options(manifest, [job], {**record, "crops": "all"})
+    with pytest.raises(UserError, match=r"--preset 'dance' -> 'sports'"):
+        batch._check_same_options(manifest, [job], {**record, "preset": "sports"})
