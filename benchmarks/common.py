@@ -237,8 +237,11 @@ def describe_threads(data: dict[str, Any]) -> str:
     if not parts:  # results from before benchmarks.common recorded them
         torch = m.get("torch_threads", m.get("threads", data.get("torch_threads")))
         parts = [f"torch {torch}"] if torch is not None else []
-        if data.get("threads") is not None and not isinstance(data["threads"], dict):
-            parts.append(f"benchmark threads {data['threads']}")
+        threads = data.get("threads")
+        if isinstance(threads, str):  # a policy's own description: it names torch itself
+            return threads.removeprefix("threads: ")
+        if threads is not None and not isinstance(threads, dict):
+            parts.append(f"benchmark threads {threads}")
     return ", ".join(parts) or "not recorded"
 
 
