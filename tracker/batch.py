@@ -127,10 +127,19 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def tracking_options(args: argparse.Namespace) -> argparse.Namespace:
-    """The options every video is tracked with (tracker.run's, without the per-video paths)."""
+def tracking_options(args: argparse.Namespace, *, out: Path) -> argparse.Namespace:
+    """The options every video is tracked with (tracker.run's, without the per-video paths),
+    for a batch writing into ``out``."""
     names = [a.dest for a in run_cli.build_parser()._actions if a.dest not in PER_VIDEO]
-    return argparse.Namespace(**{n: getattr(args, n) for n in names}, detections=args.detections)
+    options = argparse.Namespace(**{n: getattr(args, n) for n in names}, detections=args.detections)
+    if options.save_crops is not None:  # the same folder for every worker, whatever its cwd
+        options.save_crops = Path(options.save_crops).resolve()
+        if options.save_crops == Path(out).resolve():  # DIR/<name> would be OUT/<name> itself
+            raise UserError(
+                f"--save-crops {args.save_crops}: that is the --out folder, where each video's "
+                "other outputs go; give a folder inside it (e.g. OUT/crops) or elsewhere"
+            )
+    return options
 
 
 def recorded_options(options: argparse.Namespace) -> dict[str, Any]:
@@ -369,14 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.crops != "best" and args.save_crops is None:
         raise UserError("--crops chooses what --save-crops writes; give --save-crops DIR too")
-    options = tracking_options(args)
-    if options.save_crops is not None:  # the same folder for every worker, whatever its cwd
-        options.save_crops = options.save_crops.resolve()
-        if options.save_crops == args.out.resolve():  # DIR/<name> would be OUT/<name> itself
-            raise UserError(
-                f"--save-crops {args.save_crops}: that is the --out folder, where each video's "
-                "other outputs go; give a folder inside it (e.g. OUT/crops) or elsewhere"
-            )
+    options = tracking_options(args, out=args.out)
     run_cli.check_detector_options(args.detector, args.detections, run_cli.detector_options(args))
     # Fail here, once, on a preset or config the workers could not load.
     load_preset(args.preset, **(read_config_yaml(args.config) if args.config else {}))

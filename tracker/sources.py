@@ -152,7 +152,8 @@ def domain_warning(reid: str, source: Source) -> str | None:
 def track_many(args, source: Source) -> int:
     """``tracker.run FOLDER`` or ``'GLOB'``: every video tracked one after another as
     ``python -m tracker.batch SOURCE --out DIR`` with one worker would (manifest, resume,
-    ``summary.csv``), into ``--output-dir`` (default ``runs/<name>``), then a summary table.
+    ``summary.csv``), into ``--output-dir`` (default ``runs/<name>``), then a summary table;
+    ``--save-crops DIR`` puts each video's crops in ``DIR/<name>/``.
     Returns the number of videos that failed, as tracker.batch."""
     from tracker import batch
     from tracker.batch_engines import LocalEngine
@@ -160,7 +161,7 @@ def track_many(args, source: Source) -> int:
 
     per_video = [
         f"--{n.replace('_', '-')}"
-        for n in ("out_video", "out_mot", "out_json", "save_crops")
+        for n in ("out_video", "out_mot", "out_json")
         if getattr(args, n) is not None
     ]
     if per_video:
@@ -179,7 +180,7 @@ def track_many(args, source: Source) -> int:
     load_preset(args.preset, **(read_config_yaml(args.config) if args.config else {}))
     out = args.output_dir or many_output_dir(source)
     jobs = expand_sources([source.text], exclude=out)
-    options = batch.tracking_options(args)
+    options = batch.tracking_options(args, out=out)
     plan = plan_threads(args.threads, concurrent=1, cores=usable_cores())
     if not args.quiet:
         print(f"{len(jobs)} videos -> {out}, one after another; {plan.describe()}")

@@ -231,6 +231,14 @@ def test_a_folder_of_videos_is_tracked_one_after_another_with_a_summary(
     assert (out / "a" / "a.mot.txt").read_text() == (out / "b" / "b.mot.txt").read_text()
     assert len((out / "summary.csv").read_text().splitlines()) == 3
 
+    # --save-crops DIR: each video's crops in DIR/<name>/, as tracker.batch writes them
+    crops = tmp_path / "crops"
+    out2 = tmp_path / "out2"
+    assert main([*argv, "--output-dir", str(out2), "--save-crops", str(crops)]) == 0
+    for name in ("a", "b"):
+        assert (crops / name / "crops.json").is_file()
+        assert list((crops / name).glob("*/*.jpg"))
+
     assert main([str(root / "*" / "*.mp4"), "--out-mot", "x.txt", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --out-mot names one video's output")
