@@ -117,7 +117,15 @@ STEPS: tuple[Step, ...] = (
         ("reid_ablation.json",),
         "trains every ablation row, 3 seeds",
     ),
+    Step(
+        "hog_detector",
+        ("bash", "-c", ".venv-bench/bin/python -m benchmarks.hog_detector"),
+        10,
+        ("hog_detector.json",),
+        "against OpenCV 4, which only the bench venv has",
+    ),
     Step("demo_latency", ("-m", "benchmarks.demo_latency"), 5, ("demo_latency.json",)),
+    Step("demo_search", ("-m", "benchmarks.demo_search"), 10, ("demo_search.json",)),
     Step("tracker_plots", ("-m", "benchmarks.tracker_plots"), 0.5),
     Step("render_docs", ("-m", "benchmarks.render_docs"), 0.2),
 )

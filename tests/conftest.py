@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,11 @@ from tests.support import REPO_ROOT
 # Tests never reach the network, and libraries should not try.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("YOLO_OFFLINE", "1")
+# A shell that runs the suite in the background (`.ci/run &`, nohup) starts it with SIGINT
+# ignored, and every subprocess inherits that: the Ctrl-C tests would see nothing. Give this
+# process Python's own handler back; subprocesses then start with the default disposition.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

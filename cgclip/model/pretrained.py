@@ -76,10 +76,10 @@ def resolve_pretrained(
         return cached
     host = _download_host(tag_cfg)
     if host is not None and (hf_offline() or not reachable(host)):
-        fname = _weights_file(tag_cfg)
+        fname, where = _weights_source(tag_cfg)
         why = "HF_HUB_OFFLINE is set" if hf_offline() else f"this machine cannot reach {host}"
         raise UserError(
-            f"{why}, so the CLIP weights {name}/{pretrained} ({fname}) cannot be downloaded: "
+            f"{why}, so the CLIP weights {name}/{pretrained} ({where}) cannot be downloaded: "
             + how_to_provide.format(file=fname)
         )
     try:
@@ -90,12 +90,6 @@ def resolve_pretrained(
         reason = "no download source"
         raise UserError(_download_hint(name, pretrained, tag_cfg, reason, how_to_provide))
     return Path(path)
-
-
-def _weights_file(cfg: dict[str, Any]) -> str:
-    if cfg.get("hf_hub"):
-        return os.path.split(cfg["hf_hub"])[1] or "open_clip_pytorch_model.bin"
-    return Path(cfg.get("url", "weights.pt")).name
 
 
 def _download_host(cfg: dict[str, Any]) -> str | None:
@@ -113,7 +107,7 @@ def _cached_weights(cfg: dict[str, Any], cache_dir: str | None) -> Path | None:
     from huggingface_hub import try_to_load_from_cache
 
     repo = os.path.split(cfg["hf_hub"])[0]
-    fname = _weights_file(cfg)
+    fname = _weights_source(cfg)[0]
     names = [fname]
     try:  # open_clip prefers a .safetensors twin of the file when the hub has one
         from open_clip.pretrained import _get_safe_alternatives
@@ -128,14 +122,17 @@ def _cached_weights(cfg: dict[str, Any], cache_dir: str | None) -> Path | None:
     return None
 
 
-def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object, todo: str) -> str:
+def _weights_source(cfg: dict[str, Any]) -> tuple[str, str]:
+    """The weights file's name and where it comes from (a Hub repository or a URL)."""
     if cfg.get("hf_hub"):
         repo, fname = os.path.split(cfg["hf_hub"])  # open_clip's "org/model/[file]" convention
         fname = fname or "open_clip_pytorch_model.bin"
-        where = f"{fname} from https://huggingface.co/{repo}"
-    else:
-        fname = Path(cfg.get("url", "weights.pt")).name
-        where = cfg.get("url", "?")
+        return fname, f"{fname} from https://huggingface.co/{repo}"
+    return Path(cfg.get("url", "weights.pt")).name, cfg.get("url", "?")
+
+
+def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object, todo: str) -> str:
+    fname, where = _weights_source(cfg)
     reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     todo = todo.format(file=fname)
     return f"could not download CLIP weights {name}/{tag} ({where}): {reason}. {todo}"
