@@ -34,7 +34,7 @@ def pretrained_tag_config(name: str, pretrained: str) -> dict[str, Any] | None:
 
 
 DEFAULT_HOW_TO_PROVIDE = (
-    "Download that file on a machine with internet and pass pretrained='/path/to/{file}', "
+    "Download {source} on a machine with internet and pass pretrained='/path/to/{file}', "
     "or place it in the Hugging Face cache (HF_HOME) and set HF_HUB_OFFLINE=1"
 )
 
@@ -49,8 +49,9 @@ def resolve_pretrained(
     """A local path to the weights for ``pretrained`` (a tag or a file), downloading if needed.
 
     This is the only place that downloads weights. When the download fails, the error names the
-    file and its source, then says ``how_to_provide`` it (``{file}``: the weights file name), so
-    each caller can name its own option (``--reid clip:PATH``, ``--clip-weights``).
+    file, then says ``how_to_provide`` it (``{file}``: the weights file name; ``{source}``: it
+    and where it comes from), so each caller can name its own option (``--reid clip:PATH``,
+    ``--clip-weights``) and leave out what its reader cannot use (a URL, for a web visitor).
     """
     if os.path.isfile(pretrained):
         return Path(pretrained)
@@ -79,8 +80,8 @@ def resolve_pretrained(
         fname, where = _weights_source(tag_cfg)
         why = "HF_HUB_OFFLINE is set" if hf_offline() else f"this machine cannot reach {host}"
         raise UserError(
-            f"{why}, so the CLIP weights {name}/{pretrained} ({where}) cannot be downloaded: "
-            + how_to_provide.format(file=fname)
+            f"{why}, so the CLIP weights {name}/{pretrained} ({fname}) cannot be downloaded: "
+            + how_to_provide.format(file=fname, source=where)
         )
     try:
         path = download_pretrained(tag_cfg, cache_dir=cache_dir)
@@ -134,7 +135,7 @@ def _weights_source(cfg: dict[str, Any]) -> tuple[str, str]:
 def _download_hint(name: str, tag: str, cfg: dict[str, Any], err: object, todo: str) -> str:
     fname, where = _weights_source(cfg)
     reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    todo = todo.format(file=fname)
+    todo = todo.format(file=fname, source="that file")  # the message names the source already
     return f"could not download CLIP weights {name}/{tag} ({where}): {reason}. {todo}"
 
 

@@ -230,7 +230,7 @@ def _download_clip_weights(option: str, hint: str | None) -> Path:
     from cgclip.model.pretrained import resolve_pretrained
 
     hint = hint or (
-        f"download that file where there is internet and pass {option} clip:/path/to/{{file}}, "
+        f"download {{source}} where there is internet and pass {option} clip:/path/to/{{file}}, "
         f"or use {option} model.safetensors (a cgclip checkpoint) or {option} none (motion only)"
     )
     try:

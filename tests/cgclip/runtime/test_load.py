@@ -112,9 +112,8 @@ def test_clip_with_the_hub_unreachable_fails_at_once_without_retries(monkeypatch
     assert probes == ["huggingface.co"]
     assert str(err.value) == (
         "--reid clip: this machine cannot reach huggingface.co, so the CLIP weights "
-        "ViT-B-16/openai (open_clip_pytorch_model.bin from "
-        "https://huggingface.co/timm/vit_base_patch16_clip_224.openai) cannot be downloaded: "
-        "download that file "
+        "ViT-B-16/openai (open_clip_pytorch_model.bin) cannot be downloaded: download "
+        "open_clip_pytorch_model.bin from https://huggingface.co/timm/vit_base_patch16_clip_224.openai "
         "where there is internet and pass --reid clip:/path/to/open_clip_pytorch_model.bin, or "
         "use --reid model.safetensors (a cgclip checkpoint) or --reid none (motion only)"
     )
