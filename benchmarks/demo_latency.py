@@ -240,5 +240,42 @@ def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"median": median, "rounds": rounds}
 
 
+def render(result: dict[str, Any]) -> str:
+    """The docs table of a result (``benchmarks.render_docs``)."""
+    from benchmarks.render_docs import md_table
+
+    rows = []
+    for setup, run in result["runs"].items():
+        r = run["median"]
+        one, two = r["one_pass"], r["two_pass"]
+        label = f"CG-CLIP `{setup.split(':', 1)[1]}`" if setup.startswith("ckpt:") else setup
+        search = "-" if r["search_ms"] is None else f"{r['search_ms']:.1f} ms"
+        loads = [x["one_pass"]["load_1min"] for x in run["rounds"]]
+        loads += [x["two_pass"]["load_1min"] for x in run["rounds"]]
+        rows.append(
+            [
+                label,
+                f"{two['wall_s']:.2f} s ({two['track']:.2f} + {two['video']:.2f} + "
+                f"{two['gallery']:.2f})",
+                f"{one['wall_s']:.2f} s ({one['track']:.2f} + {one['video']:.2f} + "
+                f"{one['gallery']:.2f})",
+                f"{r['ratio']:.2f}",
+                f"{r['cpu_ratio']:.2f}",
+                f"{min(loads):.1f}-{max(loads):.1f}",
+                search,
+            ]
+        )
+    header = [
+        "ReID",
+        "two passes (track + H.264 + gallery)",
+        "one pass (track + H.264 + gallery)",
+        "wall one/two",
+        "CPU one/two",
+        "load (1 min)",
+        "one search",
+    ]
+    return md_table(header, rows)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -165,5 +165,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def render(result: dict[str, Any]) -> str:
+    """The docs table: search and identity-click latency with N identities per model."""
+    from benchmarks.render_docs import fmt_ms, md_table
+
+    rows = []
+    for name, m in result["models"].items():
+        ms = m["median_ms"]
+        load = m["load_avg_1min"]
+        rows.append(
+            [
+                f"`{name}` (text {m['text_layers']}x{m['text_width']})",
+                f"{fmt_ms(ms['raw'])} ms",
+                f"{fmt_ms(ms['calibrated'])} ms",
+                f"{m['calibrated_over_raw']:.2f}",
+                f"**{fmt_ms(ms['handler'])} ms**"
+                + ("" if m["handler_under_target"] else " (over)"),
+                f"{fmt_ms(ms['click'])} ms",
+                f"{m['null_calibration_s']:.2f} s",
+                f"{min(load):.1f}-{max(load):.1f}",
+            ]
+        )
+    header = [
+        "model",
+        "raw ranking",
+        "calibrated",
+        "calibrated / raw",
+        f"whole search (target < {result['target_ms']:g} ms)",
+        "identity click (strip)",
+        "null calibration, once",
+        "load average",
+    ]
+    return md_table(header, rows)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

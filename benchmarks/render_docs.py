@@ -19,6 +19,7 @@ thread settings and load average (:func:`run_line`, from the JSON's ``machine`` 
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -339,116 +340,29 @@ def gpu(results: Path) -> str:
     return render_markdown(results / "gpu")
 
 
-@renderer("demo_latency")
-def demo_latency(results: Path) -> str:
-    doc = read_result(results, "demo_latency")
-    rows = []
-    for setup, run in doc["runs"].items():
-        r = run["median"]
-        one, two = r["one_pass"], r["two_pass"]
-        label = f"CG-CLIP `{setup.split(':', 1)[1]}`" if setup.startswith("ckpt:") else setup
-        search = "-" if r["search_ms"] is None else f"{r['search_ms']:.1f} ms"
-        loads = [x["one_pass"]["load_1min"] for x in run["rounds"]]
-        loads += [x["two_pass"]["load_1min"] for x in run["rounds"]]
-        rows.append(
-            [
-                label,
-                f"{two['wall_s']:.2f} s ({two['track']:.2f} + {two['video']:.2f} + "
-                f"{two['gallery']:.2f})",
-                f"{one['wall_s']:.2f} s ({one['track']:.2f} + {one['video']:.2f} + "
-                f"{one['gallery']:.2f})",
-                f"{r['ratio']:.2f}",
-                f"{r['cpu_ratio']:.2f}",
-                f"{min(loads):.1f}-{max(loads):.1f}",
-                search,
-            ]
-        )
-    header = [
-        "ReID",
-        "two passes (track + H.264 + gallery)",
-        "one pass (track + H.264 + gallery)",
-        "wall one/two",
-        "CPU one/two",
-        "load (1 min)",
-        "one search",
-    ]
-    return md_table(header, rows)
+# Results whose benchmark module renders its own table: ``benchmarks.<name>.render(result)``.
+MODULE_RENDERED = (
+    "demo_latency",
+    "demo_search",
+    "tracker_crossdomain",
+    "tracker_robustness",
+    "tfe_cost",
+    "thread_policy",
+    "batch_throughput",
+    "hog_detector",
+)
 
 
-@renderer("demo_search")
-def demo_search(results: Path) -> str:
-    """Search and identity-click latency with N identities per model (benchmarks.demo_search)."""
-    data = read_result(results, "demo_search")
-    rows = []
-    for name, m in data["models"].items():
-        ms = m["median_ms"]
-        load = m["load_avg_1min"]
-        rows.append(
-            [
-                f"`{name}` (text {m['text_layers']}x{m['text_width']})",
-                f"{fmt_ms(ms['raw'])} ms",
-                f"{fmt_ms(ms['calibrated'])} ms",
-                f"{m['calibrated_over_raw']:.2f}",
-                f"**{fmt_ms(ms['handler'])} ms**"
-                + ("" if m["handler_under_target"] else " (over)"),
-                f"{fmt_ms(ms['click'])} ms",
-                f"{m['null_calibration_s']:.2f} s",
-                f"{min(load):.1f}-{max(load):.1f}",
-            ]
-        )
-    header = [
-        "model",
-        "raw ranking",
-        "calibrated",
-        "calibrated / raw",
-        f"whole search (target < {data['target_ms']:g} ms)",
-        "identity click (strip)",
-        "null calibration, once",
-        "load average",
-    ]
-    return md_table(header, rows)
+def _module_renderer(name: str) -> Renderer:
+    def render(results: Path) -> str:
+        return importlib.import_module(f"benchmarks.{name}").render(read_result(results, name))
+
+    render.__name__ = name
+    return render
 
 
-@renderer("tracker_crossdomain")
-def tracker_crossdomain(results: Path) -> str:
-    from benchmarks.tracker_crossdomain import render
-
-    return render(read_result(results, "tracker_crossdomain"))
-
-
-@renderer("tracker_robustness")
-def tracker_robustness(results: Path) -> str:
-    from benchmarks.tracker_robustness import render
-
-    return render(read_result(results, "tracker_robustness"))
-
-
-@renderer("tfe_cost")
-def tfe_cost(results: Path) -> str:
-    from benchmarks.tfe_cost import render
-
-    return render(read_result(results, "tfe_cost"))
-
-
-@renderer("thread_policy")
-def thread_policy(results: Path) -> str:
-    from benchmarks.thread_policy import render
-
-    return render(read_result(results, "thread_policy"))
-
-
-@renderer("batch_throughput")
-def batch_throughput(results: Path) -> str:
-    from benchmarks.batch_throughput import render
-
-    return render(read_result(results, "batch_throughput"))
-
-
-@renderer("hog_detector")
-def hog_detector(results: Path) -> str:
-    from benchmarks.hog_detector import render
-
-    return render(read_result(results, "hog_detector"))
+for _name in MODULE_RENDERED:
+    renderer(_name)(_module_renderer(_name))
 
 
 # ----------------------------------------------------------------------------- docs
