@@ -1,8 +1,8 @@
-"""Appearance that never hurts: the reachability gate, the re-identification margin and the
-per-video appearance trust (``docs/robustness.md``).
+"""Appearance that never hurts: the reachability gate, the per-video calibration and trust,
+the re-identification evidence and margin, and whole crops (``docs/robustness.md``).
 
 An embedder trained elsewhere (another sport, a broadcast camera, our generator) can rank a
-stranger across the frame above the person who just walked behind a pillar. Three guards keep
+stranger across the frame above the person who just walked behind a pillar. These guards keep
 such a model from doing worse than motion alone:
 
 - **Reachability.** A detection may take a track's id by appearance only if it lies within what
@@ -11,11 +11,11 @@ such a model from doing worse than motion alone:
   possible because the reach grows with the time lost; camera motion is already compensated in
   the track's boxes when ``cmc`` is on.
 - **Calibration.** Raw cosine distances mean nothing across embedders (a small model trained
-  on our generator puts people 0.002-0.1 apart, CLIP 0.1-0.6). Every motion-confident
+  on our generator puts people 0.002-0.1 apart; another can differ by orders of magnitude). Every motion-confident
   first-stage match (IoU >= :data:`CONFIDENT_IOU`) teaches the tracker this video's scale: the
   distance to the person's own detection and to each *rival* (another detection near the
-  track). Appearance decisions then use a distance's *rival rank*, the fraction of rivals seen
-  that close (:class:`AppearanceCalibration`).
+  track). Re-identification then decides on a distance's *rival rank*, the fraction of rivals
+  seen that close (:class:`AppearanceCalibration`).
 - **Evidence and margin.** Re-identification needs a rival rank of at most ``reid_rank``, a
   distance ``reid_evidence`` times more common for a person's own detection than for a rival
   (a weak embedder puts both at the same distances), and a lead of ``reid_rank_margin`` over
@@ -24,6 +24,8 @@ such a model from doing worse than motion alone:
   through ``trust_floor .. trust_full`` to a trust in [0, 1] that scales the appearance weight
   of the fused stages, relaxes their gate, and scales ``reid_rank``. An embedder that cannot tell
   people from those around them ends at trust 0: motion only.
+- **Whole crops.** Only crops shaped like a whole person join a track's window
+  (:func:`clean_crops`).
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ class AppearanceCalibration:
     video has separability 0.5 and trust 0.
 
     - :meth:`rival_rank` maps a cosine distance to the fraction of rivals seen at least that
-      close: 0 is closer than any rival, 0.5 a typical rival. It is the scale every
-      appearance decision uses, so thresholds mean the same for every embedder.
+      close: 0 is closer than any rival, 0.5 a typical rival. Re-identification decides on
+      this scale (and on :meth:`evidence`), so its thresholds mean the same for every embedder.
     - :attr:`separability` is the AUC ``P(positive < rival)``; it maps through
       ``floor .. full`` to the :attr:`trust` in [0, 1]. An embedder that cannot tell a person
       from the people around them ends at trust 0: motion only.
