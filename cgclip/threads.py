@@ -78,10 +78,16 @@ def _cgroup_quota() -> float | None:
     return None
 
 
+# A video decoder beside the pool keeps about half a core busy: on an idle 2-core machine the
+# tracker ran 76 FPS with 2 threads and 52 with 1 (benchmarks/results/thread_policy.json); on a
+# loaded one the load average already takes the core away.
+DECODER_SHARE = 0.5
+
+
 def plan_threads(
     threads: int | None = None,
     *,
-    concurrent: int = 1,
+    concurrent: float = 1,
     cores: int | None = None,
     load: float | None = None,
 ) -> ThreadPlan:
@@ -90,8 +96,8 @@ def plan_threads(
     threads: an explicit count (``--threads``); ``None`` chooses: ``OMP_NUM_THREADS`` when the
         user set it, else the cores left after ``concurrent`` busy threads and after the
         machine's load, at least one.
-    concurrent: busy threads running beside the compute pool (1 for the tracker's decoder,
-        ``num_workers`` for training's DataLoader, 0 when nothing else runs).
+    concurrent: busy threads running beside the compute pool (:data:`DECODER_SHARE` for the
+        tracker's decoder, ``num_workers`` for training's DataLoader, 0 when nothing else runs).
     load: busy cores outside this process (default: the 1-minute load average).
     """
     if load is None:
@@ -110,7 +116,7 @@ def plan_threads(
         n, source = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
     else:
         idle = int(cores - load + 0.5)
-        n, source = max(1, min(cores - max(0, concurrent), idle)), "auto"
+        n, source = max(1, min(int(cores - max(0, concurrent) + 0.5), idle)), "auto"
     return ThreadPlan(cores=cores, load=load, torch=n, opencv=n, blas=n, source=source)
 
 
@@ -131,7 +137,7 @@ def apply_threads(plan: ThreadPlan) -> ThreadPlan:
     return plan
 
 
-def configure_threads(threads: int | None = None, *, concurrent: int = 1) -> ThreadPlan:
+def configure_threads(threads: int | None = None, *, concurrent: float = 1) -> ThreadPlan:
     """:func:`plan_threads` then :func:`apply_threads`: the one call a CLI makes."""
     return apply_threads(plan_threads(threads, concurrent=concurrent))
 

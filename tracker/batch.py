@@ -39,7 +39,7 @@ from tqdm import tqdm
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json, atomic_write_text
 from cgclip.io.runs import claim_outputs
-from cgclip.threads import ThreadPlan, plan_threads, threads_arg, usable_cores
+from cgclip.threads import DECODER_SHARE, ThreadPlan, plan_threads, threads_arg, usable_cores
 from tracker import run as run_cli
 from tracker.batch_engines import LocalEngine, RayEngine, Work, crops_folder, output_paths
 from tracker.batch_jobs import MANIFEST, Job, Manifest, assign_names, expand_sources
@@ -359,7 +359,9 @@ def _engine(args: argparse.Namespace) -> tuple[LocalEngine | RayEngine, ThreadPl
         workers = args.workers or 1
         # Each worker gets its share of the cores; its decoder runs beside its compute pool.
         cores = max(1, usable_cores() // workers)
-        return LocalEngine(workers), plan_threads(args.threads, concurrent=1, cores=cores)
+        return LocalEngine(workers), plan_threads(
+            args.threads, concurrent=DECODER_SHARE, cores=cores
+        )
     if args.ray and Path(args.ray).exists():
         raise UserError(
             f"--ray {args.ray}: that is a file, not a Ray address; write the sources before "
@@ -370,7 +372,7 @@ def _engine(args: argparse.Namespace) -> tuple[LocalEngine | RayEngine, ThreadPl
     engine = RayEngine(
         args.ray or None, workers=args.workers, cpus_per_task=cpus, gpus_per_task=gpus
     )
-    return engine, plan_threads(args.threads, concurrent=1, cores=cpus)
+    return engine, plan_threads(args.threads, concurrent=DECODER_SHARE, cores=cpus)
 
 
 @cli

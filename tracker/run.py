@@ -34,7 +34,7 @@ from cgclip.errors import (
 )
 from cgclip.io.config import number_arg
 from cgclip.io.runs import claim_outputs
-from cgclip.threads import add_threads_argument, configure_threads
+from cgclip.threads import DECODER_SHARE, add_threads_argument, configure_threads
 from tracker.config import TrackerConfig, load_preset, preset_names, read_config_yaml
 from tracker.detectors import (
     DETECTOR_OPTIONS,
@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return track_many(args, source)
     # The decoder runs beside the detector and encoder pool.
-    threads = configure_threads(args.threads, concurrent=1)
+    threads = configure_threads(args.threads, concurrent=DECODER_SHARE)
     if not args.quiet:
         print(threads.describe(), file=sys.stderr)
     defaults = source_outputs(source, args.output_dir)

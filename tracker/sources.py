@@ -174,14 +174,14 @@ def track_many(args, source: Source) -> int:
             f"--detections {args.detections}: one det.txt cannot serve many videos; use "
             "--detections auto to replay each MOT sequence's own det/det.txt"
         )
-    from cgclip.threads import plan_threads, usable_cores
+    from cgclip.threads import DECODER_SHARE, plan_threads, usable_cores
     from tracker.config import load_preset, read_config_yaml
 
     load_preset(args.preset, **(read_config_yaml(args.config) if args.config else {}))
     out = args.output_dir or many_output_dir(source)
     jobs = expand_sources([source.text], exclude=out)
     options = batch.tracking_options(args, out=out)
-    plan = plan_threads(args.threads, concurrent=1, cores=usable_cores())
+    plan = plan_threads(args.threads, concurrent=DECODER_SHARE, cores=usable_cores())
     if not args.quiet:
         print(f"{len(jobs)} videos -> {out}, one after another; {plan.describe()}")
     report = batch.run_batch(jobs, options, out, LocalEngine(1), plan, progress=not args.quiet)

@@ -40,6 +40,15 @@ def test_auto_leaves_the_cores_other_processes_keep_busy():
     assert plan_threads(cores=16, concurrent=1, load=0.3).torch == 15  # concurrency still counts
 
 
+def test_a_decoder_takes_half_a_core():
+    """Measured (thread_policy): idle, 2 threads beat 1 beside the decoder; loaded, 1 wins."""
+    from cgclip.threads import DECODER_SHARE
+
+    assert plan_threads(cores=2, concurrent=DECODER_SHARE, load=0.2).torch == 2
+    assert plan_threads(cores=2, concurrent=DECODER_SHARE, load=1.0).torch == 1
+    assert plan_threads(cores=16, concurrent=DECODER_SHARE, load=0.0).torch == 16
+
+
 def test_explicit_count_and_user_environment_win(monkeypatch):
     assert plan_threads(3, cores=2, load=5.0).torch == 3  # the user's count, whatever the load
     assert plan_threads(3, cores=2).source == "--threads"
