@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,26 @@ def _cgroup_quota() -> float | None:
     return None
 
 
+def busy_cores(samples: int = 5, interval_s: float = 0.01) -> float:
+    """Cores other processes keep busy now: the runnable tasks in ``/proc/loadavg`` less this
+    one, the median of a few samples. The 1-minute load average lags: right after a job ends it
+    still reads about 1 on an idle machine, and a run starting then took one thread too few.
+    Where ``/proc`` is missing, the 1-minute load average."""
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
+            try:
+                return os.getloadavg()[0]
+            except OSError:  # not available on this platform
+                return 0.0
+        if i + 1 < samples:
+            time.sleep(interval_s)
+    return float(max(0, sorted(counts)[len(counts) // 2]))
+
+
 # A video decoder beside the pool keeps about half a core busy: on an idle 2-core machine the
 # tracker ran 76 FPS with 2 threads and 52 with 1 (benchmarks/results/thread_policy.json); on a
 # loaded one the load average already takes the core away.
@@ -98,13 +119,10 @@ def plan_threads(
         machine's load, at least one.
     concurrent: busy threads running beside the compute pool (:data:`DECODER_SHARE` for the
         tracker's decoder, ``num_workers`` for training's DataLoader, 0 when nothing else runs).
-    load: busy cores outside this process (default: the 1-minute load average).
+    load: busy cores outside this process (default: :func:`busy_cores`).
     """
     if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:  # not available on this platform
-            load = 0.0
+        load = busy_cores()
     if cores is None:
         local_procs = os.environ.get("LOCAL_WORLD_SIZE", "1")
         cores = max(1, usable_cores() // (int(local_procs) if local_procs.isdigit() else 1))
