@@ -17,6 +17,7 @@ and, while tracking, the frames done and the time left.
 # No ``from __future__ import annotations`` here: Gradio fills a ``request: gr.Request``
 # parameter by its annotation, which it must be able to evaluate (``gr`` is a local import).
 
+import logging
 import os
 import shutil
 import sys
@@ -56,6 +57,8 @@ from demo.views import (
 from demo.views import md_escape as _md_escape
 from demo.views import search as search_identities
 from tracker.config import preset_names
+
+log = logging.getLogger(__name__)
 
 # Gradio's video element raises a "Video not playable" toast for an AVI / MPEG-4 Part 2 upload
 # before the H.264 preview replaces it; once the preview is there, that toast is wrong.
@@ -400,7 +403,7 @@ def launch(
     except KeyboardInterrupt:
         jobs: JobRegistry | None = getattr(app, "cgclip_jobs", None)
         running = jobs.cancel_all() if jobs is not None else 0
-        print(f"stopping: {running} running job(s) cancelled; closing the server", flush=True)
+        log.warning("stopping: %d running job(s) cancelled; closing the server", running)
         server = getattr(app, "server", None)
         if server is not None:  # drop open page connections instead of waiting on them
             server.force_exit = True
@@ -412,7 +415,7 @@ def launch(
         for job in stuck:
             if job.folder:
                 shutil.rmtree(job.folder, ignore_errors=True)
-        print(f"stopped: {len(stuck)} job(s) left mid-frame, their folders removed", flush=True)
+        log.warning("stopped: %d job(s) left mid-frame, their folders removed", len(stuck))
         sys.stderr.flush()
         os._exit(130)
     return served

@@ -3,7 +3,7 @@ assignments, one method per stage (the order they run in is in ``Tracker.update`
 
 ``MatchingStages`` is a mixin: it reads the tracker's ``config``, ``table`` (the
 :class:`~tracker.tracks.TrackTable`), ``_pred_xyxy`` (this frame's predicted boxes), ``frame_id``,
-``frame_rate`` and ``_trust``, and writes only ``det_track`` / ``matched``, the per-frame
+``frame_rate`` and ``_calibration``, and writes only ``det_track`` / ``matched``, the per-frame
 assignment arrays it is handed. Every appearance-driven stage goes through the guards of
 :mod:`tracker.appearance_guard`.
 """
@@ -59,14 +59,14 @@ class MatchingStages:
     def trust(self) -> float:
         """How far appearance is trusted on this video so far, in [0, 1] (1 without
         ``appearance_trust``; see :mod:`tracker.appearance_guard`)."""
-        return self._trust.trust
+        return self._calibration.trust
 
     @property
     def separability(self) -> float:
         """Running rate at which a motion-confident match is also the nearest in appearance."""
-        return self._trust.separability
+        return self._calibration.separability
 
-    def _observe_separability(self, high, boxes, embs, det_track) -> None:
+    def _observe_calibration(self, high, boxes, embs, det_track) -> None:
         """This frame's motion-confident first-stage matches as calibration samples: the
         distance to the matched detection, and to every other detection near the track."""
         if embs is None or not len(high) or not self.config.appearance_trust:
@@ -92,7 +92,7 @@ class MatchingStages:
         gap = np.hypot(*(det_centre[None] - centre[:, None]).transpose(2, 0, 1))
         near = gap <= RIVAL_HEIGHTS * np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
         own = others[None, :] == cols[:, None]
-        self._trust.observe(dist[own], dist[near & ~own])
+        self._calibration.observe(dist[own], dist[near & ~own])
 
     def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
         """``(K, M)`` bool: detection ``m`` is within reach of track ``rows[k]``'s last observed
@@ -187,8 +187,8 @@ class MatchingStages:
         dist = cosine_distance(self.table.emb[people], emb)  # (P, M)
         dist[:, ~np.isfinite(emb).all(axis=1)] = np.inf  # skipped crops (embed_skip_iou)
         if calibrated:
-            ok = (dist <= cfg.reid_thresh) & (self._trust.evidence(dist) >= cfg.reid_evidence)
-            dist = np.where(ok, self._trust.rival_rank(dist), np.inf)
+            ok = (dist <= cfg.reid_thresh) & (self._calibration.evidence(dist) >= cfg.reid_evidence)
+            dist = np.where(ok, self._calibration.rival_rank(dist), np.inf)
         margin = cfg.reid_rank_margin if calibrated else cfg.reid_min_margin
         cost = margin_gated(dist, np.searchsorted(people, lost), margin)
         cost[~self._reachable(lost, boxes)] = np.inf

@@ -123,7 +123,7 @@ class Tracker(MatchingStages):
         self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
         cfg = self.config
-        self._trust = AppearanceCalibration(
+        self._calibration = AppearanceCalibration(
             enabled=cfg.appearance_trust, floor=cfg.trust_floor, full=cfg.trust_full
         )
         self.backfill: list[tuple[int, sv.Detections]] = []
@@ -165,7 +165,7 @@ class Tracker(MatchingStages):
 
         # a. confirmed tracks x high detections: IoU + appearance + direction.
         self._match_first(pool, high, boxes, conf, embs, det_track, matched)
-        self._observe_separability(high, boxes, embs, det_track)
+        self._observe_calibration(high, boxes, embs, det_track)
         high_left = high[det_track[high] < 0]
         # b. tracked (not lost) leftovers x low detections: IoU only.
         left = pool[~matched[pool]]
