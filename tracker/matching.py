@@ -37,6 +37,12 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _iou(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
 
 
+def paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(N,)`` IoU of ``a[i]`` with ``b[i]`` for ``(N, 4)`` corner boxes: the diagonal of
+    :func:`box_iou` without the ``(N, N)`` matrix."""
+    return _iou(*_boxes(a).T, *_boxes(b).T)
+
+
 # Above this many pairs (N tracks x M detections) the candidate pairs come from a sweep along x
 # instead of the dense IoU matrix, and the assignment first takes every lone pair. Measured on
 # the 2-core machine under load ~7 (benchmarks.tracker_speed's crowd, default preset, rounds

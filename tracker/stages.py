@@ -15,13 +15,13 @@ import numpy as np
 from tracker.appearance_guard import CONFIDENT_IOU, RIVAL_HEIGHTS, margin_gated, reachable
 from tracker.matching import (
     assign_pairs,
-    box_iou,
     cosine_distance,
     cosine_pairs,
     direction_pairs,
     fuse_cost,
     iou_pairs,
     linear_assignment,
+    paired_iou,
 )
 from tracker.tracks import LOST
 
@@ -80,8 +80,11 @@ class MatchingStages:
         if temb.shape[1] != embs.shape[1]:
             return
         pred = self._pred_xyxy[rows]
-        iou = box_iou(pred, boxes[cols])[np.arange(len(rows)), np.arange(len(rows))]
-        ok = has & (iou >= CONFIDENT_IOU) & np.isfinite(embs[cols]).all(axis=1)
+        ok = (
+            has
+            & (paired_iou(pred, boxes[cols]) >= CONFIDENT_IOU)
+            & np.isfinite(embs[cols]).all(axis=1)
+        )
         if not ok.any():
             return
         rows, cols, temb, pred = rows[ok], cols[ok], temb[ok], pred[ok]
