@@ -116,6 +116,30 @@ def _seq_length(seq_dir: Path, gt_rows: np.ndarray, res_rows: np.ndarray) -> int
     return max(frames) if frames else 1
 
 
+def _has_classes(rows: np.ndarray) -> bool:
+    """MOT16/17/20 ground truth: column 8 a class id in 1..12, column 9 a visibility in [0, 1].
+    2D MOT 2015 ground truth has world coordinates there (-1 where unknown) and no classes."""
+    cls, vis = rows[:, 7], rows[:, 8]
+    return bool(np.all((cls >= 1) & (cls <= 12) & (cls == np.round(cls)) & (vis >= 0) & (vis <= 1)))
+
+
+def gt_benchmark(gt_files: dict[str, np.ndarray]) -> str:
+    """TrackEval's benchmark style for these ground-truth files: ``"MOT17"`` when every row has
+    a class and a visibility (pedestrians are class 1; distractor classes are removed), else
+    ``"MOT15"`` (2D MOT 2015: every box is a pedestrian). Under the MOT17 rules a MOT15 ground
+    truth would lose every box and score 0, so a mix of the two is refused."""
+    styled = {name: _has_classes(r) for name, r in gt_files.items() if len(r)}
+    if all(styled.values()):
+        return "MOT17"
+    if not any(styled.values()):
+        return "MOT15"
+    mot15 = sorted(n for n, has in styled.items() if not has)
+    raise UserError(
+        f"ground truth without classes (2D MOT 2015 style: {', '.join(mot15)}) mixed with "
+        "MOT16/17/20-style ground truth (class, visibility); evaluate the two kinds separately"
+    )
+
+
 def evaluate(
     gt: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     results: str | os.PathLike[str],
@@ -138,9 +162,9 @@ def evaluate(
         gt_root, tr_root = Path(tmp) / "gt", Path(tmp) / "trackers" / "tracker" / "data"
         gt_root.mkdir(parents=True)
         tr_root.mkdir(parents=True)
-        seq_info = {}
+        seq_info, gt_files = {}, {}
         for name, seq in seqs.items():
-            gt_rows = read_mot(_gt_file(seq), kind="gt")
+            gt_rows = gt_files[name] = read_mot(_gt_file(seq), kind="gt")
             res_rows = read_mot(files[name], kind="results")
             length = _seq_length(_seq_folder(seq), gt_rows, res_rows)
             if len(res_rows) and res_rows[:, 0].max() > length:
@@ -158,6 +182,7 @@ def evaluate(
             "TRACKERS_TO_EVAL": ["tracker"],
             "SKIP_SPLIT_FOL": True,
             "SEQ_INFO": seq_info,
+            "BENCHMARK": gt_benchmark(gt_files),
             "PRINT_CONFIG": False,
             "OUTPUT_FOLDER": str(Path(tmp) / "out"),
         }

@@ -40,6 +40,22 @@ def test_replay_detector_serves_frames(tmp_path):
     assert d.last_frame == 3
 
 
+def test_replay_detector_ranks_raw_scores(tmp_path, caplog):
+    """Raw detector scores (MOT15's ACF: about -1 to 140) become their rank in the file, so the
+    tracker's probability thresholds act as quantiles; ties share the highest rank."""
+    det = tmp_path / "det.txt"
+    scores = [42.8, -0.7, 117.9, 42.8]
+    det.write_text(
+        "".join(f"1,-1,{10 + 40 * i},20,30,60,{c},-1,-1,-1\n" for i, c in enumerate(scores))
+    )
+    with caplog.at_level("WARNING"):
+        (out,) = ReplayDetector(det).detect([np.zeros((100, 200, 3), np.uint8)], [1])
+    assert out.confidence.tolist() == pytest.approx([0.75, 0.25, 1.0, 0.75])
+    assert "span [-0.7, 117.9], not [0, 1]" in caplog.text
+    (kept,) = ReplayDetector(det, min_conf=0.5).detect([np.zeros((100, 200, 3), np.uint8)], [1])
+    assert len(kept) == 3  # --conf 0.5 keeps the better half (and the tie)
+
+
 def test_replay_detector_rejects_malformed_rows(tmp_path):
     det = tmp_path / "det.txt"
     det.write_text("1,-1,10,20,30,60,0.9\n2,-1,10,twenty,30,60,0.9\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cgclip.errors import UserError
 from cgclip.io.mot import SeqInfo, write_seqinfo
 from tracker.eval import evaluate, main
 
@@ -82,6 +83,30 @@ def test_metrics_match_hand_derivation(tmp_path):
     assert c["MOTA"] == pytest.approx(100 * (1 - 3 / 16))
     assert c["IDF1"] == pytest.approx(100 * 26 / (26 + 3 + 3))
     assert c["IDSW"] == 1
+
+
+def test_mot15_ground_truth_is_scored_without_classes(tmp_path):
+    """2D MOT 2015 ground truth has world coordinates where MOT17 has class and visibility
+    (``frame,id,x,y,w,h,1,-1,-1,-1`` or real coordinates); under MOT17's rules every box would be
+    dropped and any result would score 0. A zero-marked row (column 7 = 0) is still ignored."""
+    gt, res = make_case(tmp_path)
+    for name in ("switch", "miss_fp", "perfect"):
+        gt_file = gt / name / "gt" / "gt.txt"
+        rows = [line.split(",")[:6] for line in gt_file.read_text().splitlines()]
+        text = "".join(",".join(r) + ",1,2.5,-1,-1\n" for r in rows)
+        gt_file.write_text(text + "1,99,500,300,20,40,0,-1,-1,-1\n")  # zero-marked: ignored
+    s = evaluate(gt, res)["sequences"]
+    assert s["switch"]["IDF1"] == pytest.approx(50.0) and s["switch"]["IDSW"] == 1
+    assert s["miss_fp"]["MOTA"] == pytest.approx(50.0)
+    assert s["perfect"]["HOTA"] == pytest.approx(100.0)
+
+
+def test_mot15_and_mot17_ground_truth_are_not_mixed(tmp_path):
+    gt, res = make_case(tmp_path)
+    gt_file = gt / "switch" / "gt" / "gt.txt"
+    gt_file.write_text(gt_file.read_text().replace(",1,1,1\n", ",1,-1,-1,-1\n"))
+    with pytest.raises(UserError, match=r"without classes \(2D MOT 2015 style: switch\) mixed"):
+        evaluate(gt, res)
 
 
 def test_cli_prints_table_and_writes_json(tmp_path, capsys):
