@@ -282,21 +282,35 @@ def timed(fn: Callable[[], Any], seconds: dict[str, float], key: str) -> Any:
     return out
 
 
-def synthetic_checkpoint(args: argparse.Namespace, seconds: dict[str, float]) -> Path:
-    """``--checkpoint``, or CG-CLIP ``--model`` trained on the synthetic set (cached; the
-    training's own seconds are kept beside it)."""
+def synthetic_checkpoint(
+    args: argparse.Namespace, seconds: dict[str, float]
+) -> tuple[Path, dict[str, Any]]:
+    """``--checkpoint``, or CG-CLIP ``cpu-small`` (``configs/train/synthetic.yaml``) trained on
+    the synthetic set for ``--epochs`` (cached; the training's own seconds are kept beside it).
+    Returns the checkpoint and what the JSON records of its training."""
     if args.checkpoint:
-        return args.checkpoint
-    out = args.runs / f"ckpt-synthetic-{args.epochs}ep"  # the cache key: model and epochs
-    stamp = out / "train_seconds.json"
+        return args.checkpoint, {"checkpoint": str(args.checkpoint), "trained_here": False}
     n = args.epochs
+    out = args.runs / f"ckpt-synthetic-{n}ep"
+    stamp = out / "train_seconds.json"
     schedule = [f"optim.epochs={n}", f"optim.milestones=[{max(1, n * 3 // 4)}]", "run.eval_every=4"]
     t0 = time.perf_counter()
     ckpt = ensure_checkpoint(args.train_data, out, schedule)
     if not stamp.is_file():
         atomic_write_json(stamp, {"seconds": _since(t0), "overrides": schedule})
-    seconds["train"] = json.loads(stamp.read_text())["seconds"]
-    return ckpt
+    seconds["train"] = round(json.loads(stamp.read_text())["seconds"], 1)
+    metrics = json.loads((out / "metrics.json").read_text())
+    val = [m for m in metrics if m.get("val_mAP") is not None]
+    return ckpt, {
+        "checkpoint": str(ckpt),
+        "trained_here": True,
+        "data": str(args.train_data),
+        "config": "configs/train/synthetic.yaml",
+        "overrides": schedule,
+        "epochs": n,
+        "seconds": seconds["train"],
+        "last_val_mAP": round(val[-1]["val_mAP"], 4) if val else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,11 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     detection = detect_video(args.video, seq_dir, args.hog_upscale, floor, args.max_frames)
     seconds["detect"] = detection["seconds"]
     video = {**video_record(args.video), "frames": detection["frames"]}
+    synthetic, training = synthetic_checkpoint(args, seconds)
     checkpoints = {
         "random": ensure_random_checkpoint(
             args.runs / f"ckpt-random-{args.model}.safetensors", args.seed, args.model
         ),
-        "synthetic": synthetic_checkpoint(args, seconds),
+        "synthetic": synthetic,
     }
     caches, embedders = {}, {}
     for name, ckpt in checkpoints.items():
@@ -338,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "detector": {"name": "hog", "upscale": args.hog_upscale, "conf": floor, **detection},
         "upscale_choice": upscale_choice(args.video, floor, video["sha256"]),
         "checkpoints": {k: str(v) for k, v in checkpoints.items()},
+        "training": training,
         "before": BEFORE,
         "teleport_speed": TELEPORT_SPEED,
         "match": {"iou": MATCH_IOU, "min_shared_frames": MIN_SHARED},
@@ -393,9 +409,35 @@ def render(result: dict[str, Any]) -> str:
         f"upscale {d['upscale']:g}, boxes with confidence >= {d['conf']:g}: "
         f"{d['detections']} detections ({d['per_frame']:g} per frame)."
     )
-    return "\n".join(
-        [md_table(header, rows), "", md_table(["preset", "check", "ok"], checks), "", where]
-    )
+    parts = [md_table(header, rows), "", md_table(["preset", "check", "ok"], checks), "", where]
+    t = result.get("training") or {}
+    if t.get("trained_here"):
+        parts[-1] += (
+            f" `synthetic`: {t['epochs']} epochs of `{t['config']}` ({t['seconds']:.0f} s), "
+            f"validation mAP {t['last_val_mAP']:.2f} on held-out synthetic identities."
+        )
+    choice = result.get("upscale_choice")
+    if choice:
+        parts += ["", _render_choice(choice)]
+    return "\n".join(parts)
+
+
+def _render_choice(choice: dict[str, Any]) -> str:
+    """The by-eye check of the HOG upscale on frame 1."""
+    from benchmarks.render_docs import md_table
+
+    rows = []
+    for up, r in choice["upscales"].items():
+        floors = [k for k in r if k.startswith("conf>=")]
+        rows.append(
+            [up, f"{r['seconds_per_frame']:.2f}"]
+            + [f"{r[k]['found']} ({r[k]['boxes']} boxes)" for k in floors]
+        )
+    floors = [k for k in next(iter(choice["upscales"].values())) if k.startswith("conf>=")]
+    header = ["HOG upscale", "s per frame"] + [
+        f"people found, {k.replace('conf>=', 'confidence >= ')}" for k in floors
+    ]
+    return f"Frame 1, {choice['marked_people']} people marked by hand:\n\n" + md_table(header, rows)
 
 
 if __name__ == "__main__":
