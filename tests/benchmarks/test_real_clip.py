@@ -26,12 +26,14 @@ def test_a_split_motion_track_and_a_join_are_counted():
     assert splits_and_joins(motion, split) == {
         "motion_tracks_split": 1,
         "ids_joining_motion_tracks": 0,
+        "far_moves": 0,  # id 6 never follows another motion track
     }
     # motion only lost the person at frame 6 and started a new id; the run kept one id
     motion2 = np.vstack([_rows(range(1, 6), 1), _rows(range(6, 11), 2)])
     assert splits_and_joins(motion2, _rows(range(1, 11), 9)) == {
         "motion_tracks_split": 0,
         "ids_joining_motion_tracks": 1,
+        "far_moves": 0,  # the same place: a move of 0 box heights
     }
     # fewer than MIN_SHARED frames with another id is not a split
     blip = np.vstack([_rows(range(1, 10), 5), _rows([10], 6)])
@@ -66,6 +68,7 @@ def test_end_to_end_on_the_sample_clip(sample_clip, tiny_checkpoint, tmp_path):
                 "IDSW",
                 "motion_tracks_split",
                 "ids_joining_motion_tracks",
+                "far_moves",
             }
             assert 0 <= r["vs_motion_only"]["IDF1"] <= 100
         assert len(body["checks"]) == 2
