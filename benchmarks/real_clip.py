@@ -1,7 +1,7 @@
 """A real pedestrian clip without ground truth: does appearance ever make tracking worse than
 motion only?
 
-    python -m benchmarks.real_clip --video /work/realdata/vtest.avi
+    python -m benchmarks.real_clip --video CLIP      # e.g. data/clips/vtest.avi
 
 The clip is never committed (its licence is unknown): it is given by path, and the JSON records
 its sha256, size and frame count. Stages, each cached so a rerun only repeats what changed:
@@ -10,9 +10,9 @@ its sha256, size and frame count. Stages, each cached so a rerun only repeats wh
    ``--hog-upscale``, boxes below the trackers' ``low_thresh`` dropped) over every frame; the
    boxes go to ``<cache>/<video stem>/det/det.txt`` beside a ``seqinfo.ini``, a MOT sequence
    whose frames stay in the video. Every tracking run replays them.
-2. **Embedders.** CG-CLIP ``--model`` (``cpu-small``): ``random`` (random init, useless) and
-   ``synthetic`` (trained on the project's synthetic ``reid`` set for ``--epochs`` epochs with
-   the training CLI, or ``--checkpoint``): out of domain on real footage, the situation of the
+2. **Embedders.** CG-CLIP: ``random`` (``--model``, default ``cpu-small``, random init: useless)
+   and ``synthetic`` (``cpu-small`` trained on the project's synthetic ``reid`` set for
+   ``--epochs`` epochs with the training CLI, or ``--checkpoint``): out of domain on real footage, the situation of the
    issue-9 user report. Every detection is embedded once (``benchmarks.tracker_embed_cache``).
 3. **Track** with each of ``--presets``: motion only (``--reid none``), then per embedder
    ``before`` (gate, trust and margin off: ``tracker_robustness.BEFORE``) and ``now`` (the preset
@@ -21,9 +21,11 @@ its sha256, size and frame count. Stages, each cached so a rerun only repeats wh
    per second, ``tracker_robustness.teleports``), ids, mean track length (frames with a box),
    and agreement with motion only, used as pseudo ground truth: IDF1 and IDSW
    (:func:`tracker.eval.evaluate`), and, from boxes matched frame by frame at IoU >= 0.5, how
-   many motion-only tracks the run splits (their frames go to two or more of its ids) and how
-   many of its ids join two or more motion-only tracks (a join may be right: only teleports
-   say it was wrong). Check: ``now`` never has more teleports than motion only.
+   many motion-only tracks the run splits (their frames go to two or more of its ids), how
+   many of its ids join two or more motion-only tracks (a join may be right or wrong), and its
+   far :func:`moves` (an id leaving one motion-only track for another at least ``FAR_MOVE`` box
+   heights away; ``benchmarks.real_clip_review`` draws them to judge by eye). Check: ``now``
+   never has more teleports than motion only.
 
 Writes ``benchmarks/results/real_clip.json``; ``python -m benchmarks.render_docs`` puts its table
 into docs/robustness.md.
@@ -71,7 +73,7 @@ from tracker.eval import evaluate
 from tracker.matching import box_iou, linear_assignment
 
 PRESETS = ("street", "default")
-HOG_UPSCALE = 1.5  # see UPSCALE_CHOICE: the walkers are 60-110 px tall
+HOG_UPSCALE = 1.5  # the walkers are 60-110 px tall; see EYE_FRAME1_PEOPLE, upscale_choice()
 MATCH_IOU = 0.5  # a box of a run is the same person as a motion-only box at this IoU
 MIN_SHARED = 5  # frames two tracks must share to count as the same person (split / join)
 # A move of an id between motion-only tracks this many box heights or more: on vtest.avi most of
