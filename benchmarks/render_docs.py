@@ -350,6 +350,7 @@ MODULE_RENDERED = (
     "thread_policy",
     "batch_throughput",
     "hog_detector",
+    "real_clip",
 )
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,12 @@ def cache_key(checkpoint: str | Path, embedder: CgclipEmbedder) -> str:
     return f"{checkpoint_digest(checkpoint)}-{parts}"
 
 
-def embed_sequence(seq_dir: Path, embedder: CgclipEmbedder, out: Path) -> Path:
+def embed_sequence(
+    seq_dir: Path, embedder: CgclipEmbedder, out: Path, video: Path | None = None
+) -> Path:
     """Embed every ``det.txt`` box of a sequence, frame by frame; writes ``out`` (.npz) and its
-    ``.tokens.npy``. Returns ``out``."""
+    ``.tokens.npy``. Returns ``out``. Frames come from ``seq_dir/img1``, or from ``video`` (a
+    sequence folder that holds only ``det.txt`` and ``seqinfo.ini`` beside a video file)."""
     rows = read_mot(seq_dir / DET_TXT, kind="det")
     boxes = rows_to_xyxy(rows)  # as ReplayDetector builds them
     frames = rows[:, 0].astype(np.int64)
@@ -76,9 +80,12 @@ def embed_sequence(seq_dir: Path, embedder: CgclipEmbedder, out: Path) -> Path:
     starts = np.searchsorted(frames, np.arange(1, length + 2))
     embs: np.ndarray | None = None
     tokens: np.ndarray | None = None
-    reader = open_video(seq_dir / "img1")
+    reader = open_video(seq_dir / "img1" if video is None else video)
     try:
-        for fid, frame in enumerate(tqdm(reader, total=length, desc=seq_dir.name, leave=False), 1):
+        frames_in = itertools.islice(reader, length)  # a video may run past the sequence
+        for fid, frame in enumerate(
+            tqdm(frames_in, total=length, desc=seq_dir.name, leave=False), 1
+        ):
             lo, hi = starts[fid - 1], starts[fid]
             if hi == lo:
                 continue
@@ -111,10 +118,12 @@ def ensure_cache(
     seqs: Sequence[str] | None = None,
     embedding: Sequence[str] | None = None,
     device: str = "cpu",
+    videos: Mapping[str, Path] | None = None,
 ) -> Path:
     """Embed every sequence of ``split_dir`` (or only ``seqs``) not yet cached for
     ``checkpoint`` (with ``embedding`` parts, default the checkpoint's); returns the split's
-    cache folder."""
+    cache folder. ``videos``: sequence name -> the video its frames come from (default its
+    ``img1`` folder)."""
     embedder = load_embedder(checkpoint, embedding=embedding, device=device)
     folder = cache_root / cache_key(checkpoint, embedder) / split_dir.name
     todo = [
@@ -124,7 +133,8 @@ def ensure_cache(
     ]
     if todo:
         for seq in todo:
-            embed_sequence(seq, embedder, folder / f"{seq.name}.npz")
+            video = (videos or {}).get(seq.name)
+            embed_sequence(seq, embedder, folder / f"{seq.name}.npz", video)
     return folder
 
 

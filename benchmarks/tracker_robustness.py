@@ -63,7 +63,8 @@ def ensure_street(data: Path, seed: int) -> None:
     generate_dataset(data, cfg)
 
 
-def ensure_random_checkpoint(path: Path, seed: int) -> Path:
+def ensure_random_checkpoint(path: Path, seed: int, model: str = "cpu-small") -> Path:
+    """A never-trained ``model`` (seeded random init) saved at ``path``, unless already there."""
     if path.is_file():
         return path
     import torch
@@ -71,8 +72,8 @@ def ensure_random_checkpoint(path: Path, seed: int) -> Path:
     import cgclip
 
     torch.manual_seed(seed)
-    model = cgclip.create_model("cpu-small")
-    return cgclip.save_checkpoint(model, path, meta={"note": "random init, never trained"})
+    net = cgclip.create_model(model)
+    return cgclip.save_checkpoint(net, path, meta={"note": "random init, never trained"})
 
 
 def teleports(rows: np.ndarray, fps: float, max_speed: float = TELEPORT_SPEED) -> int:
