@@ -30,6 +30,9 @@ from cgclip.errors import ArgumentParser, UserError, cli
 REPO = Path(__file__).resolve().parents[1]
 # The real pedestrian clip of benchmarks.real_clip: not in the repository (unknown licence).
 REAL_CLIP = "data/clips/vtest.avi"
+# MOTChallenge training sets for benchmarks.tracker_real (MOT15 with its public detections;
+# MOT17 ground truth): not in the repository (CC BY-NC-SA).
+MOT15_TRAIN, MOT17_TRAIN = "data/MOT15/train", "data/MOT17/train"
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,13 @@ STEPS: tuple[Step, ...] = (
         f"needs the clip at {REAL_CLIP} (skipped without it); trains its checkpoint when missing",
     ),
     Step(
+        "tracker_real",
+        ("-m", "benchmarks.tracker_real", "--mot15", MOT15_TRAIN, "--mot17", MOT17_TRAIN),
+        12,
+        ("tracker_real.json",),
+        f"needs {MOT15_TRAIN} and {MOT17_TRAIN} (skipped without them); BoxMOT peers",
+    ),
+    Step(
         "hog_detector",
         ("bash", "-c", ".venv-bench/bin/python -m benchmarks.hog_detector"),
         10,
@@ -148,6 +158,10 @@ def _skip_reason(step: Step) -> str | None:
         return "data/synth-full exists"
     if step.name == "real_clip" and not (REPO / REAL_CLIP).is_file():
         return f"no clip at {REAL_CLIP}; it is not in the repository"
+    if step.name == "tracker_real" and not all(
+        (REPO / d).is_dir() for d in (MOT15_TRAIN, MOT17_TRAIN)
+    ):
+        return f"no {MOT15_TRAIN} or {MOT17_TRAIN}; they are not in the repository"
     return None
 
 

@@ -351,6 +351,7 @@ MODULE_RENDERED = (
     "batch_throughput",
     "hog_detector",
     "real_clip",
+    "tracker_real",
 )
 
 

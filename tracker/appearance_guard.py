@@ -20,6 +20,12 @@ such a model from doing worse than motion alone:
   distance ``reid_evidence`` times more common for a person's own detection than for a rival
   (a weak embedder puts both at the same distances), and a lead of ``reid_rank_margin`` over
   every other known person: a look-alike squad gives no decision, not a swap.
+- **Gap-aged calibration for re-identification.** The fused stages match across one frame;
+  re-identification across a gap. Consecutive crops of one person are near-identical, so any
+  network, a random one included, matches them well, and a calibration learnt on them trusts
+  it to recognise people after seconds. Re-identification has its own calibration, whose
+  positive and rival distances are taken from the track's embedding as it was
+  ``reid_calibration_gap`` seconds earlier (:class:`AgedEmbeddings`).
 - **Trust.** How well positives and rivals separate (their AUC, the *separability*) maps
   through ``trust_floor .. trust_full`` to a trust in [0, 1] that scales the appearance weight
   of the fused stages, relaxes their gate, and scales ``reid_rank``. An embedder that cannot tell
@@ -158,6 +164,43 @@ class AppearanceCalibration:
         decay = CALIBRATION_DECAY**n
         self._pos = self._pos * decay + _histogram(pos)
         self._neg = self._neg * decay + _histogram(rivals)
+
+
+class AgedEmbeddings:
+    """Each track's embedding as it was ``gap`` to ``2 x gap`` frames ago, by track id: what
+    re-identification is calibrated on (a returning person is compared with how their track
+    looked before the gap, not with the crop of the frame before).
+
+    Two snapshots per id: the newest, taken at frame ``since``, and the one before it. Once the
+    newest is ``gap`` frames old it becomes the reference and the current embedding the newest,
+    so a track that has lived ``gap`` frames always has a reference of that age or up to twice it.
+    """
+
+    def __init__(self) -> None:
+        self._snaps: dict[int, tuple[int, np.ndarray, np.ndarray | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._snaps)
+
+    def references(
+        self, ids: np.ndarray, current: np.ndarray, frame: int, gap: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Reference embeddings ``(K, E)`` of tracks ``ids (K,)`` whose embeddings at ``frame`` are
+        ``current (K, E)``, and ``(K,)`` bool: the track has one (not yet ``gap`` frames old: no)."""
+        ref, has = np.zeros_like(current), np.zeros(len(ids), dtype=bool)
+        for k, tid in enumerate(ids.tolist()):
+            since, newest, older = self._snaps.get(tid, (frame, current[k].copy(), None))
+            if frame - since >= gap or newest.shape != current[k].shape:
+                since, newest, older = frame, current[k].copy(), newest
+            self._snaps[tid] = (since, newest, older)
+            if older is not None and older.shape == current[k].shape:
+                ref[k], has[k] = older, True
+        return ref, has
+
+    def keep_only(self, ids: np.ndarray) -> None:
+        """Forget every track not in ``ids`` (tracks the tracker has dropped)."""
+        alive = set(ids.tolist())
+        self._snaps = {t: v for t, v in self._snaps.items() if t in alive}
 
 
 # Cosine distances from 1e-4 to 2 in log bins; the first bin also takes everything closer.

@@ -77,6 +77,11 @@ class TrackerConfig:
     # on a useless embedder reaches ~0.52), and at or above which it is fully trusted
     trust_floor: float = num(0.55, "[0, 1]")
     trust_full: float = num(0.7, "[0, 1]")
+    # Re-identification bridges a gap, so it is calibrated on one: its samples compare a person's
+    # detection with their track embedding as it was this many seconds earlier (up to twice
+    # that). Consecutive frames are near-identical crops that any network matches, random ones
+    # included; 0 calibrates re-identification on them too.
+    reid_calibration_gap: float = num(1.0, "[0, inf)")
     # re-identification (with appearance_trust): at most this fraction of rivals as close ...
     reid_rank: float = num(0.02, "[0, 1]")
     # ... a distance this many times more common for a person's own detection than a rival's ...

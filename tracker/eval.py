@@ -117,10 +117,11 @@ def _seq_length(seq_dir: Path, gt_rows: np.ndarray, res_rows: np.ndarray) -> int
 
 
 def _has_classes(rows: np.ndarray) -> bool:
-    """MOT16/17/20 ground truth: column 8 a class id in 1..12, column 9 a visibility in [0, 1].
-    2D MOT 2015 ground truth has world coordinates there (-1 where unknown) and no classes."""
+    """MOT16/17/20 ground truth: column 8 a class id in 1..12, column 9 a visibility >= 0 (it
+    may round past 1). 2D MOT 2015 ground truth has world coordinates there (-1 where unknown)
+    and no classes."""
     cls, vis = rows[:, 7], rows[:, 8]
-    return bool(np.all((cls >= 1) & (cls <= 12) & (cls == np.round(cls)) & (vis >= 0) & (vis <= 1)))
+    return bool(np.all((cls >= 1) & (cls <= 12) & (cls == np.round(cls)) & (vis >= 0)))
 
 
 def gt_benchmark(gt_files: dict[str, np.ndarray]) -> str:

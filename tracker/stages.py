@@ -63,8 +63,19 @@ class MatchingStages:
 
     @property
     def separability(self) -> float:
-        """Running rate at which a motion-confident match is also the nearest in appearance."""
+        """AUC of own against rival distances across one frame (the fused stages' calibration)."""
         return self._calibration.separability
+
+    @property
+    def reid_trust(self) -> float:
+        """Trust in appearance across a gap of ``reid_calibration_gap`` seconds, in [0, 1]: what
+        re-identification is allowed (1 without ``appearance_trust``)."""
+        return self._reid_calibration.trust
+
+    @property
+    def reid_separability(self) -> float:
+        """AUC of own against rival distances across a gap (re-identification's calibration)."""
+        return self._reid_calibration.separability
 
     def _observe_calibration(self, high, boxes, embs, det_track) -> None:
         """This frame's motion-confident first-stage matches as calibration samples: the
@@ -96,6 +107,17 @@ class MatchingStages:
         near = gap <= RIVAL_HEIGHTS * np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
         own = others[None, :] == cols[:, None]
         self._calibration.observe(dist[own], dist[near & ~own])
+        gap = int(round(self.config.reid_calibration_gap * self.frame_rate))
+        if gap <= 0:
+            self._reid_calibration.observe(dist[own], dist[near & ~own])
+            return
+        ref, aged = self._aged.references(self.table.ids[rows], temb, self.frame_id, gap)
+        if aged.any():
+            dist = cosine_distance(ref[aged], embs[others])
+            own, near = own[aged], near[aged]
+            self._reid_calibration.observe(dist[own], dist[near & ~own])
+        if len(self._aged) > 2 * len(self.table.ids) + 64:
+            self._aged.keep_only(self.table.ids)
 
     def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
         """``(K, M)`` bool: detection ``m`` is within reach of track ``rows[k]``'s last observed
@@ -176,12 +198,13 @@ class MatchingStages:
         embedding (rows in ``exclude`` are not people to compare with). Returns the costs and
         their threshold, or ``None`` when appearance is not trusted.
 
-        With ``appearance_trust`` costs are rival ranks (:meth:`AppearanceCalibration.rival_rank`),
-        held to ``reid_rank * trust``, ``reid_evidence`` and a ``reid_rank_margin``; without it,
-        cosine distances held to ``reid_thresh`` and ``reid_min_margin``."""
+        With ``appearance_trust`` costs are rival ranks of the gap-aged calibration
+        (:meth:`AppearanceCalibration.rival_rank`), held to ``reid_rank * reid_trust``,
+        ``reid_evidence`` and a ``reid_rank_margin``; without it, cosine distances held to
+        ``reid_thresh`` and ``reid_min_margin``."""
         cfg = self.config
         calibrated = cfg.appearance_trust
-        thresh = cfg.reid_rank * self.trust if calibrated else cfg.reid_thresh
+        thresh = cfg.reid_rank * self.reid_trust if calibrated else cfg.reid_thresh
         if thresh <= 0 or not len(lost):
             return None
         known = self.table.confirmed & self.table.has_embedding()
@@ -190,8 +213,9 @@ class MatchingStages:
         dist = cosine_distance(self.table.emb[people], emb)  # (P, M)
         dist[:, ~np.isfinite(emb).all(axis=1)] = np.inf  # skipped crops (embed_skip_iou)
         if calibrated:
-            ok = (dist <= cfg.reid_thresh) & (self._calibration.evidence(dist) >= cfg.reid_evidence)
-            dist = np.where(ok, self._calibration.rival_rank(dist), np.inf)
+            calibration = self._reid_calibration
+            ok = (dist <= cfg.reid_thresh) & (calibration.evidence(dist) >= cfg.reid_evidence)
+            dist = np.where(ok, calibration.rival_rank(dist), np.inf)
         margin = cfg.reid_rank_margin if calibrated else cfg.reid_min_margin
         cost = margin_gated(dist, np.searchsorted(people, lost), margin)
         cost[~self._reachable(lost, boxes)] = np.inf

@@ -45,7 +45,7 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
-from tracker.appearance_guard import AppearanceCalibration, clean_crops
+from tracker.appearance_guard import AgedEmbeddings, AppearanceCalibration, clean_crops
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
 from tracker.embedding import (
@@ -123,9 +123,10 @@ class Tracker(MatchingStages):
         self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
         cfg = self.config
-        self._calibration = AppearanceCalibration(
-            enabled=cfg.appearance_trust, floor=cfg.trust_floor, full=cfg.trust_full
-        )
+        # The fused stages match across a frame, re-identification across a gap: one each.
+        kw = dict(enabled=cfg.appearance_trust, floor=cfg.trust_floor, full=cfg.trust_full)
+        self._calibration, self._reid_calibration = (AppearanceCalibration(**kw) for _ in "ab")
+        self._aged = AgedEmbeddings()
         self.backfill: list[tuple[int, sv.Detections]] = []
 
     # ------------------------------------------------------------------ public API

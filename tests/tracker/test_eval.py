@@ -105,6 +105,8 @@ def test_mot15_and_mot17_ground_truth_are_not_mixed(tmp_path):
     gt, res = make_case(tmp_path)
     gt_file = gt / "switch" / "gt" / "gt.txt"
     gt_file.write_text(gt_file.read_text().replace(",1,1,1\n", ",1,-1,-1,-1\n"))
+    other = gt / "perfect" / "gt" / "gt.txt"  # a visibility rounded past 1 is still MOT17 style
+    other.write_text(other.read_text().replace(",1,1,1\n", ",1,1,1.002\n", 1))
     with pytest.raises(UserError, match=r"without classes \(2D MOT 2015 style: switch\) mixed"):
         evaluate(gt, res)
 

@@ -6,12 +6,15 @@ scene controls exactly how alike people look.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import supervision as sv
 
 from cgclip.errors import UserError
 from tracker import Tracker, TrackerConfig
+from tracker.appearance_guard import AgedEmbeddings
 
 DIM = 16
 BASIS = np.eye(DIM, dtype=np.float32)
@@ -82,7 +85,11 @@ def test_lookalike_on_the_far_side_never_takes_a_lost_id():
 
 def test_without_the_gate_the_far_lookalike_steals_the_id():
     """The same scene with the gate off: the failure the gate exists for (a 500 px teleport)."""
-    cfg = TrackerConfig(min_hits=1, max_time_lost=30, reid_buffer=200, reid_gate=False)
+    # A is lost at frame 30: a short calibration gap lets re-identification learn before that
+    # (hand-made looks do not change with time, so any gap calibrates the same).
+    cfg = TrackerConfig(
+        min_hits=1, max_time_lost=30, reid_buffer=200, reid_gate=False, reid_calibration_gap=0.2
+    )
     seen, _ = run_scene(far_side_lookalike, cfg)
     assert 1 in seen["D"]
 
@@ -119,6 +126,57 @@ def test_an_embedder_that_cannot_tell_people_apart_falls_back_to_motion(kind):
     assert tracker.trust == 0.0
     assert with_app == motion_only
     assert motion_only["A"] == {1, 4}  # motion alone cannot know the returning player
+
+
+class _DriftingLooks(dict):
+    """Each person's look turns slowly with time (a full turn away in about 40 frames): crops of
+    one frame and the next are near-identical, as for any network on real footage, but after a
+    second the look says nothing. Called once per frame per person, in scene order."""
+
+    def __init__(self, names) -> None:
+        super().__init__()
+        rng = np.random.default_rng(3)
+        self.start = {n: rng.normal(0, 1, DIM) for n in names}
+        self.turn = {n: rng.normal(0, 1, DIM) for n in names}
+        self.calls = dict.fromkeys(names, 0)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        self.calls[name] += 1
+        angle = self.calls[name] / 40.0 * np.pi / 2
+        a, b = self.start[name], self.turn[name]
+        return (np.cos(angle) * a + np.sin(angle) * b).astype(np.float32)
+
+
+def test_reid_is_calibrated_across_a_gap_not_across_one_frame():
+    """Looks that match frame to frame but drift within a second: the one-frame calibration
+    trusts them (the fused stages may use them), the gap-aged one does not, so the returning
+    player is not re-identified by a guess; with the gap set to 0 (calibrating re-identification
+    on consecutive frames, as before) the same embedder is trusted for it too."""
+    cfg = TrackerConfig(min_hits=2, max_time_lost=30, reid_buffer=300)
+    motion_only, _ = run_scene(left_border_exit, cfg, looks=None, frames=130)
+    seen, tracker = run_scene(left_border_exit, cfg, looks=_DriftingLooks("ABC"), frames=130)
+    assert tracker.trust == 1.0 and tracker.reid_trust == 0.0
+    assert seen == motion_only
+    _, naive = run_scene(
+        left_border_exit,
+        replace(cfg, reid_calibration_gap=0.0),
+        looks=_DriftingLooks("ABC"),
+        frames=130,
+    )
+    assert naive.reid_trust == 1.0
+
+
+def test_aged_embeddings_are_one_to_two_gaps_old():
+    aged = AgedEmbeddings()
+    ids = np.array([7])
+    refs = {}
+    for frame in range(0, 50):
+        ref, has = aged.references(ids, np.full((1, 2), float(frame)), frame, gap=10)
+        refs[frame] = float(ref[0, 0]) if has[0] else None
+    assert all(refs[f] is None for f in range(10))  # younger than one gap: no reference
+    assert all(10 <= f - refs[f] <= 20 for f in range(10, 50))
+    aged.keep_only(np.array([3]))
+    assert len(aged) == 0
 
 
 class _NoiseLooks(dict):
