@@ -294,6 +294,8 @@ def run_preset(
                 },
                 "trust": stats["trust"][0],
                 "separability": stats["separability"][0],
+                "reid_trust": stats["reid_trust"][0],
+                "reid_separability": stats["reid_separability"][0],
                 "seconds": seconds,
             }
     checks = {

@@ -226,7 +226,7 @@ def track_sequence_replayed(
     ``data["embedding"]`` and tracks mean-pool it (what the BoxMOT peers receive).
     ``stats`` (optional) accumulates ``embedded`` (crops the encoder would have run on),
     ``detections`` (those the tracker kept), and per sequence the final appearance ``trust`` and
-    ``separability``. Returns MOT result rows ``(N, 10)`` with the
+    ``separability``, and re-identification's ``reid_trust`` and ``reid_separability``. Returns MOT result rows ``(N, 10)`` with the
     tentative frames of confirmed tracks, as ``tracker.run`` writes them.
     """
     replay = ReplayEmbedder(cache / f"{seq_dir.name}.npz", tracklet_embedder)
@@ -244,6 +244,8 @@ def track_sequence_replayed(
         stats["embedded"] = stats.get("embedded", 0) + replay.served
         stats.setdefault("trust", []).append(round(tracker.trust, 4))  # at the end, per sequence
         stats.setdefault("separability", []).append(round(tracker.separability, 4))
+        stats.setdefault("reid_trust", []).append(round(tracker.reid_trust, 4))
+        stats.setdefault("reid_separability", []).append(round(tracker.reid_separability, 4))
     return rows.rows
 
 

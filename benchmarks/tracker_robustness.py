@@ -135,6 +135,8 @@ def family_rows(
                 rows[f"{name} ({label})"] = score(folder, split_dir, seqs) | {
                     "trust": stats["trust"],  # final, per sequence
                     "separability": stats["separability"],
+                    "reid_trust": stats["reid_trust"],
+                    "reid_separability": stats["reid_separability"],
                 }
     return rows
 

@@ -36,6 +36,8 @@ such a model from doing worse than motion alone:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # A first-stage match with at least this IoU is "motion-confident": a calibration sample.
@@ -111,6 +113,15 @@ class AppearanceCalibration:
     def __init__(self, *, enabled: bool, floor: float, full: float) -> None:
         self.enabled, self.floor, self.full = enabled, floor, full
         self._pos, self._neg = np.zeros(len(_EDGES) - 1), np.zeros(len(_EDGES) - 1)
+
+    @classmethod
+    def pair(cls, cfg: Any) -> tuple[AppearanceCalibration, AppearanceCalibration]:
+        """The fused stages' calibration (across one frame) and re-identification's (across a
+        gap), with their trust ramps from a :class:`~tracker.config.TrackerConfig`."""
+        return (
+            cls(enabled=cfg.appearance_trust, floor=cfg.trust_floor, full=cfg.trust_full),
+            cls(enabled=cfg.appearance_trust, floor=cfg.reid_trust_floor, full=cfg.reid_trust_full),
+        )
 
     @property
     def separability(self) -> float:

@@ -82,6 +82,10 @@ class TrackerConfig:
     # that). Consecutive frames are near-identical crops that any network matches, random ones
     # included; 0 calibrates re-identification on them too.
     reid_calibration_gap: float = num(1.0, "[0, inf)")
+    # the trust ramp of that gap-aged calibration (recognising someone after a gap is harder, so
+    # the same separability is weaker evidence than across one frame)
+    reid_trust_floor: float = num(0.75, "[0, 1]")
+    reid_trust_full: float = num(0.9, "[0, 1]")
     # re-identification (with appearance_trust): at most this fraction of rivals as close ...
     reid_rank: float = num(0.02, "[0, 1]")
     # ... a distance this many times more common for a person's own detection than a rival's ...
@@ -120,6 +124,8 @@ class TrackerConfig:
             raise UserError("tracker config: need low_thresh <= high_thresh")
         if not self.trust_floor < self.trust_full:
             raise UserError("tracker config: need trust_floor < trust_full")
+        if not self.reid_trust_floor < self.reid_trust_full:
+            raise UserError("tracker config: need reid_trust_floor < reid_trust_full")
 
     def replace(self, **changes: Any) -> TrackerConfig:
         return dataclasses.replace(self, **check_keys(changes, "tracker config"))

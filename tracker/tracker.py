@@ -122,10 +122,7 @@ class Tracker(MatchingStages):
         self._pred_xyxy = np.zeros((0, 4))
         self._overlaps: np.ndarray | None = None
         self._cmc = CameraMotion(downscale=self.config.cmc_downscale) if self.config.cmc else None
-        cfg = self.config
-        # The fused stages match across a frame, re-identification across a gap: one each.
-        kw = dict(enabled=cfg.appearance_trust, floor=cfg.trust_floor, full=cfg.trust_full)
-        self._calibration, self._reid_calibration = (AppearanceCalibration(**kw) for _ in "ab")
+        self._calibration, self._reid_calibration = AppearanceCalibration.pair(self.config)
         self._aged = AgedEmbeddings()
         self.backfill: list[tuple[int, sv.Detections]] = []
 
