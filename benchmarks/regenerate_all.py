@@ -130,6 +130,14 @@ STEPS: tuple[Step, ...] = (
         f"needs the clip at {REAL_CLIP} (skipped without it); trains its checkpoint when missing",
     ),
     Step(
+        "default_choice",
+        ("-m", "benchmarks.default_choice", "--mot17", MOT17_TRAIN),
+        20,
+        ("default_choice.json",),
+        f"needs {MOT17_TRAIN} (skipped without it); BoxMOT peers; report only: the preset "
+        "file is written by hand from its choice",
+    ),
+    Step(
         "tracker_real",
         ("-m", "benchmarks.tracker_real", "--mot15", MOT15_TRAIN, "--mot17", MOT17_TRAIN),
         12,
@@ -158,6 +166,8 @@ def _skip_reason(step: Step) -> str | None:
         return "data/synth-full exists"
     if step.name == "real_clip" and not (REPO / REAL_CLIP).is_file():
         return f"no clip at {REAL_CLIP}; it is not in the repository"
+    if step.name == "default_choice" and not (REPO / MOT17_TRAIN).is_dir():
+        return f"no {MOT17_TRAIN}; it is not in the repository"
     if step.name == "tracker_real" and not all(
         (REPO / d).is_dir() for d in (MOT15_TRAIN, MOT17_TRAIN)
     ):

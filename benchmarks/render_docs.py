@@ -352,6 +352,7 @@ MODULE_RENDERED = (
     "hog_detector",
     "real_clip",
     "tracker_real",
+    "default_choice",
 )
 
 
