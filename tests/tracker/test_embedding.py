@@ -199,20 +199,21 @@ def test_cgclip_embedder_on_cuda_matches_cpu(tiny_checkpoint):
 
 
 def _red_and_blue(embedder) -> tuple[set[int], set[int]]:
-    """Blue stands still; red walks out, is away 60 frames, and comes back somewhere else."""
+    """Blue stands still; red walks for 40 frames (long enough for the gap-aged calibration to
+    learn that these looks hold over a second), is away 60 frames, and comes back elsewhere."""
     tracker = Tracker(
         TrackerConfig(min_hits=2, max_time_lost=20, reid_thresh=0.05), embedder=embedder
     )
     red_ids, blue_ids = set(), set()
-    for f in range(100):
+    for f in range(140):
         frame = np.full((200, 400, 3), 40, np.uint8)
         frame[50:140, 300:330] = (255, 0, 0)
         boxes = [[300, 50, 330, 140]]
         red = (
             [20 + 4 * f, 60, 50 + 4 * f, 150]
-            if f < 15
+            if f < 40
             else [200, 100, 230, 190]
-            if f >= 75
+            if f >= 100
             else None
         )
         if red is not None:
