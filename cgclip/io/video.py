@@ -15,6 +15,7 @@ whether the video was :attr:`VideoReader.truncated`, so callers can warn and rec
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -171,6 +172,17 @@ class VideoReader:
         if not np.isfinite(fps) or fps <= 0 or fps > 1000:
             fps = 30.0
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        stamped = timestamp_fps(self.path)
+        if stamped is not None and abs(stamped - fps) > 0.1 * fps:
+            log.warning(
+                "%s: the header says %.3g fps but its frames are %.3g ms apart; tracking uses "
+                "%.3g fps (speeds, lost-track buffers and gates are in seconds)",
+                self.path,
+                fps,
+                1000.0 / stamped,
+                stamped,
+            )
+            count, fps = int(round(count * stamped / fps)), stamped
         self._cap = cap
         self._first = first
         h, w = first.shape[:2]
@@ -217,6 +229,28 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def timestamp_fps(path: Path, packets: int = 48) -> float | None:
+    """The frame rate the first ``packets`` packets' timestamps show (median spacing), or
+    ``None`` when they cannot be read. Some files carry a wrong rate in their header (a real
+    pedestrian clip: 50 fps announced for frames 40 ms apart), and the tracker's seconds, gates
+    and buffers follow the rate; reading packets needs no decoding."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            packets_read = itertools.islice(container.demux(stream), packets)
+            pts = [p.pts for p in packets_read if p.pts is not None]
+            base = stream.time_base
+    except (av.error.FFmpegError, IndexError, OSError):
+        return None
+    if len(pts) < 3 or base is None:
+        return None
+    steps = np.diff(np.unique(pts)) * float(base)
+    step = float(np.median(steps)) if len(steps) else 0.0
+    return 1.0 / step if 0.0 < step < 10.0 else None
 
 
 def open_video(source: str | os.PathLike[str] | int) -> VideoReader:

@@ -171,3 +171,31 @@ def test_h264_output_plays_in_browsers_and_keeps_every_frame(tmp_path):
     assert len(decoded) == 6
     assert abs(int(decoded[3].mean()) - 60) <= 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_a_header_rate_the_timestamps_contradict_is_corrected(tmp_path, caplog):
+    """An AVI whose header says 50 fps while its frames are two ticks of 1/50 s apart (25 fps),
+    as a real pedestrian clip was: OpenCV reports the header; the reader uses the timestamps."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    path = tmp_path / "clip.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=50)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 50)
+        for i, frame in enumerate(_frames(12, w=64, h=48) * 2 + _frames(6, w=64, h=48)):
+            vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
+            vf.pts, vf.time_base = 2 * i, Fraction(1, 50)
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) == pytest.approx(50)
+    with caplog.at_level("WARNING"):
+        reader = open_video(path)
+    assert reader.info.fps == pytest.approx(25) and reader.info.frame_count == 30
+    assert "header says 50 fps but its frames are 40 ms apart" in caplog.text
+    assert sum(1 for _ in reader) == 30
