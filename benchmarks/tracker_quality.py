@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peer-refine", type=int, default=12, help="hill-climbing rounds (as ours)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "tracker_quality.json")
+    p.add_argument(
+        "--reuse-peer-tuning",
+        action="store_true",
+        help="take the peers' tuned knobs from --out when it was run with the same data, "
+        "budget and seed (only our presets and the validation are run again)",
+    )
     args = p.parse_args(argv)
     t0 = time.time()
     val = args.data / "val"
@@ -142,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "tune_split": "train",
         "detections": "public det/det.txt",
         "appearance": "none (motion only)",
+        "budget": {"peer_trials": args.peer_trials, "peer_refine": args.peer_refine},
+        "seed": args.seed,
         "kinds": {},
     }
     peers = [x for x in args.peers.split(",") if x]
@@ -149,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         ours_dir = run_ours(val, tmp / "ours")
         jobs = [(peer, kind) for kind in KINDS for peer in peers] if args.peer_trials > 0 else []
+        reused = _previous_peer_tuning(args) if args.reuse_peer_tuning else {}
+        jobs = [job for job in jobs if job not in reused]
         with ThreadPoolExecutor(max_workers=2) as ex:  # each job drives its own bench-env process
             futures = {
                 job: ex.submit(
@@ -163,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for job in jobs
             }
-            tuned_params = {job: f.result() for job, f in futures.items()}
+            tuned_params = reused | {job: f.result() for job, f in futures.items()}
         for kind in KINDS:
             seqs = [s.name for s in sequences(val) if s.name.startswith(kind)]
             gt = [str(val / s) for s in seqs]
@@ -193,6 +203,29 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_json(args.out, result)
     print(f"\nwrote {args.out}")
     return 0
+
+
+def _previous_peer_tuning(args: argparse.Namespace) -> dict[tuple[str, str], dict[str, Any]]:
+    """``{(peer, kind): tuning}`` from an earlier ``--out`` with the same data, budget and seed
+    (a run before the budget was recorded used this script's defaults then: 60 + 12 rounds)."""
+    try:
+        old = json.loads(args.out.read_text())
+    except (OSError, ValueError):
+        return {}
+    budget = old.get("budget", {"peer_trials": 60, "peer_refine": 12})
+    same = (
+        old.get("data") == str(args.data)
+        and budget == {"peer_trials": args.peer_trials, "peer_refine": args.peer_refine}
+        and old.get("seed", 0) == args.seed
+    )
+    if not same:
+        return {}
+    return {
+        (name.split(" ")[0], kind): row["tuning"]
+        for kind, rows in old.get("kinds", {}).items()
+        for name, row in rows.items()
+        if name.endswith("(tuned on train)") and "tuning" in row
+    }
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ class TrackerConfig:
     reupdate_after_gap: bool = True  # re-run the filter along a virtual path after a gap (ORU)
     # Appearance (used when detections carry embeddings or an embedder is set).
     appearance_weight: float = num(0.5, "[0, 1]")  # w in (1 - w)(1 - IoU) + w * cosine distance
-    appearance_gate: float = num(0.4, "[0, 2]")  # max cosine distance for a motion+appearance match
+    # max cosine distance for a motion+appearance match; 2 (no gate) by default: cosine scales
+    # differ per embedder, and on street 0.4 rejected a matched model's own detections (docs/robustness.md)
+    appearance_gate: float = num(2.0, "[0, 2]")
     # max cosine distance to bring back a lost track by appearance (with appearance_trust also
     # a cap on top of the calibrated reid_rank)
     reid_thresh: float = num(0.25, "[0, 2]")

@@ -128,6 +128,36 @@ def test_an_embedder_that_cannot_tell_people_apart_falls_back_to_motion(kind):
     assert motion_only["A"] == {1, 4}  # motion alone cannot know the returning player
 
 
+class _WideLooks(dict):
+    """A matched embedder on a wide cosine scale: a person's crops lie about 0.5 apart in cosine
+    distance from their track's mean look, different people about 1 (orthogonal looks plus large
+    per-crop noise)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rng = np.random.default_rng(5)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        look = BASIS["ABCD".index(name)] * 1.0
+        return (look + self.rng.normal(0, 0.4, DIM)).astype(np.float32)
+
+
+def walkers(f: int) -> dict[str, list[float]]:
+    """Three people walking apart, always seen."""
+    return {"A": person(40 + f), "B": person(250 + 0.5 * f, y=20), "C": person(400, y=250)}
+
+
+def test_a_matched_embedder_on_a_wide_cosine_scale_keeps_every_id():
+    """The default has no absolute cosine gate in the fused stages: with one (0.4, the old
+    default) this embedder's own crops fail it and every walker is split into new ids."""
+    cfg = TrackerConfig(min_hits=2, observation_recovery=False)  # as the default preset
+    seen, tracker = run_scene(walkers, cfg, looks=_WideLooks(), frames=80)
+    assert tracker.trust == 1.0
+    assert seen == {"A": {1}, "B": {2}, "C": {3}}
+    gated, _ = run_scene(walkers, replace(cfg, appearance_gate=0.4), looks=_WideLooks(), frames=80)
+    assert sum(len(ids) for ids in gated.values()) > 3
+
+
 class _DriftingLooks(dict):
     """Each person's look turns slowly with time (a full turn away in about 40 frames): crops of
     one frame and the next are near-identical, as for any network on real footage, but after a
