@@ -28,6 +28,7 @@ thread policy decides alike for all.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -168,6 +169,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "batch_throughput.json")
     args = p.parse_args(argv)
+    ray_settings = [s for s in args.settings if s.startswith("ray")]
+    if ray_settings and importlib.util.find_spec("ray") is None:  # before any video is made
+        raise SystemExit(
+            f"error: {' and '.join(ray_settings)} need Ray: pip install 'cgclip-track[cluster]', "
+            "or leave them out with --settings shell_loop local_1 local_2"
+        )
     with tempfile.TemporaryDirectory(prefix="batch-bench-") as tmp:
         videos, options = prepare(Path(tmp), args.videos, args.frames, args.appearance)
         measured: dict[str, list[dict]] = {s: [] for s in args.settings}

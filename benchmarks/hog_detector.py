@@ -346,8 +346,8 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"Medians of {len(s['rounds'])} rounds of {s['frames_per_round']} frames, contenders "
         f"rotated each round; winStride 8, padding 0, hit threshold 0, every raw window. Load "
-        f"average {min(loads):.1f}-{max(loads):.1f} on {result['machine']['cores']} cores "
-        f"shared with other jobs; {result['threads']['plan']}.",
+        f"average {min(loads):.1f}-{max(loads):.1f} on {result['machine']['cores']} cores; "
+        f"{result['threads']['plan']}.",
         "",
         "| scale | upscale | detector | recall | precision | boxes/frame | recall street / "
         "dance / sports | raw windows: same / ours / OpenCV |",

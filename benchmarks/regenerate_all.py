@@ -105,6 +105,7 @@ STEPS: tuple[Step, ...] = (
         ("-m", "benchmarks.batch_throughput", "--rounds", "3"),
         20,
         ("batch_throughput.json",),
+        "its Ray rows need the cluster extra: pip install -e '.[cluster]'",
     ),
     Step(
         "encoder_throughput",

@@ -57,3 +57,19 @@ def test_tracker_speed_rotates_and_records_cpu_time_and_exponents(tmp_path):
     assert ours["frames_per_round"] == 8
     assert set(data["scaling_cpu"]["ours"]) == {"10->30"}
     assert data["machine"]["load_avg"] and data["machine"]["date"]
+
+
+def test_batch_throughput_without_ray_stops_before_any_work_with_one_line(monkeypatch, tmp_path):
+    import importlib.util
+
+    import pytest
+
+    from benchmarks import batch_throughput
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
+    )
+    monkeypatch.setattr(batch_throughput, "prepare", lambda *a: pytest.fail("made videos"))
+    with pytest.raises(SystemExit, match=r"ray_1 and ray_2 need Ray: .*cgclip-track\[cluster\]"):
+        batch_throughput.main(["--out", str(tmp_path / "b.json")])
