@@ -138,8 +138,7 @@ class _WideLooks(dict):
         self.rng = np.random.default_rng(5)
 
     def __getitem__(self, name: str) -> np.ndarray:
-        look = BASIS["ABCD".index(name)] * 1.0
-        return (look + self.rng.normal(0, 0.4, DIM)).astype(np.float32)
+        return (BASIS["ABCD".index(name)] + self.rng.normal(0, 0.4, DIM)).astype(np.float32)
 
 
 def walkers(f: int) -> dict[str, list[float]]:
