@@ -1,0 +1,42 @@
+"""tracker_crossdomain writes only the presets whose knobs are its own choice."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from benchmarks.tracker_crossdomain import SPACE, main, write_preset
+
+
+@pytest.mark.parametrize("preset", ["default", "dance"])
+def test_presets_chosen_elsewhere_are_refused_before_any_work(preset, tmp_path, capsys):
+    data = tmp_path / "grid"
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", str(data), "--write-preset", preset])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert not data.exists()  # refused before the grid was generated
+
+
+def test_a_preset_this_run_does_not_tune_is_refused(tmp_path, capsys):
+    data = tmp_path / "grid"
+    with pytest.raises(SystemExit):
+        main(["--data", str(data), "--presets", "sports", "--write-preset", "street"])
+    assert "--write-preset street: not tuned by this run" in capsys.readouterr().err
+    assert not data.exists()
+
+
+def test_write_preset_replaces_the_motion_knobs_and_keeps_every_other_key(tmp_path):
+    path = tmp_path / "street.yaml"
+    path.write_text(
+        "# Tracker preset: street (pedestrians).\n# old tuning note\n"
+        "high_thresh: 0.5\nmax_time_lost: 30\n# appearance knobs\nappearance_weight: 0.3\n"
+    )
+    params = {k: values[0] for k, values in SPACE.items()}
+    tuned = {"cells": ["a", "b"], "trials": 5, "train_worst_of_preset_before": 1.0}
+    write_preset(path, "street", {**tuned, "params": params, "train_worst": 2.5})
+    text = path.read_text()
+    assert text.startswith("# Tracker preset: street (pedestrians).\n")
+    assert "old tuning note" not in text and "1.00 before -> 2.50" in text
+    assert "# appearance knobs" in text
+    assert yaml.safe_load(text) == {**params, "appearance_weight": 0.3}
