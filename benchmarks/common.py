@@ -15,11 +15,15 @@ machine follows four rules, and this module is how:
 - **Threads.** :func:`pin_threads` sets the same count in every thread variable (BLAS, OpenMP,
   OpenCV's FFmpeg decoder) for this process and the contenders it starts, and torch/OpenCV
   pools when already imported; :func:`thread_settings` records what was in force.
+
+A benchmark that tunes before it measures can reuse an earlier run's tuning when that run had the
+same settings (:func:`earlier_same_run`), so a rerun that adds rows does not tune again.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import statistics
@@ -260,3 +264,28 @@ def run_line(name: str, data: dict[str, Any]) -> str:
         f"`{name}.json`: run {m.get('date', 'date not recorded')}; threads: "
         f"{describe_threads(data)}; {load_text}{where}."
     )
+
+
+def earlier_same_run(
+    out: Path, result: Mapping[str, Any], keys: Sequence[str], missing: Mapping[str, Any] = {}
+) -> dict[str, Any] | None:
+    """The JSON already at ``out`` when it agrees with ``result`` on every key (``a.b`` reads a
+    nested key; ``missing`` stands in for keys a run written before they were recorded lacks),
+    else None: an unreadable file or any difference means the earlier run is not reused."""
+    try:
+        old = json.loads(out.read_text())
+    except (OSError, ValueError):
+        return None
+
+    def get(data: Mapping[str, Any], key: str, default: Any) -> Any:
+        for part in key.split("."):
+            if not isinstance(data, Mapping) or part not in data:
+                return default
+            data = data[part]
+        return data
+
+    absent = object()
+    for key in keys:
+        if get(old, key, missing.get(key, absent)) != get(result, key, absent):
+            return None
+    return old

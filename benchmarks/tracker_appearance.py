@@ -42,6 +42,7 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import earlier_same_run
 from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info
 from benchmarks.tracker_embed_cache import (
     checkpoint_digest,
@@ -333,16 +334,9 @@ def main(argv: list[str] | None = None) -> int:
 def _previous_tuning(out: Path, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per kind, the tuning of an earlier run of this command with the same checkpoint, embedding,
     budget and seed (so a rerun only repeats the validation, e.g. to add rows)."""
-    try:
-        old = json.loads(out.read_text())
-    except (OSError, ValueError):
-        return {}
-    same = all(old.get(k) == result[k] for k in ("data", "budget", "tune_split")) and (
-        old.get("seed", 0) == result["seed"]
-        and old.get("checkpoint", {}).get("digest") == result["checkpoint"]["digest"]
-        and old["checkpoint"].get("embedding") == result["checkpoint"]["embedding"]
-    )
-    if not same:
+    keys = ("data", "budget", "tune_split", "seed", "checkpoint.digest", "checkpoint.embedding")
+    old = earlier_same_run(out, result, keys, missing={"seed": 0})
+    if old is None:
         return {}
     return {k: v["tuning"] for k, v in old.get("kinds", {}).items() if "tuning" in v}
 

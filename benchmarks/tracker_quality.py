@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import earlier_same_run
 from benchmarks.tracker_common import (
     RESULTS_DIR,
     machine_info,
@@ -36,6 +37,7 @@ from tracker.config import load_preset
 from tracker.eval import evaluate
 
 KINDS = ("dance", "sports")
+PEER_TRIALS, PEER_REFINE = 60, 12  # the peers' tuning budget, as ours
 _EVAL_LOCK = threading.Lock()
 PEER_SPACE: dict[str, dict[str, list[Any]]] = {
     "bytetrack": {
@@ -126,10 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--peer-trials",
         type=int,
-        default=60,
+        default=PEER_TRIALS,
         help="random-search trials per peer and kind, as ours (0: defaults only)",
     )
-    p.add_argument("--peer-refine", type=int, default=12, help="hill-climbing rounds (as ours)")
+    p.add_argument(
+        "--peer-refine", type=int, default=PEER_REFINE, help="hill-climbing rounds (as ours)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "tracker_quality.json")
     p.add_argument(
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         ours_dir = run_ours(val, tmp / "ours")
         jobs = [(peer, kind) for kind in KINDS for peer in peers] if args.peer_trials > 0 else []
-        reused = _previous_peer_tuning(args) if args.reuse_peer_tuning else {}
+        reused = _previous_peer_tuning(args.out, result) if args.reuse_peer_tuning else {}
         jobs = [job for job in jobs if job not in reused]
         with ThreadPoolExecutor(max_workers=2) as ex:  # each job drives its own bench-env process
             futures = {
@@ -205,20 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _previous_peer_tuning(args: argparse.Namespace) -> dict[tuple[str, str], dict[str, Any]]:
-    """``{(peer, kind): tuning}`` from an earlier ``--out`` with the same data, budget and seed
-    (a run before the budget was recorded used this script's defaults then: 60 + 12 rounds)."""
-    try:
-        old = json.loads(args.out.read_text())
-    except (OSError, ValueError):
-        return {}
-    budget = old.get("budget", {"peer_trials": 60, "peer_refine": 12})
-    same = (
-        old.get("data") == str(args.data)
-        and budget == {"peer_trials": args.peer_trials, "peer_refine": args.peer_refine}
-        and old.get("seed", 0) == args.seed
-    )
-    if not same:
+def _previous_peer_tuning(out: Path, result: dict[str, Any]) -> dict[tuple[str, str], dict]:
+    """``{(peer, kind): tuning}`` from an earlier ``out`` with the same data, budget and seed
+    (a run from before the budget was recorded used the default budget)."""
+    budget = {"peer_trials": PEER_TRIALS, "peer_refine": PEER_REFINE}
+    old = earlier_same_run(out, result, ("data", "budget", "seed"), {"budget": budget, "seed": 0})
+    if old is None:
         return {}
     return {
         (name.split(" ")[0], kind): row["tuning"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -103,3 +104,21 @@ def test_run_line_names_date_threads_and_load():
     assert "load average 3.5, 2, 1" in line and "2 usable cores" in line
     old = common.run_line("old", {"machine": {"cpu": "x"}, "threads": 1})
     assert "date not recorded" in old and "load not recorded" in old
+
+
+def test_an_earlier_run_is_reused_only_when_every_named_setting_agrees(tmp_path):
+    from benchmarks.common import earlier_same_run
+
+    out = tmp_path / "r.json"
+    result = {"data": "d", "checkpoint": {"digest": "abc", "path": "x"}, "seed": 0}
+    keys = ("data", "checkpoint.digest", "seed")
+    assert earlier_same_run(out, result, keys) is None  # nothing there yet
+    out.write_text("{not json")
+    assert earlier_same_run(out, result, keys) is None
+    old = {"data": "d", "checkpoint": {"digest": "abc", "path": "elsewhere"}, "kinds": 1}
+    out.write_text(json.dumps(old))
+    assert earlier_same_run(out, result, keys) is None  # no seed recorded, no stand-in given
+    assert earlier_same_run(out, result, keys, missing={"seed": 0}) == old  # path is not a key
+    assert earlier_same_run(out, {**result, "seed": 1}, keys, missing={"seed": 0}) is None
+    changed = {**result, "checkpoint": {"digest": "abd"}}
+    assert earlier_same_run(out, changed, keys, missing={"seed": 0}) is None

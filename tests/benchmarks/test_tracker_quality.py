@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 from benchmarks.tracker_quality import _previous_peer_tuning
 
 
-def _args(out: Path, **kw) -> argparse.Namespace:
-    base = {"out": out, "data": Path("data/synth-full"), "peer_trials": 60, "peer_refine": 12}
-    return argparse.Namespace(**{**base, "seed": 0, **kw})
+def _result(**kw) -> dict:
+    base = {"data": "data/synth-full", "budget": {"peer_trials": 60, "peer_refine": 12}}
+    return {**base, "seed": 0, **kw}
 
 
 def test_peer_tuning_is_reused_only_from_a_run_with_the_same_data_budget_and_seed(tmp_path):
@@ -24,10 +22,11 @@ def test_peer_tuning_is_reused_only_from_a_run_with_the_same_data_budget_and_see
     }
     old = {"data": "data/synth-full", "kinds": {"dance": rows}}  # written before budgets were
     out.write_text(json.dumps(old))
-    assert _previous_peer_tuning(_args(out)) == {("bytetrack", "dance"): tuning}
-    assert _previous_peer_tuning(_args(out, peer_trials=10)) == {}
-    assert _previous_peer_tuning(_args(out, seed=1)) == {}
-    assert _previous_peer_tuning(_args(out, data=Path("elsewhere"))) == {}
+    assert _previous_peer_tuning(out, _result()) == {("bytetrack", "dance"): tuning}
+    assert _previous_peer_tuning(out, _result(budget={"peer_trials": 10, "peer_refine": 12})) == {}
+    assert _previous_peer_tuning(out, _result(seed=1)) == {}
+    assert _previous_peer_tuning(out, _result(data="elsewhere")) == {}
     out.write_text(json.dumps(old | {"budget": {"peer_trials": 10, "peer_refine": 2}}))
-    assert _previous_peer_tuning(_args(out, peer_trials=10, peer_refine=2)) != {}
-    assert _previous_peer_tuning(_args(tmp_path / "missing.json")) == {}
+    budget = {"peer_trials": 10, "peer_refine": 2}
+    assert _previous_peer_tuning(out, _result(budget=budget)) != {}
+    assert _previous_peer_tuning(tmp_path / "missing.json", _result()) == {}
