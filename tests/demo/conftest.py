@@ -22,3 +22,17 @@ def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory, copy_checkpoint) 
     folder = tmp_path_factory.mktemp("checkpoints")
     copy_checkpoint(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright, one per test module (see tests/demo/browser.py)."""
+    from tests.demo.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -16,57 +16,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("CGCLIP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TIMEOUT_MS = 120_000  # generous: two cores shared with other test runs
+from tests.demo.browser import free_port, new_page, request_dirs, require_browser, shot
 
 pytestmark = pytest.mark.slow
 
 
-def _require_browser():
-    if os.environ.get("CGCLIP_SKIP_BROWSER") == "1":
-        pytest.skip("CGCLIP_SKIP_BROWSER=1: headless-browser test skipped on request")
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: install it (apt-get install -y chromium), point "
-            "CGCLIP_CHROMIUM at a Chromium binary, or set CGCLIP_SKIP_BROWSER=1 to skip this test"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.fail(
-            "playwright is not installed: pip install -e '.[dev]' (or set CGCLIP_SKIP_BROWSER=1)"
-        )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _request_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("cgclip-demo-*")}
-
-
 @pytest.fixture(scope="module")
 def server(tiny_checkpoints, tmp_path_factory):
-    _require_browser()
+    require_browser()
     from demo.app import DemoSettings, build_app, launch
     from demo.pipeline import Limits
 
@@ -77,32 +40,20 @@ def server(tiny_checkpoints, tmp_path_factory):
         sample_frames=40,
     )
     app = build_app(settings)
-    _, url, _ = launch(app, settings, port=_free_port(), block=False)
+    _, url, _ = launch(app, settings, port=free_port(), block=False)
     yield url
     app.close()
 
 
-@pytest.fixture(scope="module")
-def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture()
 def page(browser, server):
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(server)
+    page = new_page(browser, server)
     yield page
     page.close()
 
 
 def test_sample_clip_tracked_with_gallery_video_files_and_search(page, tmp_path):
-    before = _request_dirs()
+    before = request_dirs()
     page.get_by_role("button", name="Use the sample clip").click()
     page.locator("#det-file", has_text="det.txt").wait_for()
     page.locator("#clip video").wait_for()
@@ -148,16 +99,16 @@ def test_sample_clip_tracked_with_gallery_video_files_and_search(page, tmp_path)
         assert page.locator("#matches img").count() == shown <= n_ids
     assert "random-init" in found  # the tiny checkpoint's text tower was never trained
 
-    shot = tmp_path / "demo.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 50_000
+    png = tmp_path / "demo.png"
+    page.screenshot(path=str(png), full_page=True)
+    assert png.stat().st_size > 50_000
     if os.environ.get("CGCLIP_SCREENSHOT_DIR"):  # keep a copy to look at
-        shutil.copy(shot, Path(os.environ["CGCLIP_SCREENSHOT_DIR"]) / "demo_browser.png")
+        shutil.copy(png, Path(os.environ["CGCLIP_SCREENSHOT_DIR"]) / "demo_browser.png")
 
     deadline = time.monotonic() + 10  # the request folder goes once Gradio has the files
-    while _request_dirs() - before and time.monotonic() < deadline:
+    while request_dirs() - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _request_dirs() - before
+    assert not request_dirs() - before
 
 
 def test_bad_uploads_show_a_message(page, tmp_path):
@@ -217,13 +168,6 @@ class _SlowFrames:
         return last
 
 
-def _shot(page, name: str) -> None:
-    """With $CGCLIP_SCREENSHOT_DIR set, keep ``demo-<name>.png`` of the page (docs/img/)."""
-    folder = os.environ.get("CGCLIP_SCREENSHOT_DIR")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"demo-{name}.png"), full_page=True)
-
-
 def _start_sample_job(page):
     page.get_by_role("button", name="Use the sample clip").click()
     page.locator("#det-file", has_text="det.txt").wait_for()
@@ -233,9 +177,9 @@ def _start_sample_job(page):
 
 def _wait_folders_gone(before: set[str], seconds: float = 10) -> set[str]:
     deadline = time.monotonic() + seconds
-    while _request_dirs() - before and time.monotonic() < deadline:
+    while request_dirs() - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    return _request_dirs() - before
+    return request_dirs() - before
 
 
 def test_progress_names_phases_and_time_left(page, monkeypatch):
@@ -243,21 +187,21 @@ def test_progress_names_phases_and_time_left(page, monkeypatch):
     _start_sample_job(page)
     progress = page.locator("#tracked-video")
     progress.get_by_text(re.compile(r"tracking: frame \d+ of 40, about \d+ s left")).wait_for()
-    _shot(page, "progress")
+    shot(page, "progress")
     progress.get_by_text("encoding video (H.264) and writing the result files").wait_for()
     page.locator("#status", has_text="Tracked 40 frames").wait_for()
 
 
 def test_cancel_stops_the_job_frees_the_slot_and_removes_its_folder(page, monkeypatch):
     slow = _SlowFrames(monkeypatch, per_frame=0.3)
-    before = _request_dirs()
+    before = request_dirs()
     _start_sample_job(page)
     page.locator("#tracked-video").get_by_text(re.compile(r"tracking: frame \d+")).wait_for()
-    assert _request_dirs() - before  # the job's folder exists while it runs
+    assert request_dirs() - before  # the job's folder exists while it runs
     page.locator("#cancel").click()
     page.locator("#status", has_text="Cancelled").wait_for()
     assert page.locator("#status").inner_text().startswith("Cancelled (cancelled by you)")
-    _shot(page, "cancelled")
+    shot(page, "cancelled")
     stopped = slow.settled()
     assert 0 < stopped < 40  # the job stopped part-way and stays stopped
     assert not _wait_folders_gone(before)
@@ -268,10 +212,8 @@ def test_cancel_stops_the_job_frees_the_slot_and_removes_its_folder(page, monkey
 
 def test_closing_the_tab_stops_its_job(browser, server, monkeypatch):
     slow = _SlowFrames(monkeypatch, per_frame=0.3)
-    before = _request_dirs()
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(server)
+    before = request_dirs()
+    page = new_page(browser, server)
     _start_sample_job(page)
     page.locator("#tracked-video").get_by_text(re.compile(r"tracking: frame \d+")).wait_for()
     page.close()  # the visitor goes away mid-job
@@ -302,7 +244,7 @@ def test_offline_models_are_explained_with_the_pages_controls(page):
     assert "so the CLIP weights ViT-B-16/openai (open_clip_pytorch_model.bin) cannot be" in message
     assert "pick 'none' or a CG-CLIP checkpoint as the ReID model" in message
     assert "pretrained=" not in message and "http" not in message
-    _shot(page, "offline-clip")
+    shot(page, "offline-clip")
 
     page.locator("#reid input").click()
     page.get_by_role("option", name="none (motion only)").click()
@@ -312,7 +254,7 @@ def test_offline_models_are_explained_with_the_pages_controls(page):
     page.locator("#status", has_text="YOLO11n").wait_for()
     message = page.locator("#status").inner_text()
     assert "pick 'HOG people detector' as the Detector" in message and "--" not in message
-    _shot(page, "offline-yolo")
+    shot(page, "offline-yolo")
 
 
 def test_unplayable_upload_gets_an_h264_preview_and_is_tracked(page, demo_sample, tmp_path):
@@ -334,169 +276,10 @@ def test_unplayable_upload_gets_an_h264_preview_and_is_tracked(page, demo_sample
         " return v && v.readyState >= 1 && v.videoWidth === 640; }"
     )
     page.get_by_text("Video not playable").wait_for(state="detached")  # the stale toast goes
-    _shot(page, "avi-preview")
+    shot(page, "avi-preview")
     page.locator("#detector input").click()
     page.get_by_role("option", name=re.compile(r"^HOG")).click()
     page.locator("#track").click()
     page.locator("#status", has_text="Tracked 40 frames").wait_for()
     files = page.locator("#results").inner_text().replace("\n", "")
     assert "old_camera.tracked.mp4" in files  # the original file was tracked, not the preview
-
-
-# --------------------------------------------------------------------------- gallery, search, strip
-
-
-@pytest.fixture(scope="module")
-def gallery_server(tiny_checkpoint, make_tiny_model, tmp_path_factory):
-    """A server offering ``tiny`` (TFE) and ``notext`` (mean pooling, a text tower that maps
-    every text to the same feature: raw search would still rank every id)."""
-    _require_browser()
-    import torch
-
-    import cgclip
-    from demo.app import DemoSettings, build_app, launch
-    from demo.pipeline import Limits
-    from demo.reid import ReidRegistry
-
-    folder = tmp_path_factory.mktemp("gallery-ckpts")
-    shutil.copy(tiny_checkpoint, folder / "tiny.safetensors")
-    shutil.copy(tiny_checkpoint.with_suffix(".json"), folder / "tiny.json")
-    notext = make_tiny_model(seed=4, pooling="mean")
-    with torch.no_grad():
-        notext.text_encoder.token_embedding.weight.zero_()
-        notext.text_encoder.positional_embedding.zero_()
-    cgclip.save_checkpoint(notext, folder / "notext.safetensors", meta={"note": "tests"})
-    settings = DemoSettings(
-        checkpoints=folder,
-        limits=Limits(max_upload_mb=2, max_seconds=30),
-        sample_dir=tmp_path_factory.mktemp("sample"),
-        sample_frames=40,
-    )
-    registry = ReidRegistry(folder)
-    app = build_app(settings, registry)
-    _, url, _ = launch(app, settings, port=_free_port(), block=False)
-    yield url, registry
-    app.close()
-
-
-def _track_sample(page, model: str) -> int:
-    page.get_by_role("button", name="Use the sample clip").click()
-    page.locator("#det-file", has_text="det.txt").wait_for()
-    page.locator("#clip video").wait_for()
-    page.locator("#reid input").click()
-    page.get_by_role("option", name=f"{model} (CG-CLIP checkpoint)").click()
-    page.locator("#track").click()
-    page.locator("#status", has_text="Tracked 40 frames").wait_for()
-    page.locator("#timeline img").wait_for()
-    return page.locator("#identities img").count()
-
-
-def _video_time(page) -> float:
-    return page.evaluate("() => document.querySelector('#tracked-video video').currentTime")
-
-
-def _wait_video_time(page, expected: float, tol: float = 0.03) -> float:
-    deadline = time.monotonic() + 20
-    t = _video_time(page)
-    while abs(t - expected) > tol and time.monotonic() < deadline:
-        time.sleep(0.1)
-        t = _video_time(page)
-    return t
-
-
-def test_gallery_captions_timeline_seek_and_attention_strip(browser, gallery_server):
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    page.set_default_timeout(TIMEOUT_MS)
-    url, registry = gallery_server
-    page.goto(url)
-    n_ids = _track_sample(page, "tiny")
-    assert n_ids >= 6
-    deadline = time.monotonic() + 60  # the null captions are encoded after tracking, unasked
-    while "ckpt:tiny" not in registry._null and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert "ckpt:tiny" in registry._null
-
-    # Captions: "#id · first–last", shown whole (not cut with an ellipsis).
-    labels = page.locator("#identities .caption-label")
-    assert labels.count() == n_ids
-    for i in range(n_ids):
-        label = labels.nth(i)
-        assert re.fullmatch(r"#\d+ · \d+–\d+", label.inner_text().strip())
-        assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
-    # The timeline: one readable row per identity, at page width.
-    size = page.locator("#timeline img").evaluate(
-        "e => ({w: e.naturalWidth, h: e.naturalHeight, cw: e.clientWidth})"
-    )
-    assert size["h"] >= n_ids * 18 and size["cw"] >= 0.85 * size["w"]
-    # No large empty area: the gallery is as tall as its rows of tiles, not a fixed box.
-    tile = page.locator("#identities img").first.bounding_box()
-    gallery = page.locator("#identities").bounding_box()
-    rows = -(-n_ids // 8)
-    assert gallery["height"] < rows * (tile["height"] + 16) + 90
-
-    # Click the second identity: the video seeks to its first appearance, segments listed.
-    caption = labels.nth(1).inner_text().strip()
-    tid, first = re.match(r"#(\d+) · (\d+)–", caption).groups()
-    page.locator("#identities img").nth(1).click()
-    page.locator("#identity-info", has_text=f"#{tid}:").wait_for()
-    info = page.locator("#identity-info").inner_text()
-    assert f"frames {first}–" in info and "segment" in info
-    assert _wait_video_time(page, (int(first) - 1) / 25) == pytest.approx(
-        (int(first) - 1) / 25, abs=0.03
-    )
-
-    # The attention strip of that identity (TFE): one cell per frame, with the note.
-    page.locator("#attention img").wait_for()
-    note = page.locator("#attention-note").inner_text()
-    assert note.startswith(f"#{tid}: ") and "TFE attention" in note and "counted most" in note
-    strip = page.locator("#attention img").evaluate("e => [e.naturalWidth, e.naturalHeight]")
-    n_frames = int(re.search(r"(\d+) frames in", info).group(1))
-    # up to 8 of its live frames: the dance preset backfills at most 1 tentative frame
-    assert 72 * min(8, n_frames - 1) <= strip[0] <= 72 * min(8, n_frames)
-
-    # A click on the timeline's last row, three quarters along: that id, that frame.
-    box = page.locator("#timeline img").bounding_box()
-    scale = box["width"] / size["w"]
-    last_tid = re.match(r"#(\d+)", labels.nth(n_ids - 1).inner_text()).group(1)
-    from demo.gallery import TimelineLayout
-
-    lay = TimelineLayout()
-    x = lay.x_of(30, 40) + 2
-    y = lay.top + (n_ids - 1) * lay.row_h + lay.row_h // 2
-    page.locator("#timeline img").click(position={"x": x * scale, "y": y * scale})
-    page.locator("#identity-info", has_text=f"#{last_tid}:").wait_for()
-    jumped = int(
-        re.search(
-            r"the video is at frame (\d+)", page.locator("#identity-info").inner_text()
-        ).group(1)
-    )
-    info = page.locator("#identity-info").inner_text()
-    runs = [(int(a), int(b)) for a, b in re.findall(r"frames (\d+)–(\d+)", info)]
-    nearest = min((f for run in runs for f in run), key=lambda f: (abs(f - 30), f))
-    clicked = 30 if any(a - 1 <= 30 <= b + 1 for a, b in runs) else nearest
-    assert abs(jumped - clicked) <= 1 and any(a <= jumped <= b for a, b in runs)
-    assert _wait_video_time(page, (jumped - 1) / 25) == pytest.approx((jumped - 1) / 25, abs=0.03)
-
-    _shot(page, "gallery")
-    page.close()
-
-
-def test_no_good_match_and_no_tfe_said_so(browser, gallery_server):
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(gallery_server[0])
-    _track_sample(page, "notext")
-
-    # Every text gets the same feature: raw cosines would rank all ids, calibration says no.
-    page.locator("#query textarea").fill("a red car")
-    page.locator("#search").click()
-    page.locator("#search-status", has_text="No good match").wait_for()
-    status = page.locator("#search-status").inner_text()
-    assert status.startswith("No good match for “a red car”") and "unrelated captions" in status
-    assert "random-init" in status and page.locator("#matches img").count() == 0
-
-    page.locator("#identities img").first.click()
-    page.locator("#attention-note", has_text="no TFE").wait_for()
-    assert page.locator("#attention img").count() == 0
-    _shot(page, "search-no-match")
-    page.close()
