@@ -319,10 +319,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def render(result: dict[str, Any]) -> str:
     """Markdown: one-core speed at each pyramid step, then recall/precision of both."""
     s = result["speed"]
@@ -381,3 +377,7 @@ def render(result: dict[str, Any]) -> str:
         + f" px. Matching one-to-one at IoU >= {IOU}; recall over people at least half visible.",
     ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -144,10 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def render(result: dict[str, Any]) -> str:
     """Markdown: FPS per thread setting (median of the rounds) and auto against the best."""
     fps = result["fps_median"]
@@ -165,3 +161,7 @@ def render(result: dict[str, Any]) -> str:
         f"start; {result['rounds']} rounds, settings rotated each round."
     )
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

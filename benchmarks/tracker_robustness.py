@@ -267,10 +267,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def render(result: dict[str, Any]) -> str:
     """Markdown: per family, motion only and each embedder before / now, then the checks."""
     lines = [
@@ -288,3 +284,7 @@ def render(result: dict[str, Any]) -> str:
         for check, c in body["checks"].items():
             lines.append(f"| {family} | {check} | {'yes' if c['ok'] else '**no**'} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
