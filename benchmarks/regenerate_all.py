@@ -87,7 +87,7 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "tracker_robustness",
-        ("-m", "benchmarks.tracker_robustness"),
+        ("-m", "benchmarks.tracker_robustness", "--choose-guards"),
         45,
         ("tracker_robustness.json",),
     ),

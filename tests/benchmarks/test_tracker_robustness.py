@@ -1,0 +1,51 @@
+"""tracker_robustness: the per-family guard choice, and the presets agreeing with it."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import tracker_robustness as rb
+from benchmarks.tracker_common import RESULTS_DIR
+from tracker.config import load_preset
+
+
+def _row(hota: float, idf1: float) -> dict[str, float]:
+    return {"HOTA": hota, "IDF1": idf1}
+
+
+def test_the_choice_takes_the_largest_worst_slack_then_the_matched_gain(monkeypatch):
+    labels = list(rb.GUARD_CANDIDATES)
+    # dance: matched is dance+sports (gained 10 before, so it must keep 9); the others must stay
+    # within 0.5 of motion only (60).
+    now = {
+        labels[0]: {"dance+sports": (65, 65), "street": (60, 60), "random": (60, 60)},  # -4
+        labels[1]: {"dance+sports": (70, 70), "street": (60, 60), "random": (60, 60)},  # +0.5
+        labels[2]: {"dance+sports": (72, 72), "street": (59, 59), "random": (60, 60)},  # -0.5
+        labels[3]: {"dance+sports": (71, 71), "street": (60, 60), "random": (60, 60)},  # +0.5
+    }
+
+    def fake_rows(family, split_dir, checkpoints, cache_root, max_seqs=None, nows=None):
+        assert family == "dance" and nows == rb.GUARD_CANDIDATES
+        rows = {"motion only": _row(60, 60)}
+        for name in ("dance+sports", "street", "random"):
+            rows[f"{name} (before)"] = _row(70, 70) if name == "dance+sports" else _row(55, 55)
+            for label in labels:
+                rows[f"{name} ({label})"] = _row(*now[label][name])
+        return rows
+
+    monkeypatch.setattr(rb, "family_rows", fake_rows)
+    out = rb.choose_guards("dance", None, {}, None, None)
+    slacks = {k: round(v["slack"], 6) for k, v in out["scores"].items()}
+    assert slacks == {labels[0]: -4.0, labels[1]: 0.5, labels[2]: -0.5, labels[3]: 0.5}
+    assert out["chosen"] == labels[3]  # ties with labels[1] on slack, gains more
+    assert out["knobs"] == rb.GUARD_CANDIDATES[labels[3]]
+
+
+def test_every_preset_ships_the_guards_the_committed_choice_chose():
+    result = json.loads((RESULTS_DIR / "tracker_robustness.json").read_text())
+    choice = result["guard_choice"]
+    assert set(choice) == set(rb.FAMILIES)
+    for family, c in choice.items():
+        preset = load_preset(family)
+        assert c["knobs"] == rb.GUARD_CANDIDATES[c["chosen"]]
+        assert {k: getattr(preset, k) for k in c["knobs"]} == c["knobs"], family
