@@ -341,6 +341,20 @@ def _previous_tuning(out: Path, result: dict[str, Any]) -> dict[str, dict[str, A
     return {k: v["tuning"] for k, v in old.get("kinds", {}).items() if "tuning" in v}
 
 
+def _preset(kind: str) -> dict[str, Any]:
+    """``kind``'s preset as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(load_preset(kind).to_dict()))
+
+
+def _still_valid(previous: dict[str, Any], kind: str) -> dict[str, Any]:
+    """An earlier run's tuning of ``kind`` without ours when ours was tuned on top of another
+    preset than ``kind``'s now (the search changes some knobs; the preset fixes the rest)."""
+    tuned = dict(previous)
+    if tuned.get("ours", {}).get("preset") != _preset(kind):
+        tuned.pop("ours", None)
+    return tuned
+
+
 def run_kind(
     kind,
     args,
@@ -371,12 +385,13 @@ def run_kind(
         print(f"{kind}: {name} tuned {out['score']:.2f} ({time.time() - t:.0f} s)", flush=True)
         return name, out
 
-    tuned = dict(previous or {})
+    tuned = _still_valid(previous or {}, kind)
     todo = [n for n in ["ours", *peers] if n not in tuned]
     if len(todo) < len(peers) + 1:
         print(f"{kind}: reusing the earlier tuning of {sorted(tuned)}", flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as ex:  # each drives its own process
         tuned.update(dict(ex.map(tune, todo)))
+    tuned["ours"]["preset"] = _preset(kind)
 
     # Validation: never used above.
     ours_params = tuned["ours"]["params"]

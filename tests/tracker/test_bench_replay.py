@@ -110,3 +110,16 @@ def test_appearance_rerun_reuses_tuning_only_for_identical_settings(tmp_path):
         {"checkpoint": {"digest": "abc", "embedding": ["s"]}},
     ):
         assert _previous_tuning(out, {**result, **changed}) == {}
+
+
+def test_our_tuning_is_not_reused_once_the_preset_under_it_changed():
+    from benchmarks.tracker_appearance import _preset, _still_valid
+
+    peer = {"params": {"track_buffer": 30}}
+    ours = {"params": {"reid_thresh": 0.1}, "preset": _preset("dance")}
+    saved = json.loads(json.dumps({"ours": ours, "botsort": peer}))  # as read from the JSON
+    assert _still_valid(saved, "dance") == saved
+    moved = {**ours, "preset": {**ours["preset"], "trust_floor": 0.55}}
+    assert _still_valid({"ours": moved, "botsort": peer}, "dance") == {"botsort": peer}
+    unrecorded = {"params": ours["params"]}  # written before presets were recorded
+    assert _still_valid({"ours": unrecorded}, "dance") == {}
