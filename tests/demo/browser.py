@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,27 @@ def free_port() -> int:
 
 def request_dirs() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("cgclip-demo-*")}
+
+
+@contextmanager
+def serve(checkpoints: Path, sample_dir: Path, registry=None) -> Iterator[str]:
+    """The demo app on 127.0.0.1 at a free port, offering ``checkpoints``; yields its URL."""
+    require_browser()
+    from demo.app import DemoSettings, build_app, launch
+    from demo.pipeline import Limits
+
+    settings = DemoSettings(
+        checkpoints=checkpoints,
+        limits=Limits(max_upload_mb=2, max_seconds=30),
+        sample_dir=sample_dir,
+        sample_frames=40,
+    )
+    app = build_app(settings, registry)
+    try:
+        _, url, _ = launch(app, settings, port=free_port(), block=False)
+        yield url
+    finally:
+        app.close()
 
 
 def new_page(browser, url: str):

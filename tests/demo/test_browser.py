@@ -22,27 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo.browser import free_port, new_page, request_dirs, require_browser, shot
+from tests.demo.browser import new_page, request_dirs, serve, shot
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(tiny_checkpoints, tmp_path_factory):
-    require_browser()
-    from demo.app import DemoSettings, build_app, launch
-    from demo.pipeline import Limits
-
-    settings = DemoSettings(
-        checkpoints=tiny_checkpoints,
-        limits=Limits(max_upload_mb=2, max_seconds=30),
-        sample_dir=tmp_path_factory.mktemp("sample"),
-        sample_frames=40,
-    )
-    app = build_app(settings)
-    _, url, _ = launch(app, settings, port=free_port(), block=False)
-    yield url
-    app.close()
+    with serve(tiny_checkpoints, tmp_path_factory.mktemp("sample")) as url:
+        yield url
 
 
 @pytest.fixture()

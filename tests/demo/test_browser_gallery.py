@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.demo.browser import free_port, new_page, require_browser, shot
+from tests.demo.browser import new_page, require_browser, serve, shot
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,6 @@ def gallery_server(tiny_checkpoint, make_tiny_model, tmp_path_factory):
     import torch
 
     import cgclip
-    from demo.app import DemoSettings, build_app, launch
-    from demo.pipeline import Limits
     from demo.reid import ReidRegistry
 
     folder = tmp_path_factory.mktemp("gallery-ckpts")
@@ -37,17 +35,9 @@ def gallery_server(tiny_checkpoint, make_tiny_model, tmp_path_factory):
         notext.text_encoder.token_embedding.weight.zero_()
         notext.text_encoder.positional_embedding.zero_()
     cgclip.save_checkpoint(notext, folder / "notext.safetensors", meta={"note": "tests"})
-    settings = DemoSettings(
-        checkpoints=folder,
-        limits=Limits(max_upload_mb=2, max_seconds=30),
-        sample_dir=tmp_path_factory.mktemp("sample"),
-        sample_frames=40,
-    )
     registry = ReidRegistry(folder)
-    app = build_app(settings, registry)
-    _, url, _ = launch(app, settings, port=free_port(), block=False)
-    yield url, registry
-    app.close()
+    with serve(folder, tmp_path_factory.mktemp("sample"), registry) as url:
+        yield url, registry
 
 
 def _track_sample(page, model: str) -> int:
