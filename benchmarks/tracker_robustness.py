@@ -48,13 +48,15 @@ MATCHED = {"dance": "dance+sports", "sports": "dance+sports", "street": "street"
 # Appearance-guard settings --choose-guards tries per family on the TRAINING split: how strict
 # re-identification is (TrackerConfig's reid_rank / reid_evidence / reid_rank_margin, or loose)
 # and the fused stages' trust ramp (TrackerConfig's, or a stricter one).
-STRICT_REID = {"reid_rank": 0.02, "reid_evidence": 10.0, "reid_rank_margin": 0.1}
+_SHARED = TrackerConfig()
+STRICT_REID = {k: getattr(_SHARED, k) for k in ("reid_rank", "reid_evidence", "reid_rank_margin")}
 LOOSE_REID = {"reid_rank": 0.5, "reid_evidence": 1.0, "reid_rank_margin": 0.0}
+SHARED_RAMP = {"trust_floor": _SHARED.trust_floor, "trust_full": _SHARED.trust_full}
+STRICT_RAMP = {"trust_floor": 0.7, "trust_full": 0.85}
 GUARD_CANDIDATES: dict[str, dict[str, Any]] = {
-    "strict re-id, trust 0.55-0.7": {**STRICT_REID, "trust_floor": 0.55, "trust_full": 0.7},
-    "strict re-id, trust 0.7-0.85": {**STRICT_REID, "trust_floor": 0.7, "trust_full": 0.85},
-    "loose re-id, trust 0.55-0.7": {**LOOSE_REID, "trust_floor": 0.55, "trust_full": 0.7},
-    "loose re-id, trust 0.7-0.85": {**LOOSE_REID, "trust_floor": 0.7, "trust_full": 0.85},
+    f"{reid} re-id, trust {ramp['trust_floor']:g}-{ramp['trust_full']:g}": {**knobs, **ramp}
+    for reid, knobs in (("strict", STRICT_REID), ("loose", LOOSE_REID))
+    for ramp in (SHARED_RAMP, STRICT_RAMP)
 }
 # Faster than this (box heights per second, about 4x a sprint) between two reports of an id is
 # not a person moving: the id went to someone else.
