@@ -111,6 +111,9 @@ class TrackerConfig:
     # Motion model.
     std_position: float = num(1 / 20, "(0, inf)")  # Kalman position noise, relative to box size
     std_velocity: float = num(1 / 160, "(0, inf)")  # Kalman velocity noise, relative to box size
+    # StrongSORT's NSA Kalman: a matched box's measurement variance times k * (1 - confidence),
+    # so confident boxes pull the state harder; 0 keeps it fixed (virtual ORU steps always do)
+    confidence_noise: float = num(0.0, "[0, inf)")
     # Camera-motion compensation by sparse optical flow (needs frames).
     cmc: bool = False
     cmc_downscale: int = num(2, "[1, inf)")  # work on frames downscaled by this factor

@@ -94,13 +94,22 @@ class KalmanBoxFilter:
         return mean, out
 
     def update(
-        self, mean: np.ndarray, cov: np.ndarray, boxes_xyxy: np.ndarray
+        self,
+        mean: np.ndarray,
+        cov: np.ndarray,
+        boxes_xyxy: np.ndarray,
+        noise_scale: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Correct ``(N, 8), (N, 3, 4)`` with ``(N, 4)`` measured boxes -> corrected state."""
+        """Correct ``(N, 8), (N, 3, 4)`` with ``(N, 4)`` measured boxes -> corrected state.
+        ``noise_scale (N,)`` (optional) multiplies each box's measurement variance (StrongSORT's
+        NSA Kalman passes ``k * (1 - confidence)``: a confident box moves the state more)."""
         if len(mean) == 0:
             return mean, cov
         pp, pv, vv = cov[:, PP], cov[:, PV], cov[:, VV]
-        s = pp + (self.std_position * _size(mean)) ** 2  # innovation variance per coordinate
+        r = (self.std_position * _size(mean)) ** 2  # measurement variance per coordinate
+        if noise_scale is not None:
+            r = r * np.asarray(noise_scale, dtype=np.float64).reshape(-1, 1)
+        s = pp + r  # innovation variance per coordinate
         kp, kv = pp / s, pv / s  # Kalman gain for the coordinate and its velocity
         innovation = xyxy_to_cxcywh(boxes_xyxy) - mean[:, :4]
         mean = mean.copy()

@@ -354,8 +354,11 @@ class Tracker(MatchingStages):
         plain = ~long_lost & ~oru
         if plain.any():
             t = ti[plain]
+            noise = None
+            if cfg.confidence_noise > 0:  # NSA: confident boxes count more
+                noise = cfg.confidence_noise * (1.0 - np.clip(conf[dj[plain]], 0.0, 1.0))
             self.table.mean[t], self.table.cov[t] = self.kalman.update(
-                self.table.mean[t], self.table.cov[t], boxes[dj[plain]]
+                self.table.mean[t], self.table.cov[t], boxes[dj[plain]], noise
             )
         if long_lost.any():  # re-identified after the motion buffer: the old velocity means nothing
             t = ti[long_lost]

@@ -28,15 +28,16 @@ def test_initiate_has_zero_velocity_and_positive_covariance():
     assert np.all(np.linalg.eigvalsh(full_covariance(cov)[0]) > 0)
 
 
-def _textbook(kf: KalmanBoxFilter, mean, cov, z):
-    """One predict + update in plain matrix form, ``(8,), (8, 8), (4,)``."""
+def _textbook(kf: KalmanBoxFilter, mean, cov, z, r_scale: float = 1.0):
+    """One predict + update in plain matrix form, ``(8,), (8, 8), (4,)``; the measurement
+    variance times ``r_scale``."""
     f = np.eye(8)
     f[:4, 4:] = np.eye(4)
     h = np.eye(4, 8)
     size = np.tile(np.maximum(mean[2:4], 1), 2)
     q = np.diag(np.r_[(kf.std_position * size) ** 2, (kf.std_velocity * size) ** 2])
     mean, cov = f @ mean, f @ cov @ f.T + q
-    r = np.diag((kf.std_position * np.tile(np.maximum(mean[2:4], 1), 2)) ** 2)
+    r = r_scale * np.diag((kf.std_position * np.tile(np.maximum(mean[2:4], 1), 2)) ** 2)
     s = h @ cov @ h.T + r
     k = cov @ h.T @ np.linalg.inv(s)
     return mean + k @ (z - h @ mean), cov - k @ s @ k.T
@@ -53,6 +54,31 @@ def test_separable_filter_equals_matrix_form():
         mean, cov = kf.update(*kf.predict(mean, cov), meas)
         ref_mean, ref_cov = _textbook(kf, ref_mean, ref_cov, xyxy_to_cxcywh(meas)[0])
         assert np.allclose(mean[0], ref_mean) and np.allclose(full_covariance(cov)[0], ref_cov)
+
+
+def test_confidence_scaled_measurement_noise_equals_matrix_form():
+    """NSA Kalman: each box's measurement variance scaled by its own factor, batched."""
+    kf = KalmanBoxFilter()
+    rng = np.random.default_rng(4)
+    boxes = np.array([[100.0, 50.0, 140.0, 150.0], [300.0, 80.0, 330.0, 160.0]])
+    mean, cov = kf.initiate(boxes)
+    refs = [(mean[i].copy(), full_covariance(cov)[i]) for i in range(2)]
+    for t in range(1, 8):
+        meas = boxes + [2.0 * t, 0.0, 2.0 * t, 0.0] + rng.normal(0, 3, (2, 4))
+        scale = np.array([0.05, 1.6]) * t / 4  # e.g. k (1 - confidence)
+        mean, cov = kf.update(*kf.predict(mean, cov), meas, scale)
+        for i in range(2):
+            refs[i] = _textbook(kf, *refs[i], xyxy_to_cxcywh(meas)[i], r_scale=scale[i])
+            assert np.allclose(mean[i], refs[i][0]) and np.allclose(
+                full_covariance(cov)[i], refs[i][1]
+            )
+    # a low factor (confident box) pulls the state to the measurement harder
+    m0, c0 = kf.predict(*kf.initiate(boxes[:1]))
+    z = boxes[:1] + [6.0, 0.0, 6.0, 0.0]
+    near = kf.update(m0, c0, z, np.array([0.1]))[0][0, 0]
+    far = kf.update(m0, c0, z, np.array([2.0]))[0][0, 0]
+    plain = kf.update(m0, c0, z)[0][0, 0]
+    assert m0[0, 0] < far < plain < near < m0[0, 0] + 6.0
 
 
 def test_learns_constant_velocity_and_predicts_ahead():

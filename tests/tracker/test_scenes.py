@@ -207,6 +207,21 @@ def test_kalman_output_boxes_are_smoother_than_jittered_detections():
     assert errors["kalman"] < 0.8 * errors["detection"]
 
 
+def test_confidence_noise_lets_confident_boxes_pull_the_filter_harder():
+    """NSA Kalman (``confidence_noise``): after a jump in a confident box, the filtered box
+    sits closer to it than with fixed measurement noise; off (0) it is the plain filter."""
+    filtered = {}
+    for k in (0.0, 1.0):
+        tracker = Tracker(TrackerConfig(min_hits=1, output_box="kalman", confidence_noise=k))
+        for f in range(20):
+            tracker.update(dets([person(50 + 3 * f)], conf=[0.95]))
+        out = tracker.update(dets([person(50 + 3 * 20 + 8)], conf=[0.95]))
+        assert out.tracker_id.tolist() == [1]
+        filtered[k] = out.xyxy[0, 0]
+    measured = person(50 + 3 * 20 + 8)[0]
+    assert abs(filtered[1.0] - measured) < 0.5 * abs(filtered[0.0] - measured)
+
+
 def test_empty_frames_and_dropped_detections_keep_embeddings_aligned():
     tracker = Tracker(TrackerConfig(min_hits=1))
     look = np.eye(4, dtype=np.float32)
