@@ -21,7 +21,6 @@ from tracker.matching import (
     fuse_cost,
     iou_pairs,
     linear_assignment,
-    near_pairs,
     paired_iou,
 )
 from tracker.tracks import LOST
@@ -100,33 +99,23 @@ class MatchingStages:
         if not ok.any():
             return
         rows, cols, temb, pred = rows[ok], cols[ok], temb[ok], pred[ok]
-        others = high[np.isfinite(embs[high]).all(axis=1)]  # sorted, and holds every col
-        own = np.searchsorted(others, cols)  # (K,) each match's own detection among others
-        # Rivals: the other detections within RIVAL_HEIGHTS of the track's predicted centre,
-        # found without the dense (K, O) matrix; distances for those pairs only.
-        pk, po = near_pairs(
-            (pred[:, :2] + pred[:, 2:]) / 2,
-            RIVAL_HEIGHTS * np.maximum(pred[:, 3] - pred[:, 1], 1.0),
-            (boxes[others, :2] + boxes[others, 2:]) / 2,
-        )
-        rival = po != own[pk]
-        pk, po = pk[rival], po[rival]
-        oemb = embs[others]
-        pos = cosine_pairs(temb, oemb, np.arange(len(rows)), own)
-        riv = cosine_pairs(temb, oemb, pk, po)
-        self._calibration.observe(pos, riv)
+        others = high[np.isfinite(embs[high]).all(axis=1)]
+        dist = cosine_distance(temb, embs[others])  # (K, O)
+        centre = (pred[:, :2] + pred[:, 2:]) / 2
+        det_centre = (boxes[others, :2] + boxes[others, 2:]) / 2
+        gap = np.hypot(*(det_centre[None] - centre[:, None]).transpose(2, 0, 1))
+        near = gap <= RIVAL_HEIGHTS * np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
+        own = others[None, :] == cols[:, None]
+        self._calibration.observe(dist[own], dist[near & ~own])
         gap = int(round(self.config.reid_calibration_gap * self.frame_rate))
         if gap <= 0:
-            self._reid_calibration.observe(pos, riv)
+            self._reid_calibration.observe(dist[own], dist[near & ~own])
             return
         ref, aged = self._aged.references(self.table.ids[rows], temb, self.frame_id, gap)
         if aged.any():
-            ref, own, row_of = ref[aged], own[aged], np.cumsum(aged) - 1
-            keep = aged[pk]
-            self._reid_calibration.observe(
-                cosine_pairs(ref, oemb, np.arange(len(ref)), own),
-                cosine_pairs(ref, oemb, row_of[pk[keep]], po[keep]),
-            )
+            dist = cosine_distance(ref[aged], embs[others])
+            own, near = own[aged], near[aged]
+            self._reid_calibration.observe(dist[own], dist[near & ~own])
         if len(self._aged) > 2 * len(self.table.ids) + 64:
             self._aged.keep_only(self.table.ids)
 
