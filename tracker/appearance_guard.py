@@ -56,8 +56,10 @@ def reachable(
     margin: float,
     max_speed: float,
     speed_factor: float,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """``(K, M)`` bool: detection ``m`` is within reach of track ``k``.
+    """``(K, M)`` bool: detection ``m`` is within reach of track ``k``; with ``pairs`` (rows and
+    columns, ``(P,)`` each) only those entries, ``(P,)``, by the same formula.
 
     last_box: ``(K, 4)`` xyxy of each track's last observed box; seconds: ``(K,)`` since then;
     speed: ``(K,)`` the track's own speed in box heights per second; det_boxes: ``(M, 4)``.
@@ -66,6 +68,10 @@ def reachable(
     reach = height * (margin + seconds * np.maximum(max_speed, speed_factor * speed))
     centre = (last_box[:, :2] + last_box[:, 2:]) / 2
     det_centre = (det_boxes[:, :2] + det_boxes[:, 2:]) / 2
+    if pairs is not None:
+        rows, cols = pairs
+        gap = det_centre[cols] - centre[rows]
+        return np.hypot(gap[:, 0], gap[:, 1]) <= reach[rows]
     dist = np.hypot(*(det_centre[None, :, :] - centre[:, None, :]).transpose(2, 0, 1))
     return dist <= reach[:, None]
 

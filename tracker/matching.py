@@ -104,6 +104,30 @@ def iou_pairs(
     return rows[keep], cols[keep], iou[keep]
 
 
+def near_pairs(
+    centres: np.ndarray, radius: np.ndarray, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of every centre ``(N, 2)`` x point ``(M, 2)`` pair at most ``radius[row]``
+    apart (Euclidean); rows in order, columns in no particular order. Crowds (``N * M`` above
+    :data:`SWEEP_PAIRS`) sweep along x instead of forming the dense matrix; both test each pair
+    with the same formula."""
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    radius = np.asarray(radius, dtype=np.float64).reshape(-1)
+    if len(centres) * len(points) <= SWEEP_PAIRS:
+        dx = points[None, :, 0] - centres[:, None, 0]
+        dy = points[None, :, 1] - centres[:, None, 1]
+        return np.nonzero(np.hypot(dx, dy) <= radius[:, None])
+    # A window one pixel wider than the radius each side: the sweep's bounds are strict.
+    reach = radius + 1.0
+    windows = np.c_[centres[:, 0] - reach, centres[:, 1], centres[:, 0] + reach, centres[:, 1]]
+    rows, cols = _x_overlaps(windows, np.c_[points, points])
+    dx = points[cols, 0] - centres[rows, 0]
+    dy = points[cols, 1] - centres[rows, 1]
+    keep = np.hypot(dx, dy) <= radius[rows]
+    return rows[keep], cols[keep]
+
+
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(N, E)`` and ``(M, E)`` L2-normalised embeddings -> ``(N, M)`` distance ``1 - cos`` in [0, 2]."""
     if len(a) == 0 or len(b) == 0:

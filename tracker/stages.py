@@ -21,6 +21,7 @@ from tracker.matching import (
     fuse_cost,
     iou_pairs,
     linear_assignment,
+    near_pairs,
     paired_iou,
 )
 from tracker.tracks import LOST
@@ -99,32 +100,45 @@ class MatchingStages:
         if not ok.any():
             return
         rows, cols, temb, pred = rows[ok], cols[ok], temb[ok], pred[ok]
-        others = high[np.isfinite(embs[high]).all(axis=1)]
+        others = high[np.isfinite(embs[high]).all(axis=1)]  # sorted, and holds every col
+        own = np.searchsorted(others, cols)  # (K,) each match's own detection among others
+        # Rivals: the other detections within RIVAL_HEIGHTS of the track's predicted centre, by
+        # a sweep rather than a dense (K, O) distance test. The cosine distances stay one dense
+        # product: in a crowd a fifth of all pairs are rivals, and gathering their embeddings
+        # pair by pair costs more than the BLAS product.
+        pk, po = near_pairs(
+            (pred[:, :2] + pred[:, 2:]) / 2,
+            RIVAL_HEIGHTS * np.maximum(pred[:, 3] - pred[:, 1], 1.0),
+            (boxes[others, :2] + boxes[others, 2:]) / 2,
+        )
+        rival = po != own[pk]
+        pk, po = pk[rival], po[rival]
+        every = np.arange(len(rows))
         dist = cosine_distance(temb, embs[others])  # (K, O)
-        centre = (pred[:, :2] + pred[:, 2:]) / 2
-        det_centre = (boxes[others, :2] + boxes[others, 2:]) / 2
-        gap = np.hypot(*(det_centre[None] - centre[:, None]).transpose(2, 0, 1))
-        near = gap <= RIVAL_HEIGHTS * np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
-        own = others[None, :] == cols[:, None]
-        self._calibration.observe(dist[own], dist[near & ~own])
+        pos, riv = dist[every, own], dist[pk, po]
+        self._calibration.observe(pos, riv)
         gap = int(round(self.config.reid_calibration_gap * self.frame_rate))
         if gap <= 0:
-            self._reid_calibration.observe(dist[own], dist[near & ~own])
+            self._reid_calibration.observe(pos, riv)
             return
         ref, aged = self._aged.references(self.table.ids[rows], temb, self.frame_id, gap)
         if aged.any():
-            dist = cosine_distance(ref[aged], embs[others])
-            own, near = own[aged], near[aged]
-            self._reid_calibration.observe(dist[own], dist[near & ~own])
+            dist = cosine_distance(ref[aged], embs[others])  # (A, O)
+            row_of, keep = np.cumsum(aged) - 1, aged[pk]
+            self._reid_calibration.observe(
+                dist[np.arange(len(dist)), own[aged]], dist[row_of[pk[keep]], po[keep]]
+            )
         if len(self._aged) > 2 * len(self.table.ids) + 64:
             self._aged.keep_only(self.table.ids)
 
-    def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
+    def _reachable(self, rows: np.ndarray, det_boxes: np.ndarray, pairs=None) -> np.ndarray:
         """``(K, M)`` bool: detection ``m`` is within reach of track ``rows[k]``'s last observed
-        box, given the time since and the track's speed (``TrackerConfig.reid_*``)."""
+        box, given the time since and the track's speed (``TrackerConfig.reid_*``); with
+        ``pairs`` (indices into both) only those entries, ``(P,)``."""
         cfg = self.config
         if not cfg.reid_gate:
-            return np.ones((len(rows), len(det_boxes)), dtype=bool)
+            shape = (len(pairs[0]),) if pairs is not None else (len(rows), len(det_boxes))
+            return np.ones(shape, dtype=bool)
         last = self.table.last_box[rows]
         height = np.maximum(last[:, 3] - last[:, 1], 1.0)
         speed = np.hypot(*self.table.saved_mean[rows, 4:6].T) * self.frame_rate / height
@@ -136,6 +150,7 @@ class MatchingStages:
             margin=cfg.reid_margin,
             max_speed=cfg.reid_max_speed,
             speed_factor=cfg.reid_speed_factor,
+            pairs=pairs,
         )
 
     def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float):
@@ -157,7 +172,7 @@ class MatchingStages:
             max_motion_cost=max_cost,
         )
         if appearance is not None:
-            cost[~self._reachable(rows, boxes[det_idx])[pr, pc]] = np.inf
+            cost[~self._reachable(rows, boxes[det_idx], (pr, pc))] = np.inf
         return pr, pc, cost
 
     def _match_first(self, pool, high, boxes, conf, embs, det_track, matched) -> None:

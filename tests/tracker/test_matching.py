@@ -232,7 +232,7 @@ def test_a_crowd_with_appearance_is_tracked_with_the_same_ids_either_way(monkeyp
     scene = crowd_scene(120, 40, seed=3, ids=ids)
     embs = scene_embeddings(ids, 120, dim=64)
 
-    def run() -> list[list[int]]:
+    def run() -> tuple[list[list[int]], list[np.ndarray]]:
         tracker = Tracker(load_preset("dance"))
         out = []
         for r, e in zip(scene, embs, strict=True):
@@ -240,8 +240,33 @@ def test_a_crowd_with_appearance_is_tracked_with_the_same_ids_either_way(monkeyp
                 xyxy=r[:, :4].copy(), confidence=r[:, 4].copy(), data={EMBEDDING_KEY: e}
             )
             out.append(tracker.update(d).tracker_id.tolist())
-        return out
+        # the calibration's samples (own and rival distances) come from candidate pairs too
+        hists = [c._pos for c in (tracker._calibration, tracker._reid_calibration)]
+        hists += [c._neg for c in (tracker._calibration, tracker._reid_calibration)]
+        return out, hists
 
-    dense, pairs = _dense_and_pairs(monkeypatch, run)
+    (dense, dense_hists), (pairs, pair_hists) = _dense_and_pairs(monkeypatch, run)
     assert sum(map(len, dense)) > 120 * 30
     assert pairs == dense
+    assert all(h.sum() > 100 for h in dense_hists)
+    for got, want in zip(pair_hists, dense_hists, strict=True):
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_near_pairs_sweep_equals_the_dense_test(monkeypatch):
+    from tracker.matching import near_pairs
+
+    rng = np.random.default_rng(8)
+    centres = rng.uniform(0, 1000, (150, 2))
+    centres[:10] = np.round(centres[:10])  # whole pixels: the distances below are exact
+    points = np.r_[rng.uniform(0, 1000, (140, 2)), centres[:10] + [30.0, 0.0]]
+    radius = rng.uniform(10, 120, 150)
+    radius[:10] = 30.0  # points exactly on the circle, straight along x, are near
+    dense, swept = _dense_and_pairs(monkeypatch, lambda: near_pairs(centres, radius, points))
+    gap = np.hypot(*(points[None] - centres[:, None]).transpose(2, 0, 1))
+    want = np.nonzero(gap <= radius[:, None])
+    for rows, cols in (dense, swept):
+        order = np.lexsort((cols, rows))
+        assert np.array_equal(rows[order], want[0]) and np.array_equal(cols[order], want[1])
+    assert all(140 + i in want[1][want[0] == i] for i in range(10))
+    assert 150 < len(want[0]) < 150 * 150 // 4
