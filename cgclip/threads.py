@@ -100,7 +100,7 @@ def busy_cores(samples: int = 5, interval_s: float = 0.01) -> float:
 
 
 # A video decoder beside the pool keeps about half a core busy: on an idle 2-core machine the
-# tracker ran 76 FPS with 2 threads and 52 with 1 (benchmarks/results/thread_policy.json); on a
+# tracker ran 71 FPS with 2 threads and 55 with 1 (benchmarks/results/thread_policy.json); on a
 # loaded one the load average already takes the core away.
 DECODER_SHARE = 0.5
 
