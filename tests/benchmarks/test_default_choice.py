@@ -25,10 +25,11 @@ def test_every_candidate_is_a_valid_default():
     grid = candidates()
     assert len(grid) == len(GRID["max_time_lost"]) * len(GRID["thresholds"]) * len(
         GRID["std_velocity"]
-    )
+    ) * len(GRID["confidence_noise"])
     for overrides in grid:
         cfg = load_preset("default", **overrides)
         assert cfg.high_thresh == overrides["high_thresh"]
+        assert cfg.confidence_noise == overrides["confidence_noise"]
 
 
 def test_score_covers_every_cell_and_motion_set(synthetic_root):
