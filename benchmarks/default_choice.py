@@ -8,9 +8,10 @@ score, and that choice lost to ByteTrack's defaults on real motion (``benchmarks
 This step chooses it again over a small grid: the knobs where the two trackers differ (how long
 a lost track is kept, the confidence that enters the first stage and starts a track, the Kalman
 velocity noise), and StrongSORT's NSA Kalman (``confidence_noise``: a box's confidence scales its
-measurement noise; a manual scan moved MOT15's held-out public detections most), with an objective that says what the issue asks for: the **worst
-margin to the better peer**, ``min over cells of min(HOTA, IDF1 margin)``, where a margin is our
-score minus the best of BoxMOT ByteTrack's and OC-SORT's defaults on the same ``det.txt``.
+measurement noise; a manual scan moved MOT15's held-out public detections most), with an
+objective that says what the issue asks for: the **worst margin to the better peer**, ``min over
+cells of min(HOTA, IDF1 margin)``, where a margin is our score minus the best of BoxMOT
+ByteTrack's and OC-SORT's defaults on the same ``det.txt``.
 
 Cells: the TRAIN split of ``tracker_crossdomain``'s tuning cells (25 fps and the generator's own
 detector profile stay held out) plus two sets of real motion, MOT17's training ground truth with
