@@ -186,7 +186,7 @@ def render(result: dict[str, Any]) -> str:
         )
         lines.append(
             f"| {o['max_time_lost']}{mark} | {o['high_thresh']} / {o['new_track_thresh']} | "
-            f"{o['std_velocity']} | {o.get('confidence_noise', 0.0):g} | "
+            f"{o['std_velocity']} | {o['confidence_noise']:g} | "
             f"{r['worst_margin']:+.2f} ({r['worst_cell']}) | "
             f"{r['mean_margin']:+.2f} | {r['cells_at_least_peers']} of {total} | {motion} |"
         )

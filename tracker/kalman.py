@@ -63,11 +63,19 @@ class KalmanBoxFilter:
 
     ``std_position`` and ``std_velocity`` are noise standard deviations relative to the box size
     (ByteTrack's 1/20 and 1/160); raise ``std_velocity`` for fast, erratic motion.
+    ``confidence_noise`` k > 0 is StrongSORT's NSA Kalman: a box given with its confidence ``c``
+    has its measurement variance times ``k (1 - c)``, so confident boxes move the state more.
     """
 
-    def __init__(self, std_position: float = 1 / 20, std_velocity: float = 1 / 160) -> None:
+    def __init__(
+        self,
+        std_position: float = 1 / 20,
+        std_velocity: float = 1 / 160,
+        confidence_noise: float = 0.0,
+    ) -> None:
         self.std_position = float(std_position)
         self.std_velocity = float(std_velocity)
+        self.confidence_noise = float(confidence_noise)
 
     def initiate(self, boxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Start tracks at ``(N, 4)`` boxes with zero velocity -> ``mean (N, 8), cov (N, 3, 4)``."""
@@ -98,17 +106,18 @@ class KalmanBoxFilter:
         mean: np.ndarray,
         cov: np.ndarray,
         boxes_xyxy: np.ndarray,
-        noise_scale: np.ndarray | None = None,
+        confidence: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Correct ``(N, 8), (N, 3, 4)`` with ``(N, 4)`` measured boxes -> corrected state.
-        ``noise_scale (N,)`` (optional) multiplies each box's measurement variance (StrongSORT's
-        NSA Kalman passes ``k * (1 - confidence)``: a confident box moves the state more)."""
+        ``confidence (N,)`` scales each box's measurement noise when ``confidence_noise`` is set
+        (without it, or without confidences, the noise is fixed)."""
         if len(mean) == 0:
             return mean, cov
         pp, pv, vv = cov[:, PP], cov[:, PV], cov[:, VV]
         r = (self.std_position * _size(mean)) ** 2  # measurement variance per coordinate
-        if noise_scale is not None:
-            r = r * np.asarray(noise_scale, dtype=np.float64).reshape(-1, 1)
+        if confidence is not None and self.confidence_noise > 0:
+            c = np.clip(np.asarray(confidence, dtype=np.float64).reshape(-1, 1), 0.0, 1.0)
+            r = r * (self.confidence_noise * (1.0 - c))
         s = pp + r  # innovation variance per coordinate
         kp, kv = pp / s, pv / s  # Kalman gain for the coordinate and its velocity
         innovation = xyxy_to_cxcywh(boxes_xyxy) - mean[:, :4]

@@ -91,7 +91,9 @@ class Tracker(MatchingStages):
         scale = self.frame_rate / REFERENCE_FPS
         self.max_time_lost = int(round(self.config.max_time_lost * scale))  # frames at this rate
         self.reid_buffer = int(round(self.config.reid_buffer * scale))
-        self.kalman = KalmanBoxFilter(self.config.std_position, self.config.std_velocity)
+        self.kalman = KalmanBoxFilter(
+            self.config.std_position, self.config.std_velocity, self.config.confidence_noise
+        )
         self._pool = MeanPoolEmbedder()
         self.reset()
 
@@ -354,11 +356,8 @@ class Tracker(MatchingStages):
         plain = ~long_lost & ~oru
         if plain.any():
             t = ti[plain]
-            noise = None
-            if cfg.confidence_noise > 0:  # NSA: confident boxes count more
-                noise = cfg.confidence_noise * (1.0 - np.clip(conf[dj[plain]], 0.0, 1.0))
             self.table.mean[t], self.table.cov[t] = self.kalman.update(
-                self.table.mean[t], self.table.cov[t], boxes[dj[plain]], noise
+                self.table.mean[t], self.table.cov[t], boxes[dj[plain]], conf[dj[plain]]
             )
         if long_lost.any():  # re-identified after the motion buffer: the old velocity means nothing
             t = ti[long_lost]

@@ -57,16 +57,16 @@ def test_separable_filter_equals_matrix_form():
 
 
 def test_confidence_scaled_measurement_noise_equals_matrix_form():
-    """NSA Kalman: each box's measurement variance scaled by its own factor, batched."""
-    kf = KalmanBoxFilter()
+    """NSA Kalman: each box's measurement variance scaled by k (1 - its confidence), batched."""
+    kf = KalmanBoxFilter(confidence_noise=4.0)
     rng = np.random.default_rng(4)
     boxes = np.array([[100.0, 50.0, 140.0, 150.0], [300.0, 80.0, 330.0, 160.0]])
     mean, cov = kf.initiate(boxes)
     refs = [(mean[i].copy(), full_covariance(cov)[i]) for i in range(2)]
     for t in range(1, 8):
         meas = boxes + [2.0 * t, 0.0, 2.0 * t, 0.0] + rng.normal(0, 3, (2, 4))
-        scale = np.array([0.05, 1.6]) * t / 4  # e.g. k (1 - confidence)
-        mean, cov = kf.update(*kf.predict(mean, cov), meas, scale)
+        scale = np.array([0.05, 1.6]) * t / 4  # k (1 - confidence)
+        mean, cov = kf.update(*kf.predict(mean, cov), meas, 1.0 - scale / 4.0)
         for i in range(2):
             refs[i] = _textbook(kf, *refs[i], xyxy_to_cxcywh(meas)[i], r_scale=scale[i])
             assert np.allclose(mean[i], refs[i][0]) and np.allclose(
@@ -75,10 +75,13 @@ def test_confidence_scaled_measurement_noise_equals_matrix_form():
     # a low factor (confident box) pulls the state to the measurement harder
     m0, c0 = kf.predict(*kf.initiate(boxes[:1]))
     z = boxes[:1] + [6.0, 0.0, 6.0, 0.0]
-    near = kf.update(m0, c0, z, np.array([0.1]))[0][0, 0]
-    far = kf.update(m0, c0, z, np.array([2.0]))[0][0, 0]
+    near = kf.update(m0, c0, z, np.array([1.0 - 0.1 / 4.0]))[0][0, 0]  # factor 0.1
+    far = kf.update(m0, c0, z, np.array([1.0 - 2.0 / 4.0]))[0][0, 0]  # factor 2
     plain = kf.update(m0, c0, z)[0][0, 0]
     assert m0[0, 0] < far < plain < near < m0[0, 0] + 6.0
+    # off (k = 0), a confidence changes nothing
+    off = KalmanBoxFilter()
+    assert np.array_equal(off.update(m0, c0, z, np.array([0.99]))[0], off.update(m0, c0, z)[0])
 
 
 def test_learns_constant_velocity_and_predicts_ahead():
