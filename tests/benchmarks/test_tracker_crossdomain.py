@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from benchmarks.tracker_crossdomain import SPACE, main, write_preset
+from benchmarks.tracker_crossdomain import SPACE, main, render_losses, write_preset
 
 
 @pytest.mark.parametrize("preset", ["default", "dance"])
@@ -40,3 +40,36 @@ def test_write_preset_replaces_the_motion_knobs_and_keeps_every_other_key(tmp_pa
     assert "old tuning note" not in text and "1.00 before -> 2.50" in text
     assert "# appearance knobs" in text
     assert yaml.safe_load(text) == {**params, "appearance_weight": 0.3}
+
+
+def _cell(hota, idf1, det, ass, idsw):
+    return {"HOTA": hota, "IDF1": idf1, "DetA": det, "AssA": ass, "IDSW": idsw}
+
+
+def test_each_loss_is_listed_with_the_component_it_loses_on():
+    val = {
+        "ours (default)": {
+            "a": _cell(50, 60, 60, 40, 9),  # ByteTrack: AssA -10 outweighs DetA +10
+            "b": _cell(55, 50, 50, 60, 3),  # OC-SORT: DetA -10 outweighs AssA +5
+            "c": _cell(60, 50, 60, 60, 5),  # ByteTrack: both components higher, IDF1 lower
+            "d": _cell(60, 60, 60, 60, 1),  # at least both peers: not listed
+        },
+        "bytetrack (default)": {
+            "a": _cell(52, 70, 50, 50, 4),
+            "b": _cell(50, 50, 50, 50, 3),
+            "c": _cell(55, 55, 55, 55, 2),
+            "d": _cell(60, 60, 60, 60, 1),
+        },
+        "ocsort (default)": {
+            "a": _cell(50, 55, 55, 35, 2),
+            "b": _cell(56, 52, 60, 55, 2),
+            "c": _cell(50, 50, 50, 50, 1),
+            "d": _cell(50, 50, 50, 50, 1),
+        },
+    }
+    lines = render_losses(val, ["bytetrack (default)", "ocsort (default)"])
+    assert lines[4:] == [
+        "| a | bytetrack | -2.0 | -10.0 | +10.0 | -10.0 | 9 / 4 | association |",
+        "| b | ocsort | -1.0 | -2.0 | -10.0 | +5.0 | 3 / 2 | detection |",
+        "| c | bytetrack | +5.0 | -5.0 | +5.0 | +5.0 | 5 / 2 | IDF1 only (identities in more pieces) |",
+    ]
