@@ -71,3 +71,35 @@ def run_in_bench_env(args: list[str]) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"benchmark env command failed: {' '.join(args)}\n{proc.stderr[-2000:]}")
     return proc.stdout
+
+
+def loss_table(
+    ours: dict[str, dict[str, Any]], peers: dict[str, dict[str, dict[str, Any]]], unit: str
+) -> list[str]:
+    """Markdown: every (``unit``, peer) where ``ours`` is below the peer on HOTA or IDF1, with
+    the differences (ours minus the peer) that say why. HOTA is the geometric mean of DetA
+    (finding the boxes) and AssA (keeping each box's identity), so the larger deficit of the two
+    is where it loses; IDF1 below with both at least the peer's means identities split into more
+    pieces. ``ours``: ``{unit: report}``; ``peers``: ``{peer: {unit: report}}``; reports hold
+    HOTA, IDF1, DetA, AssA and IDSW."""
+    lines = [
+        "Where `default` is below a peer (ours minus the peer; *loses on* is the larger of the "
+        "DetA and AssA deficits):",
+        "",
+        f"| {unit} | peer | HOTA | IDF1 | DetA | AssA | ID switches (ours / peer) | loses on |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, mine in ours.items():
+        for peer, rows in peers.items():
+            theirs = rows[name]
+            if all(mine[m] >= theirs[m] - 1e-9 for m in ("HOTA", "IDF1")):
+                continue
+            d = {k: mine[k] - theirs[k] for k in ("HOTA", "IDF1", "DetA", "AssA")}
+            if min(d["DetA"], d["AssA"]) >= 0:
+                why = "IDF1 only (identities in more pieces)"
+            else:
+                why = "detection" if d["DetA"] < d["AssA"] else "association"
+            cols = [name, peer, *(f"{d[k]:+.1f}" for k in d)]
+            cols += [f"{mine['IDSW']} / {theirs['IDSW']}", why]
+            lines.append("| " + " | ".join(cols) + " |")
+    return lines

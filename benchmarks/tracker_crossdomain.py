@@ -35,7 +35,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info, track_sequence
+from benchmarks.tracker_common import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    loss_table,
+    machine_info,
+    track_sequence,
+)
 from benchmarks.tracker_quality import run_peer
 from benchmarks.tracker_search import search
 from benchmarks.tracker_tune import SPACE as TUNE_SPACE
@@ -329,36 +335,9 @@ def render(result: dict[str, Any]) -> str:
             f"least the peers in {kept} of {len(names)} cells, and its worst cell scored "
             f"{min(objective(r) for r in before.values()):.1f}."
         )
-    return "\n".join([*lines, "", *render_losses(val, peers)])
-
-
-def render_losses(val: dict[str, Any], peers: list[str]) -> list[str]:
-    """Markdown: every (cell, peer) where ``default`` is below the peer, with the differences
-    (ours minus the peer) that say why: HOTA is the geometric mean of DetA (finding the boxes)
-    and AssA (keeping each box's identity), so the larger deficit of the two is where it loses;
-    IDF1 below with both at least the peer's means identities split into more pieces."""
-    lines = [
-        "Where `default` is below a peer (ours minus the peer; *loses on* is the larger of the "
-        "DetA and AssA deficits):",
-        "",
-        "| cell | peer | HOTA | IDF1 | DetA | AssA | ID switches (ours / peer) | loses on |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
     ours = val["ours (default)"]
-    for cell in ours:
-        for peer in peers:
-            if not any(ours_below(val, peer, cell, m) for m in ("HOTA", "IDF1")):
-                continue
-            mine, theirs = ours[cell], val[peer][cell]
-            d = {k: mine[k] - theirs[k] for k in ("HOTA", "IDF1", "DetA", "AssA")}
-            if min(d["DetA"], d["AssA"]) >= 0:
-                why = "IDF1 only (identities in more pieces)"
-            else:
-                why = "detection" if d["DetA"] < d["AssA"] else "association"
-            cols = [cell, peer.split(" ")[0], *(f"{d[k]:+.1f}" for k in d)]
-            cols += [f"{mine['IDSW']} / {theirs['IDSW']}", why]
-            lines.append("| " + " | ".join(cols) + " |")
-    return lines
+    losses = loss_table(ours, {p.split(" ")[0]: val[p] for p in peers}, "cell")
+    return "\n".join([*lines, "", *losses])
 
 
 def ours_below(val: dict[str, Any], peer: str, cell: str, metric: str) -> bool:

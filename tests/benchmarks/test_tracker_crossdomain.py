@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from benchmarks.tracker_crossdomain import SPACE, main, render_losses, write_preset
+from benchmarks.tracker_common import loss_table
+from benchmarks.tracker_crossdomain import SPACE, main, write_preset
 
 
 @pytest.mark.parametrize("preset", ["default", "dance"])
@@ -67,7 +68,8 @@ def test_each_loss_is_listed_with_the_component_it_loses_on():
             "d": _cell(50, 50, 50, 50, 1),
         },
     }
-    lines = render_losses(val, ["bytetrack (default)", "ocsort (default)"])
+    peers = {"bytetrack": val["bytetrack (default)"], "ocsort": val["ocsort (default)"]}
+    lines = loss_table(val["ours (default)"], peers, "cell")
     assert lines[4:] == [
         "| a | bytetrack | -2.0 | -10.0 | +10.0 | -10.0 | 9 / 4 | association |",
         "| b | ocsort | -1.0 | -2.0 | -10.0 | +5.0 | 3 / 2 | detection |",
