@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.tracker_common import RESULTS_DIR, machine_info, track_sequence
+from benchmarks.tracker_common import RESULTS_DIR, loss_table, machine_info, track_sequence
 from benchmarks.tracker_quality import run_peer
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
@@ -55,7 +55,7 @@ from tracker.eval import evaluate
 PRESETS = ("default", "dance", "sports", "street")
 PEERS = ("bytetrack", "ocsort")
 PROFILES = ("frcnn", "dpm")
-METRICS = ("HOTA", "IDF1", "MOTA", "IDSW")
+METRICS = ("HOTA", "IDF1", "MOTA", "DetA", "AssA", "IDSW")
 
 
 def _sha256(path: Path) -> str:
@@ -132,7 +132,7 @@ def _short(report: dict[str, Any]) -> dict[str, Any]:
 
 def score_set(data: Path, presets: tuple[str, ...], peers: tuple[str, ...]) -> dict[str, Any]:
     """Every preset and peer on every sequence of ``data``: ``{contender: {"sequences": {...},
-    "combined": {...}}}`` (HOTA, IDF1, MOTA, IDSW)."""
+    "combined": {...}}}`` (:data:`METRICS`)."""
     seqs = find_sequences(data, DET_TXT)
     paths = [str(s) for s in seqs]
     rows: dict[str, Any] = {}
@@ -241,7 +241,13 @@ def render(result: dict[str, Any]) -> str:
         cols.append(f"{check['sequences_at_least_peers']} of {check['sequences']}")
         lines.append("| " + " | ".join(cols) + " |")
     lines += ["", "HOTA / IDF1 / ID switches over all sequences of a set (TrackEval, combined)."]
-    return "\n".join(lines)
+    peers = [c for c in contenders if not c.startswith("ours")]
+    title = {name: SET_TITLES.get(name, name) for name in sets}
+    ours = {title[n]: rows["ours (default)"]["combined"] for n, rows in sets.items()}
+    theirs = {
+        p.split(" ")[0]: {title[n]: rows[p]["combined"] for n, rows in sets.items()} for p in peers
+    }
+    return "\n".join([*lines, "", *loss_table(ours, theirs, "set")])
 
 
 if __name__ == "__main__":
