@@ -17,8 +17,8 @@ was used before this benchmark existed) and ``now`` (the preset as shipped). Che
 the JSON: with a useless or mismatched embedder ``now`` is at most 0.5 below motion only on IDF1
 and HOTA; with the matched one, ``now`` keeps at least 90 % of ``before``'s gain over motion only.
 
-``--choose-guards`` first chooses, per family on the TRAINING split, how strict
-re-identification is and the fused stages' trust ramp (:data:`GUARD_CANDIDATES`, the largest
+``--choose-guards`` first chooses, per family on a TUNE split (:func:`ensure_tune`), how strict
+re-identification is and the trust ramps (:data:`GUARD_CANDIDATES`, the largest
 worst-check slack); the validation rows then use the choice, which a person writes into the
 family's preset (``tests/benchmarks/test_tracker_robustness.py`` checks that they agree).
 """
@@ -26,17 +26,21 @@ family's preset (``tests/benchmarks/test_tracker_robustness.py`` checks that the
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.tracker_appearance import ensure_checkpoint, kind_seqs
+from benchmarks.tracker_appearance import data_config, ensure_checkpoint, ensure_data, kind_seqs
 from benchmarks.tracker_common import RESULTS_DIR, machine_info, track_sequence
 from benchmarks.tracker_embed_cache import ensure_cache, load_embedder, run_ours_replayed
+from cgclip.data.synthetic import PRESETS, SyntheticConfig, generate_dataset
 from cgclip.io.atomic import atomic_write_json
 from cgclip.io.mot import read_mot, read_seqinfo, write_mot
 from tracker.config import TrackerConfig, load_preset
@@ -45,32 +49,55 @@ from tracker.eval import evaluate
 FAMILIES = ("dance", "sports", "street")
 BEFORE = {"reid_gate": False, "appearance_trust": False, "reid_min_margin": 0.0}
 MATCHED = {"dance": "dance+sports", "sports": "dance+sports", "street": "street"}
-# Appearance-guard settings --choose-guards tries per family on the TRAINING split: how strict
-# re-identification is (TrackerConfig's reid_rank / reid_evidence / reid_rank_margin, or loose)
-# and the fused stages' trust ramp (TrackerConfig's, or a stricter one).
+# Appearance-guard settings --choose-guards tries per family on the TUNE split: how strict
+# re-identification is (TrackerConfig's reid_rank / reid_evidence / reid_rank_margin, or loose),
+# the fused stages' trust ramp and re-identification's (each from TrackerConfig's floor up to a
+# stricter one, or for re-identification down to 0.65, always 0.15 wide).
 _SHARED = TrackerConfig()
 STRICT_REID = {k: getattr(_SHARED, k) for k in ("reid_rank", "reid_evidence", "reid_rank_margin")}
 LOOSE_REID = {"reid_rank": 0.5, "reid_evidence": 1.0, "reid_rank_margin": 0.0}
-SHARED_RAMP = {"trust_floor": _SHARED.trust_floor, "trust_full": _SHARED.trust_full}
-STRICT_RAMP = {"trust_floor": 0.7, "trust_full": 0.85}
+FUSED_FLOORS = (0.55, 0.6, 0.65, 0.7)
+REID_FLOORS = (0.65, 0.7, 0.75)
 GUARD_CANDIDATES: dict[str, dict[str, Any]] = {
-    f"{reid} re-id, trust {ramp['trust_floor']:g}-{ramp['trust_full']:g}": {**knobs, **ramp}
+    f"{reid} re-id, trust {f:g}-{f + 0.15:g}, re-id trust {r:g}-{r + 0.15:g}": {
+        **knobs,
+        "trust_floor": f,
+        "trust_full": round(f + 0.15, 2),
+        "reid_trust_floor": r,
+        "reid_trust_full": round(r + 0.15, 2),
+    }
     for reid, knobs in (("strict", STRICT_REID), ("loose", LOOSE_REID))
-    for ramp in (SHARED_RAMP, STRICT_RAMP)
+    for f in FUSED_FLOORS
+    for r in REID_FLOORS
 }
 # Faster than this (box heights per second, about 4x a sprint) between two reports of an id is
 # not a person moving: the id went to someone else.
 TELEPORT_SPEED = 20.0
 
 
-def ensure_street(data: Path, seed: int) -> None:
+def street_config(seed: int) -> SyntheticConfig:
     """The street family at the size of the ``full`` preset (images, no MP4)."""
-    if (data / "train").is_dir() and (data / "val").is_dir():
-        return
-    from cgclip.data.synthetic import PRESETS, generate_dataset
+    return replace(PRESETS["full"], kinds=("street",), write_video=False, seed=seed)
 
-    cfg = replace(PRESETS["full"], kinds=("street",), write_video=False, seed=seed)
-    generate_dataset(data, cfg)
+
+def ensure_street(data: Path, seed: int) -> None:
+    if not ((data / "train").is_dir() and (data / "val").is_dir()):
+        generate_dataset(data, street_config(seed))
+
+
+def ensure_tune(root: Path, base: SyntheticConfig) -> Path:
+    """The TUNE split of ``root``'s dataset (generated with ``base``): a third split of the same
+    generator config, with identities and costumes that neither the embedders (trained on
+    ``train``) nor the validation split saw. Choosing the guards on ``train`` measured the
+    matched embedder on the people it was trained on, which it tells apart better than anyone
+    new: the guards chosen there were too strict for new people."""
+    tune = root.parent / f"{root.name}-tune"
+    if not (tune / "tune").is_dir():
+        generate_dataset(tune, replace(base, splits=("train", "val", "tune")))
+        # The first two splits repeat root's (same seed): only the third is new.
+        for split in ("train", "val"):
+            shutil.rmtree(tune / split, ignore_errors=True)
+    return tune / "tune"
 
 
 def ensure_random_checkpoint(path: Path, seed: int, model: str = "cpu-small") -> Path:
@@ -166,20 +193,51 @@ def slack(family: str, rows: dict[str, Any], now: str = "now") -> float:
     return float(worst)
 
 
+def _family_rows_job(job: tuple) -> dict[str, Any]:
+    return family_rows(*job)
+
+
 def choose_guards(
-    family: str, split_dir: Path, checkpoints: dict[str, Path], cache: Path, max_seqs: int | None
+    family: str,
+    split_dir: Path,
+    checkpoints: dict[str, Path],
+    cache: Path,
+    max_seqs: int | None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """The :data:`GUARD_CANDIDATES` entry with the largest worst-check slack on ``family``'s
-    TRAINING split ``split_dir``; ties go to the larger gain of the matched embedder."""
-    rows = family_rows(family, split_dir, checkpoints, cache, max_seqs, nows=GUARD_CANDIDATES)
+    TUNE split ``split_dir``; ties go to the larger gain of the matched embedder. ``workers``
+    processes share the candidates (each also runs motion only and ``before``)."""
+    labels = list(GUARD_CANDIDATES)
+    jobs = [
+        (family, split_dir, checkpoints, cache, max_seqs, {k: GUARD_CANDIDATES[k] for k in part})
+        for part in (labels[i::workers] for i in range(workers))
+        if part
+    ]
+    if len(jobs) > 1:
+        seqs = kind_seqs(split_dir, family)[:max_seqs]
+        for ckpt in checkpoints.values():  # embedded once, before the workers read it
+            ensure_cache(split_dir, ckpt, cache, seqs=seqs)
+        # spawn: a forked child of a process that has run torch can hang on its thread pool
+        with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
+            parts = list(pool.map(_family_rows_job, jobs))
+    else:
+        parts = [family_rows(*jobs[0])]
+    rows = {k: v for part in parts for k, v in part.items()}
     motion, matched = rows["motion only"], MATCHED[family]
     scores = {}
     for label in GUARD_CANDIDATES:
         gain = sum(rows[f"{matched} ({label})"][k] - motion[k] for k in ("HOTA", "IDF1"))
         scores[label] = {"slack": slack(family, rows, label), "matched_gain": gain}
-        print(f"{family} {label}: slack on train {scores[label]['slack']:+.2f}", flush=True)
+        print(f"{family} {label}: slack on tune {scores[label]['slack']:+.2f}", flush=True)
     best = max(scores, key=lambda k: (round(scores[k]["slack"], 6), scores[k]["matched_gain"]))
-    return {"split": "train", "scores": scores, "chosen": best, "knobs": GUARD_CANDIDATES[best]}
+    return {
+        "split": split_dir.name,
+        "scores": scores,
+        "chosen": best,
+        "knobs": GUARD_CANDIDATES[best],
+        "rows": rows,
+    }
 
 
 def checks(family: str, rows: dict[str, Any]) -> dict[str, Any]:
@@ -218,17 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=60, help="training epochs, dance+sports")
     p.add_argument("--street-epochs", type=int, default=60, help="training epochs, street")
     p.add_argument("--max-seqs", type=int, help="validation sequences per family (default: all)")
+    p.add_argument("--workers", type=int, default=2, help="processes for --choose-guards")
     p.add_argument(
         "--choose-guards",
         action="store_true",
-        help="first choose each family's re-identification strictness and trust ramp on the "
-        "TRAINING split (the checks' worst slack); the presets are written by hand from it",
+        help="first choose each family's re-identification strictness and trust ramps on the "
+        "TUNE split (the checks' worst slack); the presets are written by hand from it",
     )
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "tracker_robustness.json")
     args = p.parse_args(argv)
     t0 = time.time()
-    from benchmarks.tracker_appearance import ensure_data
-
     ensure_data(args.data)
     ensure_street(args.street, args.seed)
     schedules = {
@@ -254,13 +311,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     families = [f for f in args.families.split(",") if f]
     if args.choose_guards:
+        tune = {
+            "street": ensure_tune(args.street, street_config(args.seed)),
+            "data": ensure_tune(args.data, data_config()),
+        }
         result["guard_choice"] = {
             family: choose_guards(
                 family,
-                (args.street if family == "street" else args.data) / "train",
+                tune["street" if family == "street" else "data"],
                 checkpoints,
                 args.cache,
                 args.max_seqs,
+                args.workers,
             )
             for family in families
         }
@@ -285,6 +347,43 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def choice_split(choice: dict[str, Any]) -> str:
+    """The split the guards were chosen on, as the table names it."""
+    return "/".join(sorted({c["split"].upper() for c in choice.values()}))
+
+
+def render_choice(choice: dict[str, Any]) -> list[str]:
+    """Markdown: every family's worst-check slack for each candidate, as a grid of the fused
+    stages' ramp (rows) by re-identification's ramp (columns), strict / loose in each cell."""
+    ramp = "{:g}-{:g}".format
+    fused = sorted({(k["trust_floor"], k["trust_full"]) for k in GUARD_CANDIDATES.values()})
+    reid = sorted(
+        {(k["reid_trust_floor"], k["reid_trust_full"]) for k in GUARD_CANDIDATES.values()}
+    )
+    lines = [
+        f"Worst check slack on the {choice_split(choice)} split for every `--choose-guards` "
+        "candidate (strict / loose re-identification; chosen in bold):",
+        "",
+        "| family | fused trust | " + " | ".join(f"re-id trust {ramp(*r)}" for r in reid) + " |",
+        "|---|---|" + "---|" * len(reid),
+    ]
+    for family, c in choice.items():
+        for f in fused:
+            cells = []
+            for r in reid:
+                pair = []
+                for label, knobs in GUARD_CANDIDATES.items():
+                    if (knobs["trust_floor"], knobs["trust_full"]) != f:
+                        continue
+                    if (knobs["reid_trust_floor"], knobs["reid_trust_full"]) != r:
+                        continue
+                    text = f"{c['scores'][label]['slack']:+.2f}"
+                    pair.append(f"**{text}**" if label == c["chosen"] else text)
+                cells.append(" / ".join(pair))
+            lines.append(f"| {family} | {ramp(*f)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render(result: dict[str, Any]) -> str:
     """Markdown: per family, motion only and each embedder before / now, then the checks."""
     lines = [
@@ -303,20 +402,7 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"| {family} | {check} | {'yes' if c['ok'] else '**no**'} |")
     choice = result.get("guard_choice")
     if choice:
-        lines += [
-            "",
-            "Chosen on the TRAINING split (`--choose-guards`), per family:",
-            "",
-            "| family | guards | worst check slack | matched gain (HOTA + IDF1) | chosen |",
-            "|---|---|---|---|---|",
-        ]
-        for family, c in choice.items():
-            for label, sc in c["scores"].items():
-                mark = "yes" if label == c["chosen"] else ""
-                lines.append(
-                    f"| {family} | {label} | {sc['slack']:+.2f} | {sc['matched_gain']:+.2f} "
-                    f"| {mark} |"
-                )
+        lines += ["", *render_choice(choice)]
     return "\n".join(lines)
 
 

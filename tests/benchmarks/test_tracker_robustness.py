@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from benchmarks import tracker_robustness as rb
 from benchmarks.tracker_common import RESULTS_DIR
@@ -23,6 +24,8 @@ def test_the_choice_takes_the_largest_worst_slack_then_the_matched_gain(monkeypa
         labels[2]: {"dance+sports": (72, 72), "street": (59, 59), "random": (60, 60)},  # -0.5
         labels[3]: {"dance+sports": (71, 71), "street": (60, 60), "random": (60, 60)},  # +0.5
     }
+    for label in labels[4:]:  # the matched embedder keeps nothing of its 10: -9
+        now[label] = {"dance+sports": (60, 60), "street": (60, 60), "random": (60, 60)}
 
     def fake_rows(family, split_dir, checkpoints, cache_root, max_seqs=None, nows=None):
         assert family == "dance" and nows == rb.GUARD_CANDIDATES
@@ -34,9 +37,11 @@ def test_the_choice_takes_the_largest_worst_slack_then_the_matched_gain(monkeypa
         return rows
 
     monkeypatch.setattr(rb, "family_rows", fake_rows)
-    out = rb.choose_guards("dance", None, {}, None, None)
+    out = rb.choose_guards("dance", Path("data/synth-full-tune/tune"), {}, None, None)
     slacks = {k: round(v["slack"], 6) for k, v in out["scores"].items()}
-    assert slacks == {labels[0]: -4.0, labels[1]: 0.5, labels[2]: -0.5, labels[3]: 0.5}
+    expected = {labels[0]: -4.0, labels[1]: 0.5, labels[2]: -0.5, labels[3]: 0.5}
+    assert slacks == expected | dict.fromkeys(labels[4:], -9.0)
+    assert out["split"] == "tune"
     assert out["chosen"] == labels[3]  # ties with labels[1] on slack, gains more
     assert out["knobs"] == rb.GUARD_CANDIDATES[labels[3]]
 
@@ -49,3 +54,17 @@ def test_every_preset_ships_the_guards_the_committed_choice_chose():
         preset = load_preset(family)
         assert c["knobs"] == rb.GUARD_CANDIDATES[c["chosen"]]
         assert {k: getattr(preset, k) for k in c["knobs"]} == c["knobs"], family
+
+
+def test_the_choice_table_shows_every_candidate_once_and_marks_the_chosen():
+    labels = list(rb.GUARD_CANDIDATES)
+    scores = {label: {"slack": i / 100, "matched_gain": 0.0} for i, label in enumerate(labels)}
+    choice = {"dance": {"split": "tune", "scores": scores, "chosen": labels[5]}}
+    lines = rb.render_choice(choice)
+    body = [line for line in lines if line.startswith("| dance |")]
+    assert len(body) == len(rb.FUSED_FLOORS)
+    cells = [c for line in body for c in line.split(" | ")[2:]]
+    slacks = [v.strip(" |*") for cell in cells for v in cell.split(" / ")]
+    assert sorted(slacks) == sorted(f"{i / 100:+.2f}" for i in range(len(labels)))
+    assert sum("**" in cell for cell in cells) == 1 and f"**{5 / 100:+.2f}**" in "".join(cells)
+    assert "TUNE split" in lines[0]
