@@ -87,8 +87,10 @@ def ensure_street(data: Path, seed: int) -> None:
 
 def ensure_tune(root: Path, base: SyntheticConfig) -> Path:
     """The TUNE split of ``root``'s dataset (generated with ``base``): a third split of the same
-    generator config, with identities and costumes that neither the embedders (trained on
-    ``train``) nor the validation split saw. Choosing the guards on ``train`` measured the
+    generator config, with people that neither the embedders (trained on ``train``) nor the
+    validation split saw (the generator cycles through its costumes, so with the ``full``
+    preset one troupe and one team wear a training group's colours on new people and, for the
+    team, in another sport). Choosing the guards on ``train`` measured the
     matched embedder on the people it was trained on, which it tells apart better than anyone
     new: the guards chosen there were too strict for new people."""
     tune = root.parent / f"{root.name}-tune"

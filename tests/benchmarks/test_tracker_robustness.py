@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -68,3 +69,35 @@ def test_the_choice_table_shows_every_candidate_once_and_marks_the_chosen():
     assert sorted(slacks) == sorted(f"{i / 100:+.2f}" for i in range(len(labels)))
     assert sum("**" in cell for cell in cells) == 1 and f"**{5 / 100:+.2f}**" in "".join(cells)
     assert "TUNE split" in lines[0]
+
+
+def test_the_tune_split_is_a_third_split_with_people_of_its_own(tmp_path):
+    from dataclasses import replace
+
+    from cgclip.data.synthetic import PRESETS, generate_dataset
+
+    cfg = replace(PRESETS["test"], frames=12, seqs_per_split=1, render=False, write_video=False)
+    root = tmp_path / "synth"
+    generate_dataset(root, cfg, progress=False)
+    tune = rb.ensure_tune(root, cfg)
+    assert tune == tmp_path / "synth-tune" / "tune"
+    assert sorted(p.name for p in (tmp_path / "synth-tune").iterdir() if p.is_dir()) == [
+        "seqmaps",
+        "tune",
+    ]
+    names = {p.name for split in ("train", "val") for p in (root / split).iterdir()}
+    tuned = {p.name for p in tune.iterdir()}
+    assert len(tuned) == 2 and not tuned & names  # one dance, one sports, named apart
+
+    def people(path, split):  # every attribute but the id and the group's name
+        rows = list(csv.DictReader(path.open()))
+        return {
+            tuple(v for k, v in r.items() if k not in ("id", "group"))
+            for r in rows
+            if f"-{split}-" in r["group"]
+        }
+
+    new = people(tmp_path / "synth-tune" / "identities.csv", "tune")
+    old = people(root / "identities.csv", "train") | people(root / "identities.csv", "val")
+    assert new and old and not new & old  # nobody looks like anyone of train or val
+    assert rb.ensure_tune(root, cfg) == tune  # a second call generates nothing
