@@ -43,7 +43,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import earlier_same_run
-from benchmarks.tracker_common import REPO_ROOT, RESULTS_DIR, machine_info
+from benchmarks.tracker_common import (
+    PINNED_BOXMOT,
+    REPO_ROOT,
+    RESULTS_DIR,
+    boxmot_version,
+    machine_info,
+)
 from benchmarks.tracker_embed_cache import (
     checkpoint_digest,
     ensure_cache,
@@ -321,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "kinds": {},
     }
+    peers = [x for x in args.peers.split(",") if x]
+    result["boxmot"] = boxmot_version() if peers else None
     previous = _previous_tuning(args.out, result)
     ours = Ours(ckpt, args.workers, embedding)
-    peers = [x for x in args.peers.split(",") if x]
     try:
         with tempfile.TemporaryDirectory() as tmpdir:
             tmp = Path(tmpdir)
@@ -342,12 +349,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _previous_tuning(out: Path, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per kind, the tuning of an earlier run of this command with the same checkpoint, embedding,
-    budget and seed (so a rerun only repeats the validation, e.g. to add rows)."""
+    budget and seed (so a rerun only repeats the validation, e.g. to add rows); the peers'
+    tunings only when BoxMOT's version is the same too (a run from before it was recorded used
+    :data:`PINNED_BOXMOT`)."""
     keys = ("data", "budget", "tune_split", "seed", "checkpoint.digest", "checkpoint.embedding")
     old = earlier_same_run(out, result, keys, missing={"seed": 0})
     if old is None:
         return {}
-    return {k: v["tuning"] for k, v in old.get("kinds", {}).items() if "tuning" in v}
+    same_peers = old.get("boxmot", PINNED_BOXMOT) == result.get("boxmot")
+    return {
+        kind: {who: t for who, t in v["tuning"].items() if who == "ours" or same_peers}
+        for kind, v in old.get("kinds", {}).items()
+        if "tuning" in v
+    }
 
 
 def _preset(kind: str) -> dict[str, Any]:

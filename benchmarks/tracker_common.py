@@ -60,6 +60,16 @@ def run_ours(
     return out_dir
 
 
+# The BoxMOT version benchmarks/setup_bench_env.sh installs; peer tunings recorded before the
+# version was are taken to be from it.
+PINNED_BOXMOT = "25.0.0"
+
+
+def boxmot_version() -> str:
+    """BoxMOT's version in the benchmark venv: a peer's tuning is reused only from the same."""
+    return run_in_bench_env(["-c", "import boxmot; print(boxmot.__version__)"]).strip()
+
+
 def run_in_bench_env(args: list[str]) -> str:
     """Run a script with the benchmark venv (BoxMOT lives there, never in the runtime env)."""
     if not BENCH_PYTHON.exists():

@@ -25,7 +25,9 @@ from typing import Any
 
 from benchmarks.common import earlier_same_run
 from benchmarks.tracker_common import (
+    PINNED_BOXMOT,
     RESULTS_DIR,
+    boxmot_version,
     machine_info,
     run_in_bench_env,
     run_ours,
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "kinds": {},
     }
     peers = [x for x in args.peers.split(",") if x]
+    result["boxmot"] = boxmot_version() if peers else None
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         ours_dir = run_ours(val, tmp / "ours")
@@ -210,10 +213,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _previous_peer_tuning(out: Path, result: dict[str, Any]) -> dict[tuple[str, str], dict]:
-    """``{(peer, kind): tuning}`` from an earlier ``out`` with the same data, budget and seed
-    (a run from before the budget was recorded used the default budget)."""
+    """``{(peer, kind): tuning}`` from an earlier ``out`` with the same data, budget, seed and
+    BoxMOT version (a run from before the budget or version was recorded used the defaults)."""
     budget = {"peer_trials": PEER_TRIALS, "peer_refine": PEER_REFINE}
-    old = earlier_same_run(out, result, ("data", "budget", "seed"), {"budget": budget, "seed": 0})
+    missing = {"budget": budget, "seed": 0, "boxmot": PINNED_BOXMOT}
+    old = earlier_same_run(out, result, ("data", "budget", "seed", "boxmot"), missing)
     if old is None:
         return {}
     return {

@@ -97,11 +97,19 @@ def test_appearance_rerun_reuses_tuning_only_for_identical_settings(tmp_path):
         "tune_split": "train",
         "seed": 0,
         "checkpoint": {"digest": "abc", "embedding": ["f"]},
+        "boxmot": "25.0.0",
     }
     out = tmp_path / "r.json"
     assert _previous_tuning(out, result) == {}  # no earlier run
-    tuning = {"ours": {"params": {"reid_thresh": 0.1}, "score": 1.0}}
+    ours = {"params": {"reid_thresh": 0.1}, "score": 1.0}
+    tuning = {"ours": ours, "botsort": {"params": {"track_buffer": 30}, "score": 0.5}}
     out.write_text(json.dumps({**result, "kinds": {"dance": {"tuning": tuning}}}))
+    assert _previous_tuning(out, result) == {"dance": tuning}
+    # Another BoxMOT: the peer is tuned again, ours is kept.
+    assert _previous_tuning(out, {**result, "boxmot": "26.0.0"}) == {"dance": {"ours": ours}}
+    # A run from before the version was recorded used the pinned one.
+    legacy = {k: v for k, v in result.items() if k != "boxmot"}
+    out.write_text(json.dumps({**legacy, "kinds": {"dance": {"tuning": tuning}}}))
     assert _previous_tuning(out, result) == {"dance": tuning}
     for changed in (
         {"seed": 1},
