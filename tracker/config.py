@@ -114,6 +114,10 @@ class TrackerConfig:
     # StrongSORT's NSA Kalman: a matched box's measurement variance times k * (1 - confidence),
     # so confident boxes pull the state harder; 0 keeps it fixed (virtual ORU steps always do)
     confidence_noise: float = num(0.0, "[0, inf)")
+    # ByteTrack's score fusion: the first stage's IoU times the detection's confidence, so a
+    # weak box needs a closer overlap; helps calibrated confidences, hurts rank-scored ones
+    # (MOT15: docs/robustness.md)
+    fuse_score: bool = False
     # Camera-motion compensation by sparse optical flow (needs frames).
     cmc: bool = False
     cmc_downscale: int = num(2, "[1, inf)")  # work on frames downscaled by this factor

@@ -153,15 +153,18 @@ class MatchingStages:
             pairs=pairs,
         )
 
-    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float):
+    def _fused_cost(self, rows, det_idx, boxes, embs, max_cost: float, conf=None):
         """IoU (predicted boxes) fused with appearance for ``rows`` x ``det_idx``, gated, on the
         candidate pairs (IoU >= ``min_iou``): ``(pr, pc, cost)``, indices into both.
 
         Appearance weighs ``appearance_weight * trust`` and its gate relaxes towards "no gate"
-        (a cosine distance of 2) as trust falls; pairs out of reach are gated out."""
+        (a cosine distance of 2) as trust falls; pairs out of reach are gated out. With the
+        detections' confidences ``conf`` (score fusion), each IoU is scaled by its detection's."""
         cfg = self.config
         trust = self.trust
         pr, pc, iou = iou_pairs(self._pred_xyxy[rows], boxes[det_idx], cfg.min_iou)
+        if conf is not None:
+            iou = iou * conf[det_idx][pc]
         appearance = self._appearance_cost(rows, det_idx, embs, pr, pc) if trust > 0 else None
         cost = fuse_cost(
             iou,
@@ -179,7 +182,8 @@ class MatchingStages:
         cfg = self.config
         if not len(pool) or not len(high):
             return
-        pr, pc, cost = self._fused_cost(pool, high, boxes, embs, cfg.match_thresh)
+        fused_conf = conf if cfg.fuse_score else None
+        pr, pc, cost = self._fused_cost(pool, high, boxes, embs, cfg.match_thresh, fused_conf)
         if cfg.direction_weight > 0:
             t, d = pool[pr], high[pc]
             last = (self.table.last_box[t, :2] + self.table.last_box[t, 2:]) / 2

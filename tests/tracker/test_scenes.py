@@ -231,3 +231,19 @@ def test_empty_frames_and_dropped_detections_keep_embeddings_aligned():
     out = tracker.update(dets([person(300), person(12)], conf=[0.01, 0.9], emb=look[[1, 0]]))
     assert out.tracker_id.tolist() == [1] and np.allclose(out.data["embedding"], look[:1])
     assert tracker.tracks[0].has_embedding
+
+
+def test_score_fusion_makes_a_weak_box_need_a_closer_overlap():
+    """``fuse_score`` (ByteTrack): cost ``1 - IoU x confidence`` in the first stage. A box of
+    confidence 0.5 that overlaps the track at IoU 0.6 (cost 0.4, or 0.7 fused) keeps the id
+    under match_thresh 0.6 only without fusion; a confident one keeps it either way."""
+    for fuse, weak_keeps in ((False, True), (True, False)):
+        cfg = TrackerConfig(min_hits=1, high_thresh=0.3, match_thresh=0.6, fuse_score=fuse)
+        # No observation recovery: its IoU-only stage would give the box back to the track.
+        cfg = cfg.replace(observation_recovery=False, output_box="detection")
+        for conf, keeps in ((0.5, weak_keeps), (0.95, True)):
+            tracker = Tracker(cfg)
+            for _ in range(5):
+                tracker.update(dets([person(100)], conf=[0.95]))
+            out = tracker.update(dets([person(107.5)], conf=[conf]))  # IoU 0.6 with the track
+            assert (out.tracker_id.tolist() == [1]) is keeps, (fuse, conf)
