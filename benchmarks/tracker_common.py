@@ -83,6 +83,12 @@ def run_in_bench_env(args: list[str]) -> str:
     return proc.stdout
 
 
+def at_least(mine: dict[str, Any], theirs: dict[str, Any], metrics=("HOTA", "IDF1")) -> bool:
+    """Whether report ``mine`` scores at least ``theirs`` on every one of ``metrics`` (a tie
+    within float noise counts)."""
+    return all(mine[m] >= theirs[m] - 1e-9 for m in metrics)
+
+
 def loss_table(
     ours: dict[str, dict[str, Any]], peers: dict[str, dict[str, dict[str, Any]]], unit: str
 ) -> list[str]:
@@ -102,7 +108,7 @@ def loss_table(
     for name, mine in ours.items():
         for peer, rows in peers.items():
             theirs = rows[name]
-            if all(mine[m] >= theirs[m] - 1e-9 for m in ("HOTA", "IDF1")):
+            if at_least(mine, theirs):
                 continue
             d = {k: mine[k] - theirs[k] for k in ("HOTA", "IDF1", "DetA", "AssA")}
             if min(d["DetA"], d["AssA"]) >= 0:

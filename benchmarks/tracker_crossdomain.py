@@ -38,6 +38,7 @@ from tqdm import tqdm
 from benchmarks.tracker_common import (
     REPO_ROOT,
     RESULTS_DIR,
+    at_least,
     loss_table,
     machine_info,
     track_sequence,
@@ -306,7 +307,7 @@ def render(result: dict[str, Any]) -> str:
         tuned = "held out" if fps in held["rates"] or profile in held["profiles"] else "train"
         ours = val["ours (default)"][name]
         family_row = val.get(f"ours ({family})", {}).get(name)
-        ok = all(ours[m] >= val[p][name][m] - 1e-9 for p in peers for m in ("HOTA", "IDF1"))
+        ok = all(at_least(ours, val[p][name]) for p in peers)
         wins += ok
         cols = [name, tuned, _pair(ours), _pair(family_row) if family_row else "-"]
         cols += [_pair(val[p][name]) for p in peers]
@@ -326,10 +327,7 @@ def render(result: dict[str, Any]) -> str:
     lines.append(f"Cells where `default` is below a peer: {', '.join(below)}.")
     before = result.get("val_previous_default")
     if before:
-        kept = sum(
-            all(before[n][m] >= val[p][n][m] - 1e-9 for p in peers for m in ("HOTA", "IDF1"))
-            for n in names
-        )
+        kept = sum(all(at_least(before[n], val[p][n]) for p in peers) for n in names)
         lines.append(
             f"The `default` preset before this choice ({result['previous_default']}) was at "
             f"least the peers in {kept} of {len(names)} cells, and its worst cell scored "
@@ -341,7 +339,7 @@ def render(result: dict[str, Any]) -> str:
 
 
 def ours_below(val: dict[str, Any], peer: str, cell: str, metric: str) -> bool:
-    return val["ours (default)"][cell][metric] < val[peer][cell][metric] - 1e-9
+    return not at_least(val["ours (default)"][cell], val[peer][cell], (metric,))
 
 
 def _pair(report: dict[str, Any]) -> str:

@@ -35,7 +35,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.tracker_common import RESULTS_DIR, loss_table, machine_info, track_sequence
+from benchmarks.tracker_common import (
+    RESULTS_DIR,
+    at_least,
+    loss_table,
+    machine_info,
+    track_sequence,
+)
 from benchmarks.tracker_quality import run_peer
 from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
@@ -165,16 +171,10 @@ def checks(sets: dict[str, Any]) -> dict[str, Any]:
         seqs = list(ours["sequences"])
         out[name] = {
             "combined_at_least_peers": all(
-                ours["combined"][m] >= rows[p]["combined"][m] - 1e-9
-                for p in peers
-                for m in ("HOTA", "IDF1")
+                at_least(ours["combined"], rows[p]["combined"]) for p in peers
             ),
             "sequences_at_least_peers": sum(
-                all(
-                    ours["sequences"][s][m] >= rows[p]["sequences"][s][m] - 1e-9
-                    for p in peers
-                    for m in ("HOTA", "IDF1")
-                )
+                all(at_least(ours["sequences"][s], rows[p]["sequences"][s]) for p in peers)
                 for s in seqs
             ),
             "sequences": len(seqs),

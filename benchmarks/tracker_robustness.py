@@ -358,10 +358,12 @@ def render_choice(choice: dict[str, Any]) -> list[str]:
     """Markdown: every family's worst-check slack for each candidate, as a grid of the fused
     stages' ramp (rows) by re-identification's ramp (columns), strict / loose in each cell."""
     ramp = "{:g}-{:g}".format
-    fused = sorted({(k["trust_floor"], k["trust_full"]) for k in GUARD_CANDIDATES.values()})
-    reid = sorted(
-        {(k["reid_trust_floor"], k["reid_trust_full"]) for k in GUARD_CANDIDATES.values()}
-    )
+    grid: dict[tuple, list[str]] = {}  # (fused ramp, re-id ramp) -> strict and loose labels
+    for label, k in GUARD_CANDIDATES.items():
+        key = ((k["trust_floor"], k["trust_full"]), (k["reid_trust_floor"], k["reid_trust_full"]))
+        grid.setdefault(key, []).append(label)
+    fused = sorted({f for f, _ in grid})
+    reid = sorted({r for _, r in grid})
     lines = [
         f"Worst check slack on the {choice_split(choice)} split for every `--choose-guards` "
         "candidate (strict / loose re-identification; chosen in bold):",
@@ -370,18 +372,13 @@ def render_choice(choice: dict[str, Any]) -> list[str]:
         "|---|---|" + "---|" * len(reid),
     ]
     for family, c in choice.items():
+
+        def slack_text(label: str, c=c) -> str:
+            text = f"{c['scores'][label]['slack']:+.2f}"
+            return f"**{text}**" if label == c["chosen"] else text
+
         for f in fused:
-            cells = []
-            for r in reid:
-                pair = []
-                for label, knobs in GUARD_CANDIDATES.items():
-                    if (knobs["trust_floor"], knobs["trust_full"]) != f:
-                        continue
-                    if (knobs["reid_trust_floor"], knobs["reid_trust_full"]) != r:
-                        continue
-                    text = f"{c['scores'][label]['slack']:+.2f}"
-                    pair.append(f"**{text}**" if label == c["chosen"] else text)
-                cells.append(" / ".join(pair))
+            cells = [" / ".join(map(slack_text, grid[f, r])) for r in reid]
             lines.append(f"| {family} | {ramp(*f)} | " + " | ".join(cells) + " |")
     return lines
 

@@ -164,7 +164,7 @@ class MatchingStages:
         trust = self.trust
         pr, pc, iou = iou_pairs(self._pred_xyxy[rows], boxes[det_idx], cfg.min_iou)
         if conf is not None:
-            iou = iou * conf[det_idx][pc]
+            iou = iou * conf[det_idx[pc]]
         appearance = self._appearance_cost(rows, det_idx, embs, pr, pc) if trust > 0 else None
         cost = fuse_cost(
             iou,
