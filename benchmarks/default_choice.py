@@ -13,6 +13,14 @@ objective that says what the issue asks for: the **worst margin to the better pe
 cells of min(HOTA, IDF1 margin)``, where a margin is our score minus the best of BoxMOT
 ByteTrack's and OC-SORT's defaults on the same ``det.txt``.
 
+Then a **coordinate search** refines the grid's choice (:data:`REFINE`): each round scores every
+single-knob move from the current best (association gates, position noise, the lost-track
+buffer, the thresholds around the grid's, observation recovery) and takes the best move if it
+raises the worst margin (ties: the mean), for at most ``--refine-rounds`` rounds.
+``--reuse-grid`` skips the 54-point grid and takes its rows and the peers' scores from the
+``--out`` JSON, after scoring that JSON's choice again and checking it reproduces exactly (so a
+changed tracker or generator cannot reuse stale rows).
+
 Cells: the TRAIN split of ``tracker_crossdomain``'s tuning cells (25 fps and the generator's own
 detector profile stay held out) plus two sets of real motion, MOT17's training ground truth with
 ``frcnn``- and ``dpm``-profile detections (``benchmarks.tracker_real.prepare_mot17``; one combined
@@ -23,8 +31,11 @@ detections, which ``tracker_crossdomain`` and ``tracker_real`` report.
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import tempfile
 import time
+from collections.abc import Callable
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
@@ -35,7 +46,7 @@ from benchmarks.tracker_common import RESULTS_DIR, machine_info, track_sequence
 from benchmarks.tracker_crossdomain import cells, ensure_grid, score_cells
 from benchmarks.tracker_quality import run_peer
 from benchmarks.tracker_real import prepare_mot17
-from cgclip.errors import ArgumentParser, cli
+from cgclip.errors import ArgumentParser, UserError, cli
 from cgclip.io.atomic import atomic_write_json
 from cgclip.io.mot import DET_TXT, find_sequences, write_mot
 from tracker.config import TrackerConfig, load_preset
@@ -53,6 +64,22 @@ GRID: dict[str, tuple[Any, ...]] = {
     # StrongSORT's NSA Kalman (measurement noise x k (1 - confidence)); 0 is off
     "confidence_noise": (0.0, 1.0, 2.0),
 }
+
+
+# The coordinate search's moves around the grid's choice: one knob at a time to each of these
+# values (a value equal to the current one is skipped).
+REFINE: dict[str, tuple[Any, ...]] = {
+    "tentative_match_thresh": (0.6, 0.8),
+    "low_match_thresh": (0.4, 0.6),
+    "match_thresh": (0.65, 0.75),
+    "std_position": (0.075, 0.125),
+    "max_time_lost": (30, 60),
+    "high_thresh": (0.25, 0.35),
+    "new_track_thresh": (0.55, 0.65),
+    "observation_recovery": (True, False),
+}
+GRID_KNOBS = ("max_time_lost", "high_thresh", "new_track_thresh", "std_velocity",
+              "confidence_noise")  # fmt: skip
 
 
 def candidates() -> list[dict[str, Any]]:
@@ -111,6 +138,83 @@ def _score_job(job: tuple[dict[str, Any], Path, list[str], dict[str, Path]]) -> 
     return score(*job)
 
 
+def row(overrides: dict[str, Any], per: dict[str, dict], peers: dict[str, dict], **extra) -> dict:
+    """One scored candidate as the JSON keeps it."""
+    m = margins(per, peers)
+    return {
+        "overrides": overrides,
+        **extra,
+        "worst_margin": min(m.values()),
+        "worst_cell": min(m, key=m.get),
+        "mean_margin": sum(m.values()) / len(m),
+        "cells_at_least_peers": sum(v >= 0 for v in m.values()),
+        "margins": m,
+        "scores": per,
+    }
+
+
+def rank(r: dict[str, Any]) -> tuple[float, float]:
+    """What a candidate is judged by: its worst margin, then its mean margin."""
+    return r["worst_margin"], r["mean_margin"]
+
+
+def moves(current: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every single-knob move of :data:`REFINE` away from ``current`` (``default`` + overrides)."""
+    base = load_preset("default", **current)
+    return [(k, v) for k, values in REFINE.items() for v in values if getattr(base, k) != v]
+
+
+def coordinate_search(
+    start: dict[str, Any],
+    start_row: dict[str, Any],
+    score_all: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    rounds: int,
+) -> list[dict[str, Any]]:
+    """Rows of every move tried: per round, each move of :func:`moves` from the best so far
+    (``score_all`` turns overrides into rows); the best move is taken only if it ranks above
+    the current best, else the search stops."""
+    best, tried = start_row, []
+    current = dict(start)
+    for r in range(1, rounds + 1):
+        proposals = moves(current)
+        if not proposals:
+            break
+        scored = score_all([{**current, k: v} for k, v in proposals])
+        for (k, v), sr in zip(proposals, scored, strict=True):
+            sr.update({"stage": "refine", "round": r, "move": {k: v}})
+            tried.append(sr)
+        top = max(scored, key=rank)
+        if rank(top) <= rank(best):
+            break
+        best, current = top, dict(top["overrides"])
+    return tried
+
+
+def reused_grid(path: Path, rescore: Callable[[dict[str, Any]], dict[str, dict]]) -> dict:
+    """The grid rows and peer scores of an earlier run in ``path``, once its choice, scored
+    again now by ``rescore`` (overrides -> per-cell scores), reproduces the recorded scores."""
+    if not path.is_file():
+        raise UserError(f"--reuse-grid: {path} does not exist; run without --reuse-grid first")
+    old = json.loads(path.read_text())
+    if old.get("grid") != {k: [list(x) if isinstance(x, tuple) else x for x in v]
+                           for k, v in GRID.items()}:  # fmt: skip
+        raise UserError(f"--reuse-grid: {path} was made with another grid; run without it")
+    grid_rows = [r for r in old["candidates"] if r.get("stage", "grid") == "grid"]
+    chosen = max(grid_rows, key=rank)
+    now = rescore(chosen["overrides"])
+    drift = max(
+        abs(now.get(c, {}).get(m, math.inf) - chosen["scores"][c][m])
+        for c in chosen["scores"]
+        for m in METRICS
+    )
+    if drift > 1e-6:
+        raise UserError(
+            f"--reuse-grid: the grid's choice in {path} no longer reproduces (a score moved by "
+            f"{drift:.3f}: the tracker or the generator changed); run without --reuse-grid"
+        )
+    return {"peers": old["peers"], "rows": grid_rows, "chosen_row": chosen}
+
+
 @cli
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(
@@ -121,44 +225,55 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=16.0, help="length of every generated cell")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="candidates scored in parallel")
+    p.add_argument(
+        "--refine-rounds", type=int, default=3, help="coordinate-search rounds (0: none)"
+    )
+    p.add_argument(
+        "--reuse-grid", action="store_true",
+        help="take the grid's rows and the peers' scores from --out (checked to reproduce)",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "default_choice.json")
     args = p.parse_args(argv)
     t0 = time.time()
     ensure_grid(args.data, args.seconds, args.seed)
     train, names = args.data / "train", cells(tuning=True)
-    with tempfile.TemporaryDirectory(prefix="default-choice-data-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="default-choice-data-") as tmp,
+        Pool(args.workers) as pool,
+    ):
         motion = {}
         for profile in PROFILES:
             motion[f"mot17-{profile}-sim"] = Path(tmp) / f"mot17-{profile}-sim"
             prepare_mot17(args.mot17, motion[f"mot17-{profile}-sim"], (profile,), args.seed)
-        peers = peer_scores(train, names, motion)
-        rows = []
-        jobs = [(o, train, names, motion) for o in candidates()]
-        with Pool(args.workers) as pool:
-            scored = list(
-                tqdm(pool.imap(_score_job, jobs), total=len(jobs), desc="candidates", unit="config")
-            )
-        for (overrides, *_), per in zip(jobs, scored, strict=True):
-            m = margins(per, peers)
-            rows.append(
-                {
-                    "overrides": overrides,
-                    "worst_margin": min(m.values()),
-                    "worst_cell": min(m, key=m.get),
-                    "mean_margin": sum(m.values()) / len(m),
-                    "cells_at_least_peers": sum(v >= 0 for v in m.values()),
-                    "margins": m,
-                    "scores": per,
-                }
-            )
-    best = max(rows, key=lambda r: (r["worst_margin"], r["mean_margin"]))
+
+        def score_all(overrides: list[dict[str, Any]], desc: str) -> list[dict[str, Any]]:
+            jobs = [(o, train, names, motion) for o in overrides]
+            bar = tqdm(pool.imap(_score_job, jobs), total=len(jobs), desc=desc, unit="config")
+            return [row(o, per, peers) for o, per in zip(overrides, bar, strict=True)]
+
+        if args.reuse_grid:
+            old = reused_grid(args.out, lambda o: score(o, train, names, motion))
+            peers, grid_rows = old["peers"], old["rows"]
+        else:
+            peers = peer_scores(train, names, motion)
+            grid_rows = score_all(candidates(), "grid")
+        for r in grid_rows:
+            r["stage"] = "grid"
+        start = max(grid_rows, key=rank)
+        refined = coordinate_search(
+            start["overrides"], start, lambda o: score_all(o, "refine"), args.refine_rounds
+        )
+    rows = grid_rows + refined
+    best = max(rows, key=rank)
     result = {
         "machine": machine_info(),
         "objective": "max over candidates of the worst (over cells) min(HOTA, IDF1) margin to "
         "the better peer default; ties broken by the mean margin",
         "cells": [*names, *motion],
-        "peers": {k: v for k, v in peers.items()},
+        "peers": peers,
         "grid": {k: list(v) for k, v in GRID.items()},
+        "refine": {k: list(v) for k, v in REFINE.items()},
+        "grid_reused": bool(args.reuse_grid),
         "candidates": rows,
         "chosen": best["overrides"],
         "seconds": time.time() - t0,
@@ -170,31 +285,65 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+GRID_ROWS_SHOWN = 12  # the grid table shows the best this many; the JSON keeps all
+
+
 def render(result: dict[str, Any]) -> str:
-    """Markdown: every candidate's worst and mean margin, sorted, the chosen one marked."""
+    """Markdown: the grid's best candidates by worst and mean margin, then every move of the
+    coordinate search by round; the start of the search, the moves taken and the choice marked."""
+    total = len(result["cells"])
+    rows = result["candidates"]
+    grid = sorted((r for r in rows if r.get("stage", "grid") == "grid"), key=rank, reverse=True)
+    refined = [r for r in rows if r.get("stage") == "refine"]
+
+    def motion(r: dict[str, Any]) -> str:
+        return " / ".join(f"{r['margins'][k]:+.2f}" for k in r["margins"] if k.startswith("mot17"))
+
+    def scores(r: dict[str, Any]) -> str:
+        return (
+            f"{r['worst_margin']:+.2f} ({r['worst_cell']}) | {r['mean_margin']:+.2f} | "
+            f"{r['cells_at_least_peers']} of {total} | {motion(r)} |"
+        )
+
     head = ["max_time_lost", "high / new-track thresh", "std_velocity", "confidence_noise",
             "worst margin (cell)", "mean margin", "cells >= peers",
             "MOT17 frcnn / dpm motion"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    total = len(result["cells"])
-    rows = sorted(result["candidates"], key=lambda r: (-r["worst_margin"], -r["mean_margin"]))
-    for r in rows:
+    for r in grid[:GRID_ROWS_SHOWN]:
         o = r["overrides"]
         mark = " (chosen)" if o == result["chosen"] else ""
-        motion = " / ".join(
-            f"{r['margins'][k]:+.2f}" for k in r["margins"] if k.startswith("mot17")
-        )
+        mark = mark or (" (refined below)" if refined and r is grid[0] else "")
         lines.append(
             f"| {o['max_time_lost']}{mark} | {o['high_thresh']} / {o['new_track_thresh']} | "
-            f"{o['std_velocity']} | {o['confidence_noise']:g} | "
-            f"{r['worst_margin']:+.2f} ({r['worst_cell']}) | "
-            f"{r['mean_margin']:+.2f} | {r['cells_at_least_peers']} of {total} | {motion} |"
+            f"{o['std_velocity']} | {o['confidence_noise']:g} | " + scores(r)
         )
     lines += [
         "",
-        "Margin: our min(HOTA, IDF1) minus the better peer default's, per cell (the training "
-        "split's tuning cells and two MOT17-motion sets); a candidate is judged by its worst cell.",
+        f"The grid's best {min(GRID_ROWS_SHOWN, len(grid))} of {len(grid)} candidates. Margin: "
+        "our min(HOTA, IDF1) minus the better peer default's, per cell (the training split's "
+        "tuning cells and two MOT17-motion sets); a candidate is judged by its worst cell.",
     ]
+    if refined:
+        lines += ["", "| round | move | worst margin (cell) | mean margin | cells >= peers | "
+                  "MOT17 frcnn / dpm motion |", "|---|---|---|---|---|---|"]  # fmt: skip
+        current = grid[0]
+        for n in sorted({r["round"] for r in refined}):
+            batch = [r for r in refined if r["round"] == n]
+            top = max(batch, key=rank)
+            taken = rank(top) > rank(current)
+            for r in sorted(batch, key=rank, reverse=True):
+                ((knob, value),) = r["move"].items()
+                mark = " (taken)" if taken and r is top else ""
+                mark += " (chosen)" if r["overrides"] == result["chosen"] else ""
+                lines.append(f"| {n} | {knob} = {value}{mark} | " + scores(r))
+            if taken:
+                current = top
+        lines += [
+            "",
+            "Coordinate search from the grid's best: each round tries every single-knob move "
+            "from the best so far and takes the best one if it raises the worst margin (ties: "
+            "the mean); a round without such a move ends the search.",
+        ]
     return "\n".join(lines)
 
 
