@@ -17,6 +17,7 @@ from benchmarks.default_choice import (
     reused_grid,
     score,
 )
+from benchmarks.tracker_common import RESULTS_DIR
 from benchmarks.tracker_crossdomain import cells
 from cgclip.errors import UserError
 from tracker.config import load_preset
@@ -89,7 +90,8 @@ def _toy_objective(o):
 
 
 def test_coordinate_search_takes_the_best_move_each_round_and_stops():
-    start = candidates()[0]
+    # away from the optimum whatever default.yaml says
+    start = {**candidates()[0], "tentative_match_thresh": 0.7, "low_match_thresh": 0.5}
     calls = []
 
     def score_all(overrides):
@@ -154,3 +156,13 @@ def test_render_shows_the_refine_rounds_and_marks_moves_taken():
     assert "| 1 | tentative_match_thresh = 0.6 (taken) (chosen) | -4.00" in table
     assert "| 2 | low_match_thresh = 0.4 | -4.50" in table  # not better: not taken
     assert table.count("(taken)") == 1
+
+
+def test_the_default_preset_is_the_committed_choice():
+    """A person writes default_choice's choice into tracker/presets/default.yaml; this holds the
+    two together (the JSON is the record the docs' table is rendered from)."""
+    result = json.loads((RESULTS_DIR / "default_choice.json").read_text())
+    preset = load_preset("default")
+    assert {k: getattr(preset, k) for k in result["chosen"]} == result["chosen"]
+    best = max(result["candidates"], key=lambda r: (r["worst_margin"], r["mean_margin"]))
+    assert best["overrides"] == result["chosen"]
