@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from benchmarks.tracker_common import loss_table
-from benchmarks.tracker_crossdomain import SPACE, main, write_preset
+from benchmarks.tracker_crossdomain import SPACE, main, render, write_preset
 
 
 @pytest.mark.parametrize("preset", ["default", "dance"])
@@ -75,3 +75,29 @@ def test_each_loss_is_listed_with_the_component_it_loses_on():
         "| b | ocsort | -1.0 | -2.0 | -10.0 | +5.0 | 3 / 2 | detection |",
         "| c | bytetrack | +5.0 | -5.0 | +5.0 | +5.0 | 5 / 2 | IDF1 only (identities in more pieces) |",
     ]
+
+
+def test_the_second_draw_gets_its_own_verdict_column_and_agreement_line():
+    ours = {
+        "dance-10fps-dpm": _cell(60, 60, 60, 60, 1),
+        "sports-30fps-frcnn": _cell(40, 40, 40, 40, 9),
+    }
+    peer = {
+        "dance-10fps-dpm": _cell(50, 50, 50, 50, 1),
+        "sports-30fps-frcnn": _cell(50, 50, 50, 50, 1),
+    }
+    result = {
+        "held_out": {"rates": [25], "profiles": ["synthetic"]},
+        "val": {"ours (default)": ours, "bytetrack (default)": peer},
+        # second draw: the first cell holds, the second flips to a win
+        "val2": {
+            "ours (default)": {c: _cell(60, 60, 60, 60, 1) for c in ours},
+            "bytetrack (default)": peer,
+        },
+    }
+    table = render(result)
+    assert "| default >= peers | on a second draw |" in table
+    assert "| dance-10fps-dpm | train |" in table and table.count("| yes | yes |") == 1
+    assert "| **no** | yes |" in table
+    assert "at least every peer's default in 2 of 2 cells" in table
+    assert "the same as on the first sequence in 1 of 2 (at least the peers on both: 1; " in table
