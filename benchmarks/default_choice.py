@@ -78,8 +78,6 @@ REFINE: dict[str, tuple[Any, ...]] = {
     "new_track_thresh": (0.55, 0.65),
     "observation_recovery": (True, False),
 }
-GRID_KNOBS = ("max_time_lost", "high_thresh", "new_track_thresh", "std_velocity",
-              "confidence_noise")  # fmt: skip
 
 
 def candidates() -> list[dict[str, Any]]:
@@ -138,12 +136,11 @@ def _score_job(job: tuple[dict[str, Any], Path, list[str], dict[str, Path]]) -> 
     return score(*job)
 
 
-def row(overrides: dict[str, Any], per: dict[str, dict], peers: dict[str, dict], **extra) -> dict:
+def row(overrides: dict[str, Any], per: dict[str, dict], peers: dict[str, dict]) -> dict:
     """One scored candidate as the JSON keeps it."""
     m = margins(per, peers)
     return {
         "overrides": overrides,
-        **extra,
         "worst_margin": min(m.values()),
         "worst_cell": min(m, key=m.get),
         "mean_margin": sum(m.values()) / len(m),
@@ -235,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "default_choice.json")
     args = p.parse_args(argv)
     t0 = time.time()
+    # Candidates are overrides of default.yaml as it is now: record the knobs they start from.
+    preset = load_preset("default")
+    base = {k: getattr(preset, k) for k in (*candidates()[0], *REFINE)}
     ensure_grid(args.data, args.seconds, args.seed)
     train, names = args.data / "train", cells(tuning=True)
     with (
@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "objective": "max over candidates of the worst (over cells) min(HOTA, IDF1) margin to "
         "the better peer default; ties broken by the mean margin",
         "cells": [*names, *motion],
+        "base": base,
         "peers": peers,
         "grid": {k: list(v) for k, v in GRID.items()},
         "refine": {k: list(v) for k, v in REFINE.items()},
