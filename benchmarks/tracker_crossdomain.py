@@ -96,27 +96,7 @@ def cells(tuning: bool | None = None, families: tuple[str, ...] = FAMILIES) -> l
 def ensure_grid(data: Path, seconds: float, seed: int) -> None:
     """Generate every cell into ``data/<cell>`` and link its sequences as
     ``data/<split>/<cell>`` (one sequence per cell and split), so one folder holds a split."""
-    from cgclip.data.synthetic import SyntheticConfig, generate_dataset
-
-    for i, name in enumerate(tqdm(cells(), desc="grid", unit="cell")):
-        family, rate, profile = name.split("-")
-        root = data / "cells" / name
-        cfg = SyntheticConfig(
-            kinds=(family,),
-            fps=float(rate.removesuffix("fps")),
-            seconds=seconds,
-            detector_profile=profile,
-            render=False,
-            seqs_per_split=1,
-            seed=seed + i,
-        )
-        generate_dataset(root, cfg, progress=False)
-        for split in ("train", "val"):
-            (seq,) = find_sequences(root / split)
-            link = data / split / name
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if not link.exists():
-                link.symlink_to(seq.resolve(), target_is_directory=True)
+    _ensure_cells(data, seconds, seed, "cells", {"train": "train", "val": "val"}, "grid")
 
 
 # The second validation draw's seeds: far from the grid's (seed + cell index).
@@ -126,28 +106,39 @@ VAL2_SEED_OFFSET = 1000
 def ensure_val2(data: Path, seconds: float, seed: int) -> Path:
     """A second validation sequence per cell, drawn with another seed, linked as
     ``data/val2/<cell>``; returns ``data/val2``."""
+    _ensure_cells(
+        data, seconds, seed + VAL2_SEED_OFFSET, "cells-val2", {"val": "val2"}, "second draw"
+    )
+    return data / "val2"
+
+
+def _ensure_cells(
+    data: Path, seconds: float, seed: int, folder: str, links: dict[str, str], desc: str
+) -> None:
+    """Generate every cell (seed + its index, one image-free sequence per split of ``links``)
+    into ``data/<folder>/<cell>``; link split ``s`` as ``data/<links[s]>/<cell>``."""
     from cgclip.data.synthetic import SyntheticConfig, generate_dataset
 
-    for i, name in enumerate(tqdm(cells(), desc="second validation draw", unit="cell")):
+    for i, name in enumerate(tqdm(cells(), desc=desc, unit="cell")):
         family, rate, profile = name.split("-")
-        root = data / "cells-val2" / name
+        root = data / folder / name
         cfg = SyntheticConfig(
             kinds=(family,),
             fps=float(rate.removesuffix("fps")),
             seconds=seconds,
             detector_profile=profile,
             render=False,
-            splits=("val",),
+            splits=tuple(links),
             seqs_per_split=1,
-            seed=seed + VAL2_SEED_OFFSET + i,
+            seed=seed + i,
         )
         generate_dataset(root, cfg, progress=False)
-        (seq,) = find_sequences(root / "val")
-        link = data / "val2" / name
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if not link.exists():
-            link.symlink_to(seq.resolve(), target_is_directory=True)
-    return data / "val2"
+        for split, linked in links.items():
+            (seq,) = find_sequences(root / split)
+            link = data / linked / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(seq.resolve(), target_is_directory=True)
 
 
 def second_validation(
