@@ -363,28 +363,30 @@ def render(result: dict[str, Any]) -> str:
     head = ["cell", "tuned on", "ours default", "ours family preset", *peers, "default >= peers"]
     head += ["on a second draw"] if second else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    wins = 0
     names = list(val["ours (default)"])
-    again = {n: all(at_least(second["ours (default)"][n], second[p][n]) for p in peers)
-             for n in names} if second else {}  # fmt: skip
+
+    def verdicts(ours: dict[str, dict], draw: dict[str, dict]) -> dict[str, bool]:
+        """Per cell: ``ours`` at least every peer's default of ``draw`` on HOTA and IDF1."""
+        return {n: all(at_least(ours[n], draw[p][n]) for p in peers) for n in names}
+
+    first = verdicts(val["ours (default)"], val)
+    again = verdicts(second["ours (default)"], second) if second else {}
     for name in names:
         family, rate, profile = name.split("-")
         fps = int(rate.removesuffix("fps"))
         tuned = "held out" if fps in held["rates"] or profile in held["profiles"] else "train"
         ours = val["ours (default)"][name]
         family_row = val.get(f"ours ({family})", {}).get(name)
-        ok = all(at_least(ours, val[p][name]) for p in peers)
-        wins += ok
         cols = [name, tuned, _pair(ours), _pair(family_row) if family_row else "-"]
         cols += [_pair(val[p][name]) for p in peers]
-        cols.append("yes" if ok else "**no**")
+        cols.append("yes" if first[name] else "**no**")
         if second:
             cols.append("yes" if again[name] else "**no**")
         lines.append("| " + " | ".join(cols) + " |")
     lines.append("")
     lines.append(
         f"HOTA / IDF1 on the validation sequence of each cell. `default` is at least every "
-        f"peer's default on both metrics in {wins} of {len(names)} cells; its worst cell scores "
+        f"peer's default on both metrics in {sum(first.values())} of {len(names)} cells; its worst cell scores "
         f"{min(objective(r) for r in val['ours (default)'].values()):.1f} (HOTA + IDF1) / 2."
     )
     below = [
@@ -394,9 +396,6 @@ def render(result: dict[str, Any]) -> str:
     ]
     lines.append(f"Cells where `default` is below a peer: {', '.join(below)}.")
     if second:
-        first = {
-            n: all(at_least(val["ours (default)"][n], val[p][n]) for p in peers) for n in names
-        }
         same = sum(first[n] == again[n] for n in names)
         both = sum(first[n] and again[n] for n in names)
         lines.append(
@@ -408,7 +407,7 @@ def render(result: dict[str, Any]) -> str:
         )
     before = result.get("val_previous_default")
     if before:
-        kept = sum(all(at_least(before[n], val[p][n]) for p in peers) for n in names)
+        kept = sum(verdicts(before, val).values())
         lines.append(
             f"The `default` preset before this choice ({result['previous_default']}) was at "
             f"least the peers in {kept} of {len(names)} cells, and its worst cell scored "
