@@ -17,7 +17,7 @@ if [[ -n "${PYTHON:-}" ]]; then PY=$PYTHON
 elif [[ -x .venv/bin/python ]]; then PY=.venv/bin/python
 else PY=python3
 fi
-WHEELS=(open_clip_torch ftfy wcwidth ultralytics ultralytics-thop supervision pyDeprecate)
+WHEELS=(open_clip_torch ftfy wcwidth ultralytics ultralytics-thop supervision pyDeprecate defusedxml av)
 
 if [[ "${1:-}" == "--fetch-wheels" ]]; then
   pins=()

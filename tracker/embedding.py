@@ -97,7 +97,9 @@ class CgclipEmbedder:
 
     ``model.encode_frames((N, 3, H, W)) -> (N, L, D)`` tokens and
     ``model.encode_tracklet((B, T, L, D)) -> (B, E)``; ``crop_fn(frame, boxes, preprocess)``
-    makes the normalised crops (default: ``cgclip.model.crop_boxes``). A track's window keeps only
+    cuts the crops as ``(N, H, W, 3)`` uint8 RGB (default: ``cgclip.model.crop_pixels``), and
+    ``model.preprocess.normalize`` turns them into the encoder's input on its device, so the host
+    copies bytes, not floats, and does no per-pixel arithmetic. A track's window keeps only
     the tokens its tracklet embedding reads, which ``encode_frames`` returns by default
     (``model.tokens_per_frame``): all ``1 + P`` when the embedding includes TFE's ``s`` over every
     token, the CLS token alone otherwise (the default ``f``, or ``--reid clip``). Windows hold float16 numpy arrays on the host, so a long video's memory is
@@ -117,7 +119,7 @@ class CgclipEmbedder:
 
         self.name = name or f"cgclip:{getattr(model, 'name', type(model).__name__)}"
         if crop_fn is None:  # import at the edge: cgclip.model pulls in open_clip
-            from cgclip.model import crop_boxes as crop_fn
+            from cgclip.model import crop_pixels as crop_fn
         from cgclip.runtime.load import resolve_device
 
         self.device = resolve_device(device)
@@ -137,11 +139,12 @@ class CgclipEmbedder:
         boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
         if len(boxes) == 0:
             return FrameFeatures(np.zeros((0, 0, 0), np.float16), np.zeros((0, 0), np.float32))
-        crops = torch.as_tensor(self.crop_fn(frame, boxes, self.model.preprocess))
+        preprocess = self.model.preprocess
+        pixels = torch.from_numpy(self.crop_fn(frame, boxes, preprocess))  # (N, H, W, 3) uint8
         tokens, embs = [], []
         with torch.inference_mode():
-            for i in range(0, len(crops), self.batch_size):
-                chunk = crops[i : i + self.batch_size].to(self.device, non_blocking=True)
+            for i in range(0, len(pixels), self.batch_size):
+                chunk = preprocess.normalize(pixels[i : i + self.batch_size].to(self.device))
                 # (n, L, D): by default the model keeps the tokens its embedding reads
                 tok = self.model.encode_frames(chunk)
                 emb = self.model.encode_tracklet(tok[:, None])  # a one-frame tracklet per crop

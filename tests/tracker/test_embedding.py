@@ -26,7 +26,7 @@ class TinyCgclip(torch.nn.Module):
     Tokens are a fixed linear map of the crop's per-row-band mean colour, so two crops of the
     same colours embed alike; encode_tracklet mean-pools over frames and tokens."""
 
-    preprocess = {"size": (16, 8), "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
+    preprocess = cgclip.Preprocess(size=(16, 8), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,16 +48,16 @@ class TinyCgclip(torch.nn.Module):
         return torch.nn.functional.normalize(tokens.mean(dim=(1, 2)), dim=-1)  # (B, 6)
 
 
-def crop_fn(frame: np.ndarray, boxes: np.ndarray, preprocess) -> torch.Tensor:
+def crop_fn(frame: np.ndarray, boxes: np.ndarray, preprocess) -> np.ndarray:
+    """(N, H, W, 3) uint8 RGB crops; the embedder normalises them with the model's preprocess."""
     import cv2
 
-    h, w = preprocess["size"]
+    h, w = preprocess.size
     crops = []
     for x1, y1, x2, y2 in boxes.astype(int):
         crop = frame[max(y1, 0) : max(y2, 1), max(x1, 0) : max(x2, 1)]
-        crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
-        crops.append(torch.from_numpy(crop[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255)
-    return torch.stack(crops)
+        crops.append(cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)[:, :, ::-1])
+    return np.ascontiguousarray(np.stack(crops))
 
 
 def test_mean_pool_embedder():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cgclip.errors import UserError
-from cgclip.model import Preprocess, crop_boxes, read_rgb
+from cgclip.model import Preprocess, crop_boxes, crop_pixels, read_rgb
 
 PRE = Preprocess(size=(64, 32), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 
@@ -54,6 +54,19 @@ def test_crop_boxes_matches_the_model_preprocess(make_tiny_model):
     manual = cv2.cvtColor(frame[10:74, 10:42], cv2.COLOR_BGR2RGB)
     torch.testing.assert_close(x, model.preprocess([manual]))
     assert model.encode_frames(x, keep="all").shape == (1, 9, 64)
+
+
+def test_crop_pixels_are_the_uint8_rgb_crops_that_normalise_to_crop_boxes():
+    """The tracker uploads crop_pixels' bytes and normalises on the device: same input as the
+    host path, contiguous so the upload is one copy."""
+    frame = np.random.default_rng(3).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    boxes = np.array([[5, 4, 37, 70], [60, 10, 100, 88]], np.float32)
+    px = crop_pixels(frame, boxes, PRE)
+    assert px.shape == (2, 64, 32, 3) and px.dtype == np.uint8 and px.flags.c_contiguous
+    expected = cv2.cvtColor(PRE.resize(frame[10:88, 60:100]), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(px[1], expected)
+    torch.testing.assert_close(PRE.normalize(torch.from_numpy(px)), crop_boxes(frame, boxes, PRE))
+    assert crop_pixels(frame, np.zeros((0, 4)), PRE).shape == (0, 64, 32, 3)
 
 
 def test_normalisation_values():

@@ -79,3 +79,11 @@ def test_inductor_parity_dynamic_batch(model):
     report = check_parity(backend, n=5)  # compiled at batch 2, run at 5
     assert report.passed, report.summary()
     assert "inductor" in backend.describe()
+
+
+def test_default_mode_uses_cuda_graphs_only_on_cuda(model):
+    """mode "auto": CUDA graphs (reduce-overhead) on CUDA, plain compilation elsewhere."""
+    backend = make_backend(model, "compile", compiler="aot_eager", warmup=(2,))
+    assert backend.mode is None and "mode=None" in backend.describe()
+    explicit = make_backend(model, "compile", compiler="aot_eager", warmup=(2,), mode="default")
+    assert explicit.mode == "default"
