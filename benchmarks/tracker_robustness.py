@@ -58,16 +58,26 @@ STRICT_REID = {k: getattr(_SHARED, k) for k in ("reid_rank", "reid_evidence", "r
 LOOSE_REID = {"reid_rank": 0.5, "reid_evidence": 1.0, "reid_rank_margin": 0.0}
 FUSED_FLOORS = (0.55, 0.6, 0.65, 0.7)
 REID_FLOORS = (0.65, 0.7, 0.75)
+# ... or no appearance in the fused stages at all, re-identification only: on the street family
+# every embedder, the matched one included, cost HOTA there on the tune split while each
+# separated the people in view (one-frame separability 0.90-0.95), so no trust ramp could tell.
+FUSED_OFF = {"appearance_weight": 0.0}
+FUSED_OPTIONS: dict[str, dict[str, Any]] = {
+    **{
+        f"trust {f:g}-{f + 0.15:g}": {"trust_floor": f, "trust_full": round(f + 0.15, 2)}
+        for f in FUSED_FLOORS
+    },
+    "fused off": FUSED_OFF,
+}
 GUARD_CANDIDATES: dict[str, dict[str, Any]] = {
-    f"{reid} re-id, trust {f:g}-{f + 0.15:g}, re-id trust {r:g}-{r + 0.15:g}": {
+    f"{reid} re-id, {fused}, re-id trust {r:g}-{r + 0.15:g}": {
         **knobs,
-        "trust_floor": f,
-        "trust_full": round(f + 0.15, 2),
+        **fused_knobs,
         "reid_trust_floor": r,
         "reid_trust_full": round(r + 0.15, 2),
     }
     for reid, knobs in (("strict", STRICT_REID), ("loose", LOOSE_REID))
-    for f in FUSED_FLOORS
+    for fused, fused_knobs in FUSED_OPTIONS.items()
     for r in REID_FLOORS
 }
 # Faster than this (box heights per second, about 4x a sprint) between two reports of an id is
@@ -358,17 +368,18 @@ def render_choice(choice: dict[str, Any]) -> list[str]:
     """Markdown: every family's worst-check slack for each candidate, as a grid of the fused
     stages' ramp (rows) by re-identification's ramp (columns), strict / loose in each cell."""
     ramp = "{:g}-{:g}".format
-    grid: dict[tuple, list[str]] = {}  # (fused ramp, re-id ramp) -> strict and loose labels
+    grid: dict[tuple, list[str]] = {}  # (fused option, re-id ramp) -> strict and loose labels
     for label, k in GUARD_CANDIDATES.items():
-        key = ((k["trust_floor"], k["trust_full"]), (k["reid_trust_floor"], k["reid_trust_full"]))
-        grid.setdefault(key, []).append(label)
-    fused = sorted({f for f, _ in grid})
+        fused_option = next(f for f, v in FUSED_OPTIONS.items() if v.items() <= k.items())
+        grid.setdefault((fused_option, (k["reid_trust_floor"], k["reid_trust_full"])), []).append(
+            label
+        )
     reid = sorted({r for _, r in grid})
     lines = [
         f"Worst check slack on the {choice_split(choice)} split for every `--choose-guards` "
         "candidate (strict / loose re-identification; chosen in bold):",
         "",
-        "| family | fused trust | " + " | ".join(f"re-id trust {ramp(*r)}" for r in reid) + " |",
+        "| family | fused stages | " + " | ".join(f"re-id trust {ramp(*r)}" for r in reid) + " |",
         "|---|---|" + "---|" * len(reid),
     ]
     for family, c in choice.items():
@@ -377,9 +388,9 @@ def render_choice(choice: dict[str, Any]) -> list[str]:
             text = f"{c['scores'][label]['slack']:+.2f}"
             return f"**{text}**" if label == c["chosen"] else text
 
-        for f in fused:
+        for f in FUSED_OPTIONS:
             cells = [" / ".join(map(slack_text, grid[f, r])) for r in reid]
-            lines.append(f"| {family} | {ramp(*f)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {family} | {f} | " + " | ".join(cells) + " |")
     return lines
 
 
