@@ -127,7 +127,10 @@ def test_our_tuning_is_not_reused_once_the_preset_under_it_changed():
     ours = {"params": {"reid_thresh": 0.1}, "preset": _preset("dance")}
     saved = json.loads(json.dumps({"ours": ours, "botsort": peer}))  # as read from the JSON
     assert _still_valid(saved, "dance") == saved
-    moved = {**ours, "preset": {**ours["preset"], "trust_floor": 0.55}}
+    moved = {
+        **ours,
+        "preset": {**ours["preset"], "trust_floor": ours["preset"]["trust_floor"] + 0.05},
+    }
     assert _still_valid({"ours": moved, "botsort": peer}, "dance") == {"botsort": peer}
     unrecorded = {"params": ours["params"]}  # written before presets were recorded
     assert _still_valid({"ours": unrecorded}, "dance") == {}
