@@ -214,7 +214,7 @@ def contenders(sizes: Sizes, device: torch.device) -> list[tuple[str, str, str, 
     onnx_precision = "fp16" if device.type == "cuda" else "fp32"
     top = max(sizes.batches)
     compiled = {"compiler": sizes.compiler, "warmup": (2, 1), "mode": None}
-    # CUDA graphs replay the encoder's ~300 kernel launches as one: what small per-frame batches
+    # CUDA graphs replay the encoder's hundreds of kernel launches as one: what small per-frame batches
     # need (batch 1 costs about what batch 32 does in eager). CUDA only.
     graphs = [("compile bf16 graphs", "compile", "bf16", {**compiled, "mode": "reduce-overhead"})]
     return [
