@@ -1,6 +1,6 @@
 """One GPU suite: every GPU figure of the project in one short run, written to one JSON.
 
-    bash benchmarks/gpu_suite.sh                  # on a GPU machine (under 8 minutes on an H100/H200)
+    bash benchmarks/gpu_suite.sh                  # on a GPU machine (76-111 s on an H200 without TensorRT)
     bash benchmarks/gpu_suite.sh --dry-run        # the CPU, tiny sizes: what CI runs (under 60 s)
     python -m benchmarks.render_docs              # docs/gpu.md's tables from benchmarks/results/gpu/
 
