@@ -238,8 +238,9 @@ def build_backends(
     builds: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
     for label, kind, precision, options in contenders(sizes, device):
-        installed = importlib.util.find_spec("torch_tensorrt") is not None
-        if kind == "tensorrt" and installed and suite.left() < 240:  # a build takes minutes
+        # A TensorRT build takes minutes; when torch-tensorrt is missing, make_backend says so.
+        tensorrt = kind == "tensorrt" and importlib.util.find_spec("torch_tensorrt") is not None
+        if tensorrt and suite.left() < 240:
             unavailable[label] = (
                 f"skipped: {suite.left():.0f} s left, a TensorRT build takes minutes"
             )
