@@ -41,7 +41,7 @@ def track_sequence(seq_dir: Path, config: TrackerConfig) -> np.ndarray:
     Frames are decoded only when the config needs them (camera-motion compensation).
     """
     source = open_source(seq_dir, decode=config.cmc)
-    tracker = Tracker(config, frame_rate=source.fps)
+    tracker = Tracker(config, frame_rate=source.fps, image_size=source.info.size)
     rows = MotRows()
     for _ in iter_tracked(source, ReplayDetector(seq_dir / DET_TXT), tracker, sinks=[rows]):
         pass

@@ -236,7 +236,12 @@ def track_sequence_replayed(
     # no pixels unless camera-motion compensation needs them; a placeholder makes the tracker
     # call the (replayed) embedder
     source = open_source(seq_dir, decode=config.cmc, placeholder=_DUMMY_FRAME)
-    tracker = Tracker(config, embedder=replay if pooling == "tfe" else None, frame_rate=source.fps)
+    tracker = Tracker(
+        config,
+        embedder=replay if pooling == "tfe" else None,
+        frame_rate=source.fps,
+        image_size=source.info.size,  # the placeholder frames have no size
+    )
     rows = MotRows()
     for _ in iter_tracked(source, detector, tracker, sinks=[rows]):
         pass

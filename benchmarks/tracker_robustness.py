@@ -12,7 +12,7 @@ Embedders (CG-CLIP ``cpu-small``, every detection embedded once with the tracker
 - ``random``: random init, never trained: useless everywhere.
 
 Rows per family, with that family's preset: motion only (``--reid none``); then per embedder
-``before`` (``reid_gate``, ``appearance_trust`` off and ``reid_min_margin`` 0: appearance as it
+``before`` (``reid_gate``, ``appearance_trust`` off, ``reid_min_margin`` 0 and no ``reid_exit_buffer``: appearance as it
 was used before this benchmark existed) and ``now`` (the preset as shipped). Checks written to
 the JSON: with a useless or mismatched embedder ``now`` is at most 0.5 below motion only on IDF1
 and HOTA; with the matched one, ``now`` keeps at least 90 % of ``before``'s gain over motion only.
@@ -47,7 +47,12 @@ from tracker.config import TrackerConfig, load_preset
 from tracker.eval import evaluate
 
 FAMILIES = ("dance", "sports", "street")
-BEFORE = {"reid_gate": False, "appearance_trust": False, "reid_min_margin": 0.0}
+BEFORE = {
+    "reid_gate": False,
+    "appearance_trust": False,
+    "reid_min_margin": 0.0,
+    "reid_exit_buffer": None,
+}
 MATCHED = {"dance": "dance+sports", "sports": "dance+sports", "street": "street"}
 # Appearance-guard settings --choose-guards tries per family on the TUNE split: how strict
 # re-identification is (TrackerConfig's reid_rank / reid_evidence / reid_rank_margin, or loose),
@@ -80,6 +85,21 @@ GUARD_CANDIDATES: dict[str, dict[str, Any]] = {
     for fused, fused_knobs in FUSED_OPTIONS.items()
     for r in REID_FLOORS
 }
+
+
+def guard_candidates(family: str) -> dict[str, dict[str, Any]]:
+    """:data:`GUARD_CANDIDATES` for ``family``: the options with appearance in the fused stages
+    give it the family's weight (its preset's, or TrackerConfig's where the preset has them
+    off after an earlier "fused off" choice), so no option inherits that choice."""
+    weight = load_preset(family).appearance_weight or _SHARED.appearance_weight
+    return {
+        label: knobs
+        if knobs.items() >= FUSED_OFF.items()
+        else {"appearance_weight": weight, **knobs}
+        for label, knobs in GUARD_CANDIDATES.items()
+    }
+
+
 # Faster than this (box heights per second, about 4x a sprint) between two reports of an id is
 # not a person moving: the id went to someone else.
 TELEPORT_SPEED = 20.0
@@ -217,12 +237,13 @@ def choose_guards(
     max_seqs: int | None,
     workers: int = 1,
 ) -> dict[str, Any]:
-    """The :data:`GUARD_CANDIDATES` entry with the largest worst-check slack on ``family``'s
+    """The :func:`guard_candidates` entry with the largest worst-check slack on ``family``'s
     TUNE split ``split_dir``; ties go to the larger gain of the matched embedder. ``workers``
     processes share the candidates (each also runs motion only and ``before``)."""
-    labels = list(GUARD_CANDIDATES)
+    candidates = guard_candidates(family)
+    labels = list(candidates)
     jobs = [
-        (family, split_dir, checkpoints, cache, max_seqs, {k: GUARD_CANDIDATES[k] for k in part})
+        (family, split_dir, checkpoints, cache, max_seqs, {k: candidates[k] for k in part})
         for part in (labels[i::workers] for i in range(workers))
         if part
     ]
@@ -238,7 +259,7 @@ def choose_guards(
     rows = {k: v for part in parts for k, v in part.items()}
     motion, matched = rows["motion only"], MATCHED[family]
     scores = {}
-    for label in GUARD_CANDIDATES:
+    for label in candidates:
         gain = sum(rows[f"{matched} ({label})"][k] - motion[k] for k in ("HOTA", "IDF1"))
         scores[label] = {"slack": slack(family, rows, label), "matched_gain": gain}
         print(f"{family} {label}: slack on tune {scores[label]['slack']:+.2f}", flush=True)
@@ -247,7 +268,7 @@ def choose_guards(
         "split": split_dir.name,
         "scores": scores,
         "chosen": best,
-        "knobs": GUARD_CANDIDATES[best],
+        "knobs": candidates[best],
         "rows": rows,
     }
 
@@ -284,7 +305,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=Path("runs/robust"), help="checkpoints")
     p.add_argument("--cache", type=Path, default=Path("data/feature-cache"))
     p.add_argument("--families", default=",".join(FAMILIES))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the street dataset's generator seed")
+    p.add_argument(
+        "--embedder-seed",
+        type=int,
+        default=0,
+        help="training and random-init seed of the embedders (another draw: another --runs)",
+    )
     p.add_argument("--epochs", type=int, default=60, help="training epochs, dance+sports")
     p.add_argument("--street-epochs", type=int, default=60, help="training epochs, street")
     p.add_argument("--max-seqs", type=int, help="validation sequences per family (default: all)")
@@ -301,7 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     ensure_data(args.data)
     ensure_street(args.street, args.seed)
     schedules = {
-        name: [f"optim.epochs={n}", f"optim.milestones=[{max(1, n * 3 // 4)}]"]
+        name: [
+            f"optim.epochs={n}",
+            f"optim.milestones=[{max(1, n * 3 // 4)}]",
+            f"run.seed={args.embedder_seed}",
+        ]
         for name, n in (("dance+sports", args.epochs), ("street", args.street_epochs))
     }
     checkpoints = {
@@ -309,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
             args.data, args.runs / "ckpt-dancesports", schedules["dance+sports"]
         ),
         "street": ensure_checkpoint(args.street, args.runs / "ckpt-street", schedules["street"]),
-        "random": ensure_random_checkpoint(args.runs / "ckpt-random.safetensors", args.seed),
+        "random": ensure_random_checkpoint(
+            args.runs / "ckpt-random.safetensors", args.embedder_seed
+        ),
     }
     result: dict[str, Any] = {
         "machine": machine_info(),
@@ -318,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         "matched": MATCHED,
         "checkpoints": {k: str(v) for k, v in checkpoints.items()},
         "train_overrides": schedules,
+        "embedder_seed": args.embedder_seed,
         "max_seqs_per_family": args.max_seqs,
         "families": {},
     }

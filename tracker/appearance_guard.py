@@ -30,6 +30,8 @@ such a model from doing worse than motion alone:
   through ``trust_floor .. trust_full`` to a trust in [0, 1] that scales the appearance weight
   of the fused stages, relaxes their gate, and scales ``reid_rank``. An embedder that cannot tell
   people from those around them ends at trust 0: motion only.
+- **Exits.** A track lost at the image border walked out of view; ``reid_exit_buffer`` bounds
+  how long it may still be re-identified (passers-by seldom come back, players do).
 - **Whole crops.** Only crops shaped like a whole person join a track's window
   (:func:`clean_crops`).
 """
@@ -45,6 +47,9 @@ CONFIDENT_IOU = 0.5
 # Width / height outside which a crop is not a whole person: a sliver cut by a side border, or
 # a head and shoulders cut by the bottom one.
 MIN_CROP_ASPECT, MAX_CROP_ASPECT = 0.25, 1.2
+# A lost track whose last box came this close to an image edge (in its own box heights) left
+# the view: detectors clip boxes at the border, and noisy ones stop a little short of it.
+EXIT_BORDER = 0.1
 
 
 def reachable(
@@ -84,6 +89,20 @@ def clean_crops(boxes: np.ndarray, overlap: np.ndarray, max_overlap: float) -> n
     width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     whole = (width >= MIN_CROP_ASPECT * height) & (width <= MAX_CROP_ASPECT * height)
     return whole & (overlap <= max_overlap)
+
+
+def at_border(boxes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """``(K,)`` bool: boxes ``(K, 4)`` (xyxy) within :data:`EXIT_BORDER` box heights (at least
+    2 px) of an edge of an image of ``(width, height)``: a track lost there walked out of view
+    rather than behind someone."""
+    width, height = image_size
+    slack = np.maximum(EXIT_BORDER * (boxes[:, 3] - boxes[:, 1]), 2.0)
+    return (
+        (boxes[:, 0] <= slack)
+        | (boxes[:, 1] <= slack)
+        | (boxes[:, 2] >= width - slack)
+        | (boxes[:, 3] >= height - slack)
+    )
 
 
 def margin_gated(dist: np.ndarray, rows: np.ndarray, margin: float) -> np.ndarray:

@@ -108,6 +108,10 @@ class TrackerConfig:
     max_time_lost: int = num(30, "[0, inf)")
     # frames a lost track can still be re-identified by appearance
     reid_buffer: int = num(300, "[0, inf)")
+    # frames a track that was lost at the image border (it walked out of view) stays
+    # re-identifiable; null: reid_buffer. Players leave and come back; passers-by do not, and a
+    # stranger entering later must not take their id (docs/robustness.md)
+    reid_exit_buffer: int | None = num(None, "[0, inf)")
     # Motion model.
     std_position: float = num(1 / 20, "(0, inf)")  # Kalman position noise, relative to box size
     std_velocity: float = num(1 / 160, "(0, inf)")  # Kalman velocity noise, relative to box size

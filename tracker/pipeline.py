@@ -1,7 +1,7 @@
 """The one tracking loop: decode -> detect -> track -> sinks, one frame at a time.
 
     source = open_source("match.mp4")                  # or a MOT sequence folder, or frames
-    tracker = Tracker(config, embedder=embedder, frame_rate=source.fps)
+    tracker = Tracker(config, embedder=embedder, frame_rate=source.fps, image_size=source.info.size)
     with_files = [MotWriter("out.txt"), JsonWriter("out.json")]   # tracker.outputs
     for result in iter_tracked(source, detector, tracker, sinks=with_files):
         ...  # result.frame_id, result.frame, result.tracked (sv.Detections with tracker_id)

@@ -110,7 +110,7 @@ def track_video(
     stopped: list[str] = []  # set when an interrupt ended the run
     try:
         info = source.info
-        tracker = Tracker(config, embedder=embedder, frame_rate=info.fps)
+        tracker = Tracker(config, embedder=embedder, frame_rate=info.fps, image_size=info.size)
         meta = {"video": str(video), "fps": info.fps, "width": info.width, "height": info.height}
         meta["reid"] = getattr(embedder, "name", type(embedder).__name__) if embedder else "none"
         total = info.frame_count or None

@@ -45,7 +45,12 @@ import numpy as np
 import supervision as sv
 
 from cgclip.errors import UserError
-from tracker.appearance_guard import AgedEmbeddings, AppearanceCalibration, clean_crops
+from tracker.appearance_guard import (
+    AgedEmbeddings,
+    AppearanceCalibration,
+    at_border,
+    clean_crops,
+)
 from tracker.cmc import CameraMotion
 from tracker.config import TrackerConfig, load_preset
 from tracker.embedding import (
@@ -78,6 +83,7 @@ class Tracker(MatchingStages):
         *,
         embedder: Embedder | None = None,
         frame_rate: float = REFERENCE_FPS,
+        image_size: tuple[int, int] | None = None,
     ) -> None:
         self.config = config or TrackerConfig()
         self.embedder = embedder
@@ -91,6 +97,10 @@ class Tracker(MatchingStages):
         scale = self.frame_rate / REFERENCE_FPS
         self.max_time_lost = int(round(self.config.max_time_lost * scale))  # frames at this rate
         self.reid_buffer = int(round(self.config.reid_buffer * scale))
+        exit_buffer = self.config.reid_exit_buffer
+        self.reid_exit_buffer = None if exit_buffer is None else int(round(exit_buffer * scale))
+        # (width, height): given, or taken from the first frame; tells exits from occlusions
+        self._given_size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
         self.kalman = KalmanBoxFilter(
             self.config.std_position, self.config.std_velocity, self.config.confidence_noise
         )
@@ -105,6 +115,7 @@ class Tracker(MatchingStages):
         reid: str | Embedder | None = None,
         device: str = "auto",
         frame_rate: float = REFERENCE_FPS,
+        image_size: tuple[int, int] | None = None,
         **overrides: Any,
     ) -> Tracker:
         """A tracker with a named preset; ``reid`` is an :class:`Embedder`, ``"none"`` or a ``--reid`` value."""
@@ -113,11 +124,17 @@ class Tracker(MatchingStages):
             if reid is None or isinstance(reid, Embedder)
             else build_embedder(reid, device=device)
         )
-        return cls(load_preset(name, **overrides), embedder=embedder, frame_rate=frame_rate)
+        return cls(
+            load_preset(name, **overrides),
+            embedder=embedder,
+            frame_rate=frame_rate,
+            image_size=image_size,
+        )
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (use between videos)."""
         self.frame_id = 0
+        self.image_size = self._given_size
         self._next_id = 1
         self.table = TrackTable(window=self.config.embedding_window)
         self.embeds_skipped = 0  # detections the encoder skipped (embed_skip_iou)
@@ -140,6 +157,8 @@ class Tracker(MatchingStages):
         cfg = self.config
         self.frame_id += 1
         self.backfill = []
+        if self.image_size is None and frame is not None and np.ndim(frame) >= 2:
+            self.image_size = (int(frame.shape[1]), int(frame.shape[0]))
         conf = self._confidence(detections)
         wanted = conf >= cfg.low_thresh
         if cfg.classes is not None and detections.class_id is not None:
@@ -266,6 +285,11 @@ class Tracker(MatchingStages):
             max(self.max_time_lost, self.reid_buffer),
             self.max_time_lost,
         )
+        if self.reid_exit_buffer is not None and self.image_size is not None:
+            exited = at_border(self.table.last_box, self.image_size)
+            limit[exited] = np.minimum(
+                limit[exited], max(self.max_time_lost, self.reid_exit_buffer)
+            )
         self.table.keep((self.table.state != LOST) | (gap <= limit))
 
     def _predict(self) -> None:

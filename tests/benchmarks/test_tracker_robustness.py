@@ -29,7 +29,7 @@ def test_the_choice_takes_the_largest_worst_slack_then_the_matched_gain(monkeypa
         now[label] = {"dance+sports": (60, 60), "street": (60, 60), "random": (60, 60)}
 
     def fake_rows(family, split_dir, checkpoints, cache_root, max_seqs=None, nows=None):
-        assert family == "dance" and nows == rb.GUARD_CANDIDATES
+        assert family == "dance" and nows == rb.guard_candidates("dance")
         rows = {"motion only": _row(60, 60)}
         for name in ("dance+sports", "street", "random"):
             rows[f"{name} (before)"] = _row(70, 70) if name == "dance+sports" else _row(55, 55)
@@ -44,7 +44,7 @@ def test_the_choice_takes_the_largest_worst_slack_then_the_matched_gain(monkeypa
     assert slacks == expected | dict.fromkeys(labels[4:], -9.0)
     assert out["split"] == "tune"
     assert out["chosen"] == labels[3]  # ties with labels[1] on slack, gains more
-    assert out["knobs"] == rb.GUARD_CANDIDATES[labels[3]]
+    assert out["knobs"] == rb.guard_candidates("dance")[labels[3]]
 
 
 def test_every_preset_ships_the_guards_the_committed_choice_chose():
@@ -53,8 +53,20 @@ def test_every_preset_ships_the_guards_the_committed_choice_chose():
     assert set(choice) == set(rb.FAMILIES)
     for family, c in choice.items():
         preset = load_preset(family)
-        assert c["knobs"] == rb.GUARD_CANDIDATES[c["chosen"]]
+        assert c["knobs"] == rb.guard_candidates(family)[c["chosen"]]
         assert {k: getattr(preset, k) for k in c["knobs"]} == c["knobs"], family
+
+
+def test_fused_options_carry_the_family_weight_even_after_a_fused_off_choice():
+    """A preset with the fused stages off (appearance_weight 0) must not turn every fused
+    option into "fused off" on the next choice: those options bring a weight of their own."""
+    for family in rb.FAMILIES:
+        preset = load_preset(family)
+        for label, knobs in rb.guard_candidates(family).items():
+            weight = preset.replace(**knobs).appearance_weight
+            assert (weight == 0) == (", fused off," in label), label
+            if weight:
+                assert weight == (preset.appearance_weight or rb.TrackerConfig().appearance_weight)
 
 
 def test_the_choice_table_shows_every_candidate_once_and_marks_the_chosen():

@@ -113,6 +113,67 @@ def test_player_leaving_through_the_left_border_comes_back_with_the_id():
     assert seen == {"A": {1}, "B": {2}, "C": {3}}
 
 
+SIZE = (640, 360)  # (width, height) of the toy scenes' image
+
+
+@pytest.mark.parametrize(("exit_buffer", "ids_of_a"), [(None, {1}), (90, {1}), (30, {1, 4})])
+def test_reid_exit_buffer_bounds_how_long_an_exit_is_reidentified(exit_buffer, ids_of_a):
+    """A left through the border 60 frames before coming back: re-identified with the exit
+    buffer unset (reid_buffer) or longer than the absence, a new person after a shorter one."""
+    cfg = TrackerConfig(min_hits=2, max_time_lost=30, reid_buffer=300, reid_exit_buffer=exit_buffer)
+    seen, _ = run_scene(left_border_exit, cfg, frames=130, image_size=SIZE)
+    assert seen == {"A": ids_of_a, "B": {2}, "C": {3}}
+
+
+def hidden_in_view(f: int) -> dict[str, list[float]]:
+    """A walks right in the middle of the view and is hidden for 60 frames (behind a bus),
+    then walks on; B and C stand apart."""
+    people = {} if 30 <= f < 90 else {"A": person(100 + 1.0 * f, y=120)}
+    return people | {"B": person(300, y=20), "C": person(420, y=250)}
+
+
+def test_reid_exit_buffer_leaves_occlusions_inside_the_view_alone():
+    cfg = TrackerConfig(min_hits=2, max_time_lost=30, reid_buffer=300, reid_exit_buffer=0)
+    motion_only, _ = run_scene(hidden_in_view, cfg, looks=None, frames=130, image_size=SIZE)
+    seen, _ = run_scene(hidden_in_view, cfg, frames=130, image_size=SIZE)
+    assert motion_only["A"] == {1, 4}  # 60 frames: past the motion buffer
+    assert seen == {"A": {1}, "B": {2}, "C": {3}}
+
+
+def test_at_border_marks_boxes_touching_an_edge():
+    from tracker.appearance_guard import at_border
+
+    boxes = np.array(
+        [
+            [0, 100, 30, 190],  # left edge
+            [300, 0, 330, 90],  # top
+            [610, 100, 640, 190],  # right
+            [300, 270, 330, 360],  # bottom
+            [8, 100, 38, 190],  # 8 px in: within a tenth of its 90 px height
+            [12, 100, 42, 190],  # 12 px in: inside the view
+            [1, 100, 11, 110],  # small box 1 px in: the 2 px floor
+            [300, 100, 330, 190],  # middle
+        ],
+        dtype=float,
+    )
+    assert at_border(boxes, SIZE).tolist() == [True] * 5 + [False, True, False]
+
+
+def test_tracker_takes_the_image_size_from_frames_unless_given():
+    dets = sv.Detections(xyxy=np.array([[10, 10, 40, 100]], dtype=np.float32))
+    frame = np.zeros((360, 640, 3), np.uint8)
+    learnt = Tracker(TrackerConfig())
+    assert learnt.image_size is None
+    learnt.update(dets, frame)
+    assert learnt.image_size == (640, 360)
+    learnt.reset()  # the next video may have another size
+    assert learnt.image_size is None
+    given = Tracker(TrackerConfig(), image_size=(1920, 1080))
+    given.update(dets, frame)
+    given.reset()
+    assert given.image_size == (1920, 1080)
+
+
 @pytest.mark.parametrize("kind", ["identical", "noise"])
 def test_an_embedder_that_cannot_tell_people_apart_falls_back_to_motion(kind):
     """Everyone looks the same (or appearance is pure noise): trust drops to 0 and ids are
