@@ -49,6 +49,7 @@ _LAZY = {
     "load_model": "cgclip.model",
     "list_models": "cgclip.model",
     "crop_boxes": "cgclip.model",
+    "crop_on_device": "cgclip.model",
     "crop_pixels": "cgclip.model",
     "save_checkpoint": "cgclip.model",
     "CGCLIP": "cgclip.model",

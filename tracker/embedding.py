@@ -99,7 +99,9 @@ class CgclipEmbedder:
     ``model.encode_tracklet((B, T, L, D)) -> (B, E)``; ``crop_fn(frame, boxes, preprocess)``
     cuts the crops as ``(N, H, W, 3)`` uint8 RGB (default: ``cgclip.model.crop_pixels``), and
     ``model.preprocess.normalize`` turns them into the encoder's input on its device, so the host
-    copies bytes, not floats, and does no per-pixel arithmetic. A track's window keeps only
+    copies bytes, not floats, and does no per-pixel arithmetic. ``crop_on_device`` (default:
+    on CUDA, with the default crops) instead uploads the frame once and cuts and resizes every
+    crop there (``cgclip.model.crop_on_device``). A track's window keeps only
     the tokens its tracklet embedding reads, which ``encode_frames`` returns by default
     (``model.tokens_per_frame``): all ``1 + P`` when the embedding includes TFE's ``s`` over every
     token, the CLS token alone otherwise (the default ``f``, or ``--reid clip``). Windows hold float16 numpy arrays on the host, so a long video's memory is
@@ -114,15 +116,22 @@ class CgclipEmbedder:
         crop_fn: Callable[[np.ndarray, np.ndarray, Any], Any] | None = None,
         batch_size: int = 64,
         name: str | None = None,
+        crop_on_device: bool | None = None,
     ) -> None:
         import torch
 
         self.name = name or f"cgclip:{getattr(model, 'name', type(model).__name__)}"
-        if crop_fn is None:  # import at the edge: cgclip.model pulls in open_clip
+        default_crops = crop_fn is None
+        if default_crops:  # import at the edge: cgclip.model pulls in open_clip
             from cgclip.model import crop_pixels as crop_fn
         from cgclip.runtime.load import resolve_device
 
         self.device = resolve_device(device)
+        # Cut and resize the crops on the GPU (cgclip.model.crop_on_device): by default on CUDA
+        # with the default crops; on the CPU cv2's resize is faster and is the training path.
+        if crop_on_device is None:
+            crop_on_device = default_crops and self.device.type == "cuda"
+        self.crop_on_device = bool(crop_on_device)
         self.model = model.eval().to(self.device) if hasattr(model, "eval") else model
         self.crop_fn = crop_fn
         self.batch_size = int(batch_size)
@@ -140,11 +149,18 @@ class CgclipEmbedder:
         if len(boxes) == 0:
             return FrameFeatures(np.zeros((0, 0, 0), np.float16), np.zeros((0, 0), np.float32))
         preprocess = self.model.preprocess
-        pixels = torch.from_numpy(self.crop_fn(frame, boxes, preprocess))  # (N, H, W, 3) uint8
         tokens, embs = [], []
         with torch.inference_mode():
-            for i in range(0, len(pixels), self.batch_size):
-                chunk = preprocess.normalize(pixels[i : i + self.batch_size].to(self.device))
+            if self.crop_on_device:
+                from cgclip.model import crop_on_device
+
+                crops = crop_on_device(frame, boxes, preprocess, self.device)  # (N, 3, H, W)
+            else:
+                crops = torch.from_numpy(self.crop_fn(frame, boxes, preprocess))  # (N, H, W, 3)
+            for i in range(0, len(crops), self.batch_size):
+                chunk = crops[i : i + self.batch_size]
+                if not self.crop_on_device:  # uint8 up, normalised on the device
+                    chunk = preprocess.normalize(chunk.to(self.device))
                 # (n, L, D): by default the model keeps the tokens its embedding reads
                 tok = self.model.encode_frames(chunk)
                 emb = self.model.encode_tracklet(tok[:, None])  # a one-frame tracklet per crop

@@ -4,7 +4,13 @@ from cgclip.model.cgclip import CGCLIP, ReidOutput
 from cgclip.model.checkpoint import load_model, read_sidecar, save_checkpoint
 from cgclip.model.config import ModelConfig, TextConfig, VisionConfig, get_model_config, list_models
 from cgclip.model.factory import create_model
-from cgclip.model.preprocess import Preprocess, crop_boxes, crop_pixels, read_rgb
+from cgclip.model.preprocess import (
+    Preprocess,
+    crop_boxes,
+    crop_on_device,
+    crop_pixels,
+    read_rgb,
+)
 
 __all__ = [
     "CGCLIP",
@@ -15,6 +21,7 @@ __all__ = [
     "VisionConfig",
     "create_model",
     "crop_boxes",
+    "crop_on_device",
     "crop_pixels",
     "get_model_config",
     "list_models",

@@ -6,6 +6,7 @@ One resize + normalise path serves training (crops read from disk), evaluation a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,14 +54,29 @@ class Preprocess:
 
         The tracker uploads uint8 crops and normalises on the GPU: a quarter of the bytes to copy,
         and no per-pixel float work on the host (docs/gpu.md)."""
-        x = pixels.permute(0, 3, 1, 2).float().div_(255.0)
-        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
-        return ((x - mean) / std).contiguous()  # NCHW-contiguous: compiled graphs expect it
+        return self.standardize(pixels.permute(0, 3, 1, 2).float().div_(255.0))
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) float RGB in [0, 1] -> (x - mean) / std, NCHW-contiguous (compiled
+        graphs expect it), on ``x``'s device."""
+        mean, std = _mean_std(self.mean, self.std, x.device)
+        return ((x - mean) / std).contiguous()
 
     def __call__(self, images_rgb: Sequence[np.ndarray]) -> torch.Tensor:
         """Any-size (h, w, 3) uint8 RGB images -> (N, 3, H, W) normalised tensor."""
         return self.to_tensor([self.resize(im) for im in images_rgb])
+
+
+@functools.lru_cache(maxsize=16)
+def _mean_std(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(1, 3, 1, 1)`` mean and std on ``device``, made once: a host-to-device copy per batch
+    from pageable memory waits for the work queued before it."""
+    return (
+        torch.tensor(mean, device=device).view(1, 3, 1, 1),
+        torch.tensor(std, device=device).view(1, 3, 1, 1),
+    )
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -92,13 +108,7 @@ def crop_pixels(
     h_out, w_out = preprocess.size
     if len(boxes) == 0:
         return np.empty((0, h_out, w_out, 3), np.uint8)
-    fh, fw = frame_bgr.shape[:2]
-    x1 = np.clip(np.floor(boxes[:, 0]), 0, fw - 1).astype(int)
-    y1 = np.clip(np.floor(boxes[:, 1]), 0, fh - 1).astype(int)
-    x2 = np.clip(np.ceil(boxes[:, 2]), 0, fw).astype(int)
-    y2 = np.clip(np.ceil(boxes[:, 3]), 0, fh).astype(int)
-    x2 = np.maximum(x2, x1 + 1)
-    y2 = np.maximum(y2, y1 + 1)
+    x1, y1, x2, y2 = _pixel_boxes(boxes, frame_bgr.shape[:2]).T
     bgr = np.stack(
         [preprocess.resize(frame_bgr[b:d, a:c]) for a, b, c, d in zip(x1, y1, x2, y2, strict=True)]
     )
@@ -106,6 +116,67 @@ def crop_pixels(
     # (4 ms a frame for 16 crops, measured on the GPU machine).
     rgb = cv2.cvtColor(bgr.reshape(-1, w_out, 3), cv2.COLOR_BGR2RGB)
     return rgb.reshape(len(boxes), h_out, w_out, 3)
+
+
+def _pixel_boxes(boxes: np.ndarray, frame_hw: tuple[int, ...]) -> np.ndarray:
+    """(N, 4) float xyxy -> (N, 4) int pixel bounds inside the frame, at least one pixel each."""
+    fh, fw = frame_hw
+    x1 = np.clip(np.floor(boxes[:, 0]), 0, fw - 1).astype(int)
+    y1 = np.clip(np.floor(boxes[:, 1]), 0, fh - 1).astype(int)
+    x2 = np.maximum(np.clip(np.ceil(boxes[:, 2]), 0, fw).astype(int), x1 + 1)
+    y2 = np.maximum(np.clip(np.ceil(boxes[:, 3]), 0, fh).astype(int), y1 + 1)
+    return np.stack([x1, y1, x2, y2], axis=1)
+
+
+def crop_on_device(
+    frame_bgr: np.ndarray, boxes_xyxy: np.ndarray, preprocess: Preprocess, device: Any
+) -> torch.Tensor:
+    """:func:`crop_pixels` + :meth:`Preprocess.normalize` on ``device``: (N, 3, H, W) float32
+    there (N may be 0). The frame goes up once as uint8 and every crop is sampled from it on
+    the device, replacing the host's per-crop resizes (the largest host cost of the embed stage
+    on a GPU, docs/gpu.md).
+
+    Same pixel bounds and sample points as :func:`crop_pixels`' ``cv2.resize``: bilinear at
+    half-pixel centres, clamped inside the crop (cv2 repeats its edge pixel). A crop over twice
+    the output height, which cv2 shrinks with ``INTER_AREA``, is sampled ``k`` times finer
+    (``k = ceil(crop height / H)``) and averaged over ``k x k`` blocks. What differs from the
+    host path is rounding (no uint8 step, within 1/255 when enlarging) and, when shrinking,
+    how the area average is approximated."""
+    import torch.nn.functional as F
+
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    h_out, w_out = preprocess.size
+    if len(boxes) == 0:
+        return torch.empty((0, 3, h_out, w_out), device=device)
+    fh, fw = frame_bgr.shape[:2]
+    bounds = _pixel_boxes(boxes, (fh, fw))
+    heights = bounds[:, 3] - bounds[:, 1]
+    factor = np.where(heights > 2 * h_out, np.ceil(heights / h_out), 1).astype(int)
+    frame = torch.from_numpy(np.ascontiguousarray(frame_bgr)).to(device)  # (h, w, 3) uint8
+    rgb = frame.flip(-1).permute(2, 0, 1)[None].float().div_(255.0)  # (1, 3, h, w)
+    out = torch.empty((len(boxes), 3, h_out, w_out), device=device)
+    for k in np.unique(factor).tolist():
+        rows = np.flatnonzero(factor == k)
+        b = torch.from_numpy(bounds[rows].astype(np.float32)).to(device)  # (n, 4)
+        gx = _source_grid(b[:, 0], b[:, 2], w_out * k, fw)  # (n, W k)
+        gy = _source_grid(b[:, 1], b[:, 3], h_out * k, fh)  # (n, H k)
+        n, hk, wk = len(rows), gy.shape[1], gx.shape[1]
+        grid = torch.stack([gx[:, None, :].expand(n, hk, wk), gy[:, :, None].expand(n, hk, wk)], -1)
+        crops = F.grid_sample(
+            rgb.expand(n, -1, -1, -1), grid, mode="bilinear", align_corners=True
+        )  # (n, 3, H k, W k)
+        out[torch.from_numpy(rows).to(device)] = F.avg_pool2d(crops, k) if k > 1 else crops
+    return preprocess.standardize(out)
+
+
+def _source_grid(start: torch.Tensor, stop: torch.Tensor, size: int, extent: int) -> torch.Tensor:
+    """``(n, size)`` grid_sample coordinates (align_corners=True) of ``size`` samples over
+    pixels ``[start, stop)`` of an image ``extent`` pixels long: cv2's half-pixel source
+    positions, clamped to the first and last pixel of the range."""
+    j = torch.arange(size, device=start.device, dtype=torch.float32) + 0.5
+    pos = start[:, None] + j[None, :] * ((stop - start) / size)[:, None] - 0.5
+    pos = torch.minimum(torch.maximum(pos, start[:, None]), (stop - 1)[:, None])
+    return pos * (2.0 / max(extent - 1, 1)) - 1.0
 
 
 def crop_boxes(

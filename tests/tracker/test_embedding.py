@@ -186,16 +186,36 @@ def test_reid_device_checks(tiny_checkpoint):
         build_embedder(str(tiny_checkpoint), device="cuda:99")
 
 
+def test_crops_cut_on_the_device_give_the_host_path_embeddings(tiny_checkpoint):
+    """``crop_on_device`` (the default on CUDA) run here on the CPU: the same embeddings as the
+    host crops up to resampling rounding."""
+    import cv2
+
+    frame = cv2.GaussianBlur(
+        np.random.default_rng(2).integers(0, 255, (120, 160, 3), dtype=np.uint8), (0, 0), 2
+    )
+    boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110], [-5, 60, 30, 130]], np.float32)
+    host = build_embedder(str(tiny_checkpoint), device="cpu")
+    assert host.crop_on_device is False  # the CPU default: cv2, as in training
+    on_device = CgclipEmbedder(host.model, crop_on_device=True)
+    a, b = host.embed_frame(frame, boxes), on_device.embed_frame(frame, boxes)
+    assert (a.embeddings * b.embeddings).sum(axis=1).min() > 0.999
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cgclip_embedder_on_cuda_matches_cpu(tiny_checkpoint):
     frame = np.random.default_rng(2).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110]], np.float32)
     cpu, gpu = (build_embedder(str(tiny_checkpoint), device=d) for d in ("cpu", "cuda"))
-    a, b = cpu.embed_frame(frame, boxes), gpu.embed_frame(frame, boxes)
+    assert gpu.crop_on_device  # the CUDA default
+    gpu_host_crops = CgclipEmbedder(gpu.model, device="cuda", crop_on_device=False)
+    a, b = cpu.embed_frame(frame, boxes), gpu_host_crops.embed_frame(frame, boxes)
     assert np.allclose(a.embeddings, b.embeddings, atol=1e-3)
     assert np.allclose(
         cpu.embed_tracklets([a.features]), gpu.embed_tracklets([b.features]), atol=1e-3
     )
+    c = gpu.embed_frame(frame, boxes)  # crops cut on the GPU: resampling rounding only
+    assert (a.embeddings * c.embeddings).sum(axis=1).min() > 0.999
 
 
 def _red_and_blue(embedder) -> tuple[set[int], set[int]]:
@@ -258,8 +278,8 @@ def test_reid_through_a_runtime_backend(tiny_checkpoint):
     embeddings stay close to eager fp32 and the embedder says what runs."""
     frame = np.random.default_rng(3).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     boxes = np.array([[10, 10, 40, 100], [50, 20, 90, 110]], np.float32)
-    eager = build_embedder(str(tiny_checkpoint))
-    bf16 = build_embedder(str(tiny_checkpoint), backend="eager", precision="bf16")
+    eager = build_embedder(str(tiny_checkpoint), device="cpu")  # also on a GPU machine
+    bf16 = build_embedder(str(tiny_checkpoint), backend="eager", precision="bf16", device="cpu")
     assert "eager bf16 on cpu" in bf16.name
     a, b = eager.embed_frame(frame, boxes), bf16.embed_frame(frame, boxes)
     assert a.features.shape == b.features.shape

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cgclip.errors import UserError
-from cgclip.model import Preprocess, crop_boxes, crop_pixels, read_rgb
+from cgclip.model import Preprocess, crop_boxes, crop_on_device, crop_pixels, read_rgb
 
 PRE = Preprocess(size=(64, 32), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
 
@@ -67,6 +67,37 @@ def test_crop_pixels_are_the_uint8_rgb_crops_that_normalise_to_crop_boxes():
     np.testing.assert_array_equal(px[1], expected)
     torch.testing.assert_close(PRE.normalize(torch.from_numpy(px)), crop_boxes(frame, boxes, PRE))
     assert crop_pixels(frame, np.zeros((0, 4)), PRE).shape == (0, 64, 32, 3)
+
+
+def test_crop_on_device_samples_what_the_host_resize_samples():
+    """Enlarged, fractional, past the frame, shrunk over 2x (cv2's INTER_AREA) and one-pixel
+    boxes: the device path (here on the CPU) is within rounding of the host path."""
+    rng = np.random.default_rng(0)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8), (0, 0), 3)
+    boxes = np.array(
+        [
+            [10, 10, 30, 50],
+            [100.3, 20.7, 140.2, 110.1],
+            [-30, -5, 10, 60],
+            [50, 20, 110, 280],  # 260 px tall for a 64 px output
+            [390, 290, 420, 320],
+            [500, 400, 510, 420],  # outside: the nearest corner pixel
+        ],
+        float,
+    )
+    host, device = crop_boxes(frame, boxes, PRE), crop_on_device(frame, boxes, PRE, "cpu")
+    assert device.shape == host.shape and device.dtype == torch.float32
+    assert device.is_contiguous()
+    diff = (unnormalise(host) - unnormalise(device)).abs()
+    assert diff.max() < 1.5 / 255  # cv2 rounds to uint8; the device path does not
+    assert crop_on_device(frame, np.zeros((0, 4)), PRE, "cpu").shape == (0, 3, 64, 32)
+
+
+def test_crop_on_device_repeats_the_crop_edge_as_cv2_does():
+    frame = np.full((50, 50, 3), 255, np.uint8)
+    frame[:, :10] = 0
+    x = crop_on_device(frame, np.array([[-30, -5, 10, 60]]), PRE, "cpu")
+    torch.testing.assert_close(unnormalise(x).max(), torch.tensor(0.0))  # never the white beyond
 
 
 def test_normalisation_values():
