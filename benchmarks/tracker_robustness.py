@@ -12,8 +12,9 @@ Embedders (CG-CLIP ``cpu-small``, every detection embedded once with the tracker
 - ``random``: random init, never trained: useless everywhere.
 
 Rows per family, with that family's preset: motion only (``--reid none``); then per embedder
-``before`` (``reid_gate``, ``appearance_trust`` off, ``reid_min_margin`` 0 and no ``reid_exit_buffer``: appearance as it
-was used before this benchmark existed) and ``now`` (the preset as shipped). Checks written to
+``before`` (``reid_gate``, ``appearance_trust`` off, ``reid_min_margin`` 0, no
+``reid_exit_buffer`` and appearance in the fused stages at :func:`fused_weight`: appearance as
+it was used before this benchmark existed) and ``now`` (the preset as shipped). Checks written to
 the JSON: with a useless or mismatched embedder ``now`` is at most 0.5 below motion only on IDF1
 and HOTA; with the matched one, ``now`` keeps at least 90 % of ``before``'s gain over motion only.
 
@@ -87,11 +88,16 @@ GUARD_CANDIDATES: dict[str, dict[str, Any]] = {
 }
 
 
+def fused_weight(family: str) -> float:
+    """The appearance weight of ``family``'s fused stages when they use appearance: its
+    preset's, or TrackerConfig's where the preset has them off after a "fused off" choice."""
+    return load_preset(family).appearance_weight or _SHARED.appearance_weight
+
+
 def guard_candidates(family: str) -> dict[str, dict[str, Any]]:
     """:data:`GUARD_CANDIDATES` for ``family``: the options with appearance in the fused stages
-    give it the family's weight (its preset's, or TrackerConfig's where the preset has them
-    off after an earlier "fused off" choice), so no option inherits that choice."""
-    weight = load_preset(family).appearance_weight or _SHARED.appearance_weight
+    give it :func:`fused_weight`, so no option inherits an earlier "fused off" choice."""
+    weight = fused_weight(family)
     return {
         label: knobs
         if knobs.items() >= FUSED_OFF.items()
@@ -193,7 +199,9 @@ def family_rows(
         for name, ckpt in checkpoints.items():
             cache = ensure_cache(split_dir, ckpt, cache_root, seqs=seqs)
             embedder = load_embedder(ckpt)
-            settings = {"before": BEFORE, **(nows or {"now": {}})}
+            # before: appearance in the fused stages too, as it was before any guard choice
+            before = {**BEFORE, "appearance_weight": fused_weight(family)}
+            settings = {"before": before, **(nows or {"now": {}})}
             for label, cfg in ((k, preset.replace(**v)) for k, v in settings.items()):
                 folder = Path(tmp) / f"{name}-{label}"
                 stats: dict[str, Any] = {}
