@@ -92,6 +92,22 @@ STEPS: tuple[Step, ...] = (
         ("tracker_robustness.json",),
     ),
     Step(
+        "tracker_robustness_seed1",
+        (
+            "-m",
+            "benchmarks.tracker_robustness",
+            "--runs",
+            "runs/robust-seed1",
+            "--embedder-seed",
+            "1",
+            "--out",
+            "benchmarks/results/tracker_robustness_seed1.json",
+        ),
+        40,
+        ("tracker_robustness_seed1.json",),
+        "a second draw of embedders, checked with the shipped guards; trains them when missing",
+    ),
+    Step(
         "tracker_crossdomain",
         ("-m", "benchmarks.tracker_crossdomain", "--data", "data/crossdomain"),
         30,

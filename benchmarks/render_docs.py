@@ -340,6 +340,14 @@ def gpu(results: Path) -> str:
     return render_markdown(results / "gpu")
 
 
+@renderer("tracker_robustness_seed1")
+def tracker_robustness_seed1(results: Path) -> str:
+    """The "never hurts" checks with a second draw of embedders (``--embedder-seed 1``)."""
+    from benchmarks.tracker_robustness import render
+
+    return render(read_result(results, "tracker_robustness_seed1"))
+
+
 # Results whose benchmark module renders its own table: ``benchmarks.<name>.render(result)``.
 MODULE_RENDERED = (
     "demo_latency",
