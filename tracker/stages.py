@@ -4,11 +4,14 @@ assignments, one method per stage (the order they run in is in ``Tracker.update`
 ``MatchingStages`` is a mixin: it reads the tracker's ``config``, ``table`` (the
 :class:`~tracker.tracks.TrackTable`), ``_pred_xyxy`` (this frame's predicted boxes), ``frame_id``,
 ``frame_rate`` and ``_calibration``, and writes only ``det_track`` / ``matched``, the per-frame
-assignment arrays it is handed. Every appearance-driven stage goes through the guards of
+assignment arrays it is handed; the late re-identification at confirmation (``_late_reid``, which
+also asks the tracker for a tracklet embedding) hands a lost track's identity to a new one. Every appearance-driven stage goes through the guards of
 :mod:`tracker.appearance_guard`.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -254,3 +257,34 @@ class MatchingStages:
             return
         matches, _, _ = linear_assignment(*out)
         self._assign(lost, det_idx, matches, det_track, matched)
+
+    def _late_reid(self, t: int, gone: np.ndarray) -> int | None:
+        """Row of the lost track whose identity track ``t`` takes over, or ``None``."""
+        if not self.table.window[t]:
+            return None
+        has = self.table.has_embedding()
+        lost = np.flatnonzero(self.table.confirmed & (self.table.state == LOST) & has & ~gone)
+        if not len(lost):
+            return None
+        emb = self._tracklet_embeddings([t])[0]
+        if self.table.emb.shape[1] != emb.shape[0]:
+            return None
+        exclude = np.concatenate([[t], np.flatnonzero(gone)]).astype(np.int64)
+        out = self._reid_cost(lost, emb[None], self.table.last_box[[t]], exclude)
+        if out is None:
+            return None
+        dist, thresh = out[0][:, 0], out[1]
+        best = int(np.argmin(dist))
+        if not dist[best] <= thresh:
+            return None
+        old = int(lost[best])
+        self.table.ids[t], self.table.start[t] = self.table.ids[old], self.table.start[old]
+        window = self.table.window[t]
+        room = window.maxlen - len(window)
+        earlier = list(self.table.window[old])[-room:] if room else []
+        self.table.window[t] = deque(earlier + list(window), maxlen=window.maxlen)
+        self.table.window_changed[t] = True
+        # The id was reported up to the old track's last frame: backfill only what came after.
+        seen_until = self.table.last_frame[old]
+        self.table.pending[t] = [(f, d) for f, d in self.table.pending[t] if f > seen_until]
+        return old

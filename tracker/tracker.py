@@ -13,8 +13,9 @@ Per frame (``Tracker.update``):
    c. OC-SORT observation recovery: remaining tracks' last observed boxes x remaining high
       detections;
    d. tentative tracks x remaining high detections;
-   e. re-identification: lost tracks still in the ``reid_buffer`` x remaining high detections,
-      by appearance, so a player who left and came back keeps the id;
+   e. re-identification: lost tracks still in the ``reid_buffer`` (``reid_exit_buffer`` for
+      those lost at the image border) x remaining high detections, by appearance, so a player
+      who left and came back keeps the id;
 5. matched tracks are corrected (after a gap, OC-SORT's observation-centric re-update along a
    virtual path); unmatched ones become lost; new tracks are born from confident leftovers and
    confirmed after ``min_hits`` consecutive matches, at which point their tracklet embedding is
@@ -38,7 +39,6 @@ per tracker and ``reset()`` starts over.
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -460,37 +460,6 @@ class Tracker(MatchingStages):
             else:
                 gone[old] = True
         self.table.keep(~gone, det_track)
-
-    def _late_reid(self, t: int, gone: np.ndarray) -> int | None:
-        """Row of the lost track whose identity track ``t`` takes over, or ``None``."""
-        if not self.table.window[t]:
-            return None
-        has = self.table.has_embedding()
-        lost = np.flatnonzero(self.table.confirmed & (self.table.state == LOST) & has & ~gone)
-        if not len(lost):
-            return None
-        emb = self._tracklet_embeddings([t])[0]
-        if self.table.emb.shape[1] != emb.shape[0]:
-            return None
-        exclude = np.concatenate([[t], np.flatnonzero(gone)]).astype(np.int64)
-        out = self._reid_cost(lost, emb[None], self.table.last_box[[t]], exclude)
-        if out is None:
-            return None
-        dist, thresh = out[0][:, 0], out[1]
-        best = int(np.argmin(dist))
-        if not dist[best] <= thresh:
-            return None
-        old = int(lost[best])
-        self.table.ids[t], self.table.start[t] = self.table.ids[old], self.table.start[old]
-        window = self.table.window[t]
-        room = window.maxlen - len(window)
-        earlier = list(self.table.window[old])[-room:] if room else []
-        self.table.window[t] = deque(earlier + list(window), maxlen=window.maxlen)
-        self.table.window_changed[t] = True
-        # The id was reported up to the old track's last frame: backfill only what came after.
-        seen_until = self.table.last_frame[old]
-        self.table.pending[t] = [(f, d) for f, d in self.table.pending[t] if f > seen_until]
-        return old
 
     def _hold_tentative(self, dets: sv.Detections, det_track: np.ndarray) -> None:
         """Keep each tentative track's detections; a track confirmed this frame hands them to
