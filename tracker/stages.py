@@ -4,9 +4,9 @@ assignments, one method per stage (the order they run in is in ``Tracker.update`
 ``MatchingStages`` is a mixin: it reads the tracker's ``config``, ``table`` (the
 :class:`~tracker.tracks.TrackTable`), ``_pred_xyxy`` (this frame's predicted boxes), ``frame_id``,
 ``frame_rate`` and ``_calibration``, and writes only ``det_track`` / ``matched``, the per-frame
-assignment arrays it is handed; the late re-identification at confirmation (``_late_reid``, which
-also asks the tracker for a tracklet embedding) hands a lost track's identity to a new one. Every appearance-driven stage goes through the guards of
-:mod:`tracker.appearance_guard`.
+assignment arrays it is handed; the late re-identification at confirmation (``_late_reid``,
+which also asks the tracker for a tracklet embedding) hands a lost track's identity to a new
+one. Every appearance-driven stage goes through the guards of :mod:`tracker.appearance_guard`.
 """
 
 from __future__ import annotations

@@ -75,6 +75,8 @@ class Tracker(MatchingStages):
 
     ``embedder`` computes appearance from frames; leave it ``None`` for motion only (embeddings
     passed in ``detections.data["embedding"]`` are still used, with mean pooling over the window).
+    ``image_size`` ``(width, height)`` tells a track that walked out of view from one hidden
+    inside it (``reid_exit_buffer``); without it the first frame passed to ``update`` gives it.
     """
 
     def __init__(
