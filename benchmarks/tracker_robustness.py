@@ -166,9 +166,12 @@ def teleports(rows: np.ndarray, fps: float, max_speed: float = TELEPORT_SPEED) -
     return count
 
 
-def score(folder: Path, split_dir: Path, seqs: list[str]) -> dict[str, float]:
-    c = evaluate([str(split_dir / s) for s in seqs], folder)["combined"]
-    out = {k: c[k] for k in ("HOTA", "IDF1", "MOTA", "AssA", "IDSW")}
+def score(folder: Path, split_dir: Path, seqs: list[str]) -> dict[str, Any]:
+    """Combined metrics, teleports, and HOTA / IDF1 per sequence (``per_sequence``)."""
+    ev = evaluate([str(split_dir / s) for s in seqs], folder)
+    c = ev["combined"]
+    out: dict[str, Any] = {k: c[k] for k in ("HOTA", "IDF1", "MOTA", "AssA", "IDSW")}
+    out["per_sequence"] = {s: {k: ev["sequences"][s][k] for k in ("HOTA", "IDF1")} for s in seqs}
     out["teleports"] = sum(
         teleports(
             read_mot(folder / f"{s}.txt", kind="results"), read_seqinfo(split_dir / s).frame_rate
@@ -436,6 +439,18 @@ def render_choice(choice: dict[str, Any]) -> list[str]:
     return lines
 
 
+def per_sequence_gains(rows: dict[str, Any], name: str, label: str = "now") -> str:
+    """``"+1.9 / +2.2, -0.9 / -0.2"``: ``name``'s row ``label`` minus motion only, sequence by
+    sequence (HOTA / IDF1); empty for results written before rows kept their sequences."""
+    motion, after = rows["motion only"], rows[f"{name} ({label})"]
+    if "per_sequence" not in motion or "per_sequence" not in after:
+        return ""
+    return ", ".join(
+        " / ".join(f"{after['per_sequence'][s][k] - m[k]:+.1f}" for k in ("HOTA", "IDF1"))
+        for s, m in motion["per_sequence"].items()
+    )
+
+
 def render(result: dict[str, Any]) -> str:
     """Markdown: per family, motion only and each embedder before / now, then the checks."""
     lines = [
@@ -448,10 +463,15 @@ def render(result: dict[str, Any]) -> str:
                 f"| {family} | {name} | {r['HOTA']:.2f} | {r['IDF1']:.2f} | {r['IDSW']} "
                 f"| {r['teleports']} |"
             )
-    lines += ["", "| family | check | ok |", "|---|---|---|"]
+    lines += [
+        "",
+        "| family | check | ok | now - motion only, per sequence (HOTA / IDF1) |",
+        "|---|---|---|---|",
+    ]
     for family, body in result["families"].items():
         for check, c in body["checks"].items():
-            lines.append(f"| {family} | {check} | {'yes' if c['ok'] else '**no**'} |")
+            spread = per_sequence_gains(body["rows"], check.split(":")[0])
+            lines.append(f"| {family} | {check} | {'yes' if c['ok'] else '**no**'} | {spread} |")
     choice = result.get("guard_choice")
     if choice:
         lines += ["", *render_choice(choice)]

@@ -113,3 +113,13 @@ def test_the_tune_split_is_a_third_split_with_people_of_its_own(tmp_path):
     old = people(root / "identities.csv", "train") | people(root / "identities.csv", "val")
     assert new and old and not new & old  # nobody looks like anyone of train or val
     assert rb.ensure_tune(root, cfg) == tune  # a second call generates nothing
+
+
+def test_checks_show_each_sequence_now_minus_motion_only():
+    rows = {
+        "motion only": {"per_sequence": {"a": _row(60, 70), "b": _row(50, 55)}},
+        "random (now)": {"per_sequence": {"a": _row(61.5, 70), "b": _row(49.1, 56.25)}},
+        "street (now)": {"HOTA": 1.0},  # written before rows kept their sequences
+    }
+    assert rb.per_sequence_gains(rows, "random") == "+1.5 / +0.0, -0.9 / +1.2"
+    assert rb.per_sequence_gains(rows, "street") == ""
