@@ -123,3 +123,40 @@ def test_checks_show_each_sequence_now_minus_motion_only():
     }
     assert rb.per_sequence_gains(rows, "random") == "+1.5 / +0.0, -0.9 / +1.2"
     assert rb.per_sequence_gains(rows, "street") == ""
+
+
+def test_embedder_seed_reaches_training_and_the_random_network(monkeypatch, tmp_path):
+    """A second draw of embedders (``--embedder-seed 1 --runs ...``) trains with that seed and
+    draws the random network with it; the shipped guards are checked (no choice)."""
+    trained, drawn, nows = [], [], []
+    monkeypatch.setattr(rb, "ensure_data", lambda data: None)
+    monkeypatch.setattr(rb, "ensure_street", lambda data, seed: None)
+
+    def fake_checkpoint(data, out_dir, overrides):
+        trained.append((out_dir.name, overrides))
+        return out_dir / "last.safetensors"
+
+    def fake_random(path, seed):
+        drawn.append((path, seed))
+        return path
+
+    def fake_rows(family, split_dir, checkpoints, cache_root, max_seqs=None, nows_=None):
+        nows.append(nows_)
+        motion = {"HOTA": 50.0, "IDF1": 60.0, "IDSW": 3, "teleports": 0}
+        return {"motion only": motion} | {
+            f"{n} ({label})": motion for n in checkpoints for label in ("before", "now")
+        }
+
+    monkeypatch.setattr(rb, "ensure_checkpoint", fake_checkpoint)
+    monkeypatch.setattr(rb, "ensure_random_checkpoint", fake_random)
+    monkeypatch.setattr(rb, "family_rows", fake_rows)
+    out = tmp_path / "seed1.json"
+    argv = ["--runs", str(tmp_path / "runs"), "--embedder-seed", "1", "--out", str(out)]
+    assert rb.main(argv) == 0
+    assert {name for name, _ in trained} == {"ckpt-dancesports", "ckpt-street"}
+    assert all("run.seed=1" in overrides for _, overrides in trained)
+    assert drawn == [(tmp_path / "runs" / "ckpt-random.safetensors", 1)]
+    assert nows == [{"now": {}}] * len(rb.FAMILIES)  # the presets as shipped
+    result = json.loads(out.read_text())
+    assert result["embedder_seed"] == 1 and "guard_choice" not in result
+    assert all(c["ok"] for f in result["families"].values() for c in f["checks"].values())
