@@ -334,6 +334,7 @@ class LocalEngine:
         return []
 
 
+STOP_GRACE_S = 10.0  # a stopped worker's time to remove its partial files before it is killed
 _STOPPED = "its worker process was stopped while tracking it; rerun to retry"
 _DIED = "a worker process died while tracking this video or one beside it; rerun to retry"
 
@@ -361,7 +362,12 @@ def _stop(pool: cf.ProcessPoolExecutor) -> None:
     for proc in processes:
         proc.terminate()
     for proc in processes:
-        proc.join(timeout=10)
+        proc.join(timeout=STOP_GRACE_S)
+        # One still alive after its SIGTERM is stuck in its own exit; the batch's exit joins its
+        # workers (multiprocessing's atexit, the pool's manager thread), so it would hang too.
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5)
 
 
 # --- Ray engine ---------------------------------------------------------------------------

@@ -192,6 +192,37 @@ def test_local_workers_killed_and_rerun(
     assert "another batch is running" in capsys.readouterr().err
 
 
+def _mark_and_sleep(marker: Path, seconds: float) -> None:
+    marker.touch()
+    time.sleep(seconds)
+
+
+def test_a_worker_stuck_after_sigterm_is_killed(monkeypatch, tmp_path: Path) -> None:
+    """Stopping the pool must not wait on a worker that outlives its SIGTERM: the batch's own exit
+    joins its workers, so one stuck worker would hang the stopped batch (seen once in CI)."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from tracker import batch_engines
+
+    monkeypatch.setattr(batch_engines, "STOP_GRACE_S", 0.5)
+    pool = cf.ProcessPoolExecutor(
+        1,
+        mp_context=mp.get_context("spawn"),
+        initializer=signal.signal,  # a worker deaf to SIGTERM stands in for a stuck one
+        initargs=(signal.SIGTERM, signal.SIG_IGN),
+    )
+    started = tmp_path / "started"
+    pool.submit(_mark_and_sleep, started, 60)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert started.exists()  # the worker is busy with the video, as in a batch
+    (proc,) = pool._processes.values()
+    batch_engines._stop(pool)
+    assert not proc.is_alive() and proc.exitcode == -signal.SIGKILL
+
+
 def test_ray_engine_matches_run(archive: dict, expected: dict, tmp_path: Path, capsys) -> None:
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
