@@ -348,6 +348,14 @@ def tracker_robustness_seed1(results: Path) -> str:
     return render(read_result(results, "tracker_robustness_seed1"))
 
 
+@renderer("real_clip_720p")
+def real_clip_720p(results: Path) -> str:
+    """``benchmarks.real_clip`` on an earlier 1280x720 clip, with the guards of its day."""
+    from benchmarks.real_clip import render
+
+    return render(read_result(results, "real_clip_720p"))
+
+
 # Results whose benchmark module renders its own table: ``benchmarks.<name>.render(result)``.
 MODULE_RENDERED = (
     "demo_latency",
