@@ -84,6 +84,33 @@ def write_sheets(video: Path, found: list[dict[str, Any]], out: Path) -> list[Pa
     return paths
 
 
+def find_moves(
+    video: Path,
+    checkpoint: Path,
+    preset_name: str,
+    *,
+    before: bool = False,
+    cache: Path = Path("data/real"),
+    features: Path = Path("data/feature-cache"),
+) -> list[dict[str, Any]]:
+    """Every move of the clip's appearance run (``preset_name`` as shipped, or with the guards off
+    when ``before``) against motion only of the same preset, replaying ``benchmarks.real_clip``'s
+    cached detections (``cache/<video stem>``) and the checkpoint's features."""
+    seq_dir = cache / video.stem
+    preset = load_preset(preset_name)
+    config = preset.replace(**BEFORE) if before else preset
+    embedded = ensure_cache(
+        seq_dir.parent, checkpoint, features, seqs=[seq_dir.name], videos={seq_dir.name: video}
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        run_ours_replayed(
+            seq_dir.parent, [seq_dir.name], lambda _s: config, embedded,
+            load_embedder(checkpoint), Path(tmp),
+        )  # fmt: skip
+        run = read_mot(Path(tmp) / f"{seq_dir.name}.txt", kind="results")
+    return moves(track_sequence(seq_dir, preset), run)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", type=Path, required=True)
@@ -97,24 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    seq_dir = args.cache / args.video.stem
-    preset = load_preset(args.preset)
-    config = preset.replace(**BEFORE) if args.before else preset
-    cache = ensure_cache(
-        seq_dir.parent, args.checkpoint, args.features, seqs=[seq_dir.name],
-        videos={seq_dir.name: args.video},
-    )  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        run_ours_replayed(
-            seq_dir.parent, [seq_dir.name], lambda _s: config, cache,
-            load_embedder(args.checkpoint), Path(tmp),
-        )  # fmt: skip
-        run = read_mot(Path(tmp) / f"{seq_dir.name}.txt", kind="results")
     found = [
         m
-        for m in moves(track_sequence(seq_dir, preset), run)
+        for m in find_moves(
+            args.video, args.checkpoint, args.preset, before=args.before,
+            cache=args.cache, features=args.features,
+        )
         if m["jump_heights"] >= args.min_heights
-    ]
+    ]  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     sheets = write_sheets(args.video, found, args.out)
     atomic_write_json(

@@ -156,6 +156,13 @@ STEPS: tuple[Step, ...] = (
         f"fetches the clip to {REAL_CLIP} when missing; trains its checkpoint when missing",
     ),
     Step(
+        "real_clip_judged",
+        ("-m", "benchmarks.real_clip_judged", "--video", REAL_CLIP),
+        1,
+        ("real_clip_judged.json",),
+        "the by-eye verdicts of benchmarks/real_clip_verdicts.json on real_clip's moves",
+    ),
+    Step(
         "real_clip_720p",
         (
             "-m",

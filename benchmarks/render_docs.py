@@ -367,6 +367,7 @@ MODULE_RENDERED = (
     "batch_throughput",
     "hog_detector",
     "real_clip",
+    "real_clip_judged",
     "tracker_real",
     "default_choice",
 )
