@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 "public detections + ViT-B/16 256x128, mean pooling (--reid clip, random "
                 "weights), MOT + JSON",
             ),
-            "hog": (HogDetector(), None, args.hog_frames, "numpy HOG, MOT + JSON"),
+            "hog": (HogDetector(upscale=1.0), None, args.hog_frames, "numpy HOG, MOT + JSON"),
             "yolo11n-arch": (
                 YoloDetector(str(Path("yolo11n.yaml")), conf=0.25, batch_size=8, imgsz=640),
                 None,

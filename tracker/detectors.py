@@ -276,6 +276,18 @@ def _ultralytics_safe_load(enabled: bool) -> Iterator[None]:
         tasks.SAFE_LOAD = previous
 
 
+# HOG's people model needs a person about 100 pixels tall. On walkers filmed from above in SD and
+# 720p (OpenCV's vtest.avi at 576 px: 20 of 22 people in four frames against 11 at upscale 1;
+# a 1280x720 concourse: 32 of 42 against 24), upscale 1.5 found about twice the people of 1, at
+# twice the cost (docs/robustness.md); taller frames show people tall enough at 1.
+AUTO_UPSCALE, AUTO_UPSCALE_MAX_HEIGHT = 1.5, 720
+
+
+def auto_upscale(frame_height: int) -> float:
+    """HOG's upscale for a frame ``frame_height`` pixels high when none is given."""
+    return AUTO_UPSCALE if frame_height <= AUTO_UPSCALE_MAX_HEIGHT else 1.0
+
+
 class HogDetector:
     """Dalal-Triggs HOG + linear SVM people detector (OpenCV's default people model).
 
@@ -287,7 +299,8 @@ class HogDetector:
     ``conf`` drops boxes below it (it sets the SVM hit threshold to ``-log(1 - conf)``).
 
     ``upscale`` enlarges each frame first: HOG finds people at least ~100 pixels tall, so
-    ``upscale=2`` finds people of 50 pixels, at about four times the cost. ``scale`` is the
+    ``upscale=2`` finds people of 50 pixels, at about four times the cost. ``None`` (the
+    default) picks it per frame size (:func:`auto_upscale`). ``scale`` is the
     pyramid step: 1.1 by default, half the work of OpenCV's 1.05 for about the same recall once
     NMS (rather than OpenCV's ``groupRectangles``, which wants 3 neighbouring windows) picks the
     boxes (benchmarks/hog_detector.py).
@@ -305,12 +318,12 @@ class HogDetector:
         hit_threshold: float = 0.0,
         conf: float | None = None,
         nms_iou: float = 0.45,
-        upscale: float = 1.0,
+        upscale: float | None = None,
         batch_size: int = 1,
     ) -> None:
         from tracker.hog import HogPeopleDetector
 
-        if not upscale > 0:
+        if upscale is not None and not upscale > 0:
             raise UserError(f"HOG upscale must be positive, got {upscale}")
         if conf is not None:
             if not 0 <= conf <= 1:
@@ -319,7 +332,7 @@ class HogDetector:
             hit_threshold = max(hit_threshold, floor)
         self.batch_size = max(int(batch_size), 1)
         self.nms_iou = nms_iou
-        self.upscale = float(upscale)
+        self.upscale = None if upscale is None else float(upscale)
         self._hog = HogPeopleDetector(scale=scale, stride=stride, hit_threshold=hit_threshold)
 
     @classmethod
@@ -334,7 +347,8 @@ class HogDetector:
     def detect(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int]) -> list[sv.Detections]:
         out = []
         for frame in frames:
-            windows, margins = self._hog.detect(frame, upscale=self.upscale, clip=False)
+            up = auto_upscale(frame.shape[0]) if self.upscale is None else self.upscale
+            windows, margins = self._hog.detect(frame, upscale=up, clip=False)
             conf = 1.0 - np.exp(-np.clip(margins, 0, None))
             h, w = frame.shape[:2]
             boxes = np.clip(self.body_boxes(windows), 0, [w, h, w, h])
@@ -391,14 +405,15 @@ def make_detector(
     hog_upscale: float | None = None,
 ) -> Detector:
     """The detector the CLI's ``--detector`` / ``--detections`` options ask for; ``None`` means
-    the detector's default (YOLO: conf 0.1, batch 8, imgsz 640; HOG: no floor, upscale 1;
+    the detector's default (YOLO: conf 0.1, batch 8, imgsz 640; HOG: no floor, upscale by
+    frame size;
     replayed detections: every row)."""
     cls = detector_class(detector, detections)
     if cls is ReplayDetector:
         assert detections is not None
         return ReplayDetector(detections, min_conf=-np.inf if conf is None else conf)
     if cls is HogDetector:
-        return HogDetector(conf=conf, upscale=1.0 if hog_upscale is None else hog_upscale)
+        return HogDetector(conf=conf, upscale=hog_upscale)
     return YoloDetector(
         detector,
         conf=0.1 if conf is None else conf,

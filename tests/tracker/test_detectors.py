@@ -12,9 +12,11 @@ from cgclip.errors import UserError
 from cgclip.io.mot import frames_of, read_mot
 from cgclip.io.video import open_video
 from tracker.detectors import (
+    AUTO_UPSCALE,
     HogDetector,
     ReplayDetector,
     YoloDetector,
+    auto_upscale,
     check_detector_options,
     load_yolo,
     make_detector,
@@ -166,7 +168,7 @@ def test_hog_upscale_finds_small_people(sample_clip):
         assert out.xyxy.max() <= max(small.shape) + 1  # boxes in the frame's coordinates
         return float((box_iou(gt_small, out.xyxy).max(axis=1) > 0.3).mean())
 
-    assert found(HogDetector(upscale=2.0)) >= found(HogDetector()) + 0.5
+    assert found(HogDetector(upscale=2.0)) >= found(HogDetector(upscale=1.0)) + 0.5
 
 
 def test_hog_score_map_shape():
@@ -183,6 +185,24 @@ def test_make_detector_choices(tmp_path):
     assert len(make_detector(detections=det, conf=0.5).detect([None], [1])[0]) == 1
     assert isinstance(make_detector("hog"), HogDetector)
     assert make_detector("hog", hog_upscale=2.0).upscale == 2.0
+    assert make_detector("hog").upscale is None  # by frame size (auto_upscale)
+
+
+def test_hog_upscale_by_frame_size_unless_given(monkeypatch):
+    """SD and 720p frames are enlarged 1.5x (walkers there are under HOG's ~100 px person);
+    taller frames and a given upscale are left as they are."""
+    seen = []
+
+    def spy(frame, upscale, clip):
+        seen.append(upscale)
+        return np.zeros((0, 4)), np.zeros(0)
+
+    for det, height in ((HogDetector(), 576), (HogDetector(), 720), (HogDetector(), 1080),
+                        (HogDetector(upscale=2.0), 576)):  # fmt: skip
+        monkeypatch.setattr(det._hog, "detect", spy)
+        det.detect([np.zeros((height, 64, 3), np.uint8)], [1])
+    assert seen == [1.5, 1.5, 1.0, 2.0]
+    assert auto_upscale(480) == AUTO_UPSCALE and auto_upscale(721) == 1.0
 
 
 def test_unused_detector_options_are_errors():
