@@ -17,7 +17,7 @@ elif ! curl -fsSL "$url" -o "$tmp/vtest.avi"; then
     "copy OpenCV's samples/data/vtest.avi to $dest by hand" >&2
   exit 1
 fi
-echo "$sha  $tmp/vtest.avi" | sha256sum -c --quiet - || {
+echo "$sha  $tmp/vtest.avi" | sha256sum -c --status - || {
   echo "error: vtest.avi has another sha256 than $sha; not written" >&2
   exit 1
 }
