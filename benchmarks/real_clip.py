@@ -73,7 +73,7 @@ from tracker.eval import evaluate
 from tracker.matching import box_iou, linear_assignment
 
 PRESETS = ("street", "default")
-HOG_UPSCALE = 1.5  # the walkers are 60-110 px tall; see EYE_FRAME1_PEOPLE, upscale_choice()
+HOG_UPSCALE = 1.5  # the walkers are 60-140 px tall; see upscale_choice()
 MATCH_IOU = 0.5  # a box of a run is the same person as a motion-only box at this IoU
 MIN_SHARED = 5  # frames two tracks must share to count as the same person (split / join)
 # A move of an id between motion-only tracks this many box heights or more: on vtest.avi most of
@@ -81,18 +81,9 @@ MIN_SHARED = 5  # frames two tracks must share to count as the same person (spli
 FAR_MOVE = 1.5
 TRAIN_DATA = Path("data/synthetic-reid")  # configs/train/synthetic.yaml generates it when missing
 
-# By-eye check of the HOG upscale on frame 1 of vtest.avi (sha256 below): the centres of the 42
-# people visible in it, marked by hand from the frame. A person is found when a box 45-140 px
-# tall has its centre within 0.3 box heights of the mark.
-EYE_VIDEO_SHA256 = "c860e62379d5bd066104516f386487e4adfcf8ddd88af4768c02507d77c79188"
-EYE_FRAME1_PEOPLE = (
-    (85, 125), (150, 70), (112, 12), (250, 50), (395, 160), (400, 230), (495, 35), (490, 210),
-    (545, 90), (580, 95), (610, 100), (615, 15), (640, 165), (678, 110), (740, 60), (790, 145),
-    (818, 135), (885, 40), (860, 40), (938, 80), (945, 15), (1070, 45), (1090, 45), (1135, 40),
-    (1160, 105), (1150, 150), (1215, 130), (1270, 90), (192, 350), (245, 385), (280, 395),
-    (300, 370), (325, 395), (520, 355), (785, 385), (985, 265), (995, 375), (990, 530),
-    (470, 500), (50, 590), (1260, 540), (795, 680),
-)  # fmt: skip
+# By-eye checks of the HOG upscale (upscale_choice): per clip, people marked by hand in a few
+# frames (real_clip_marks.json).
+EYE_MARKS_FILE = Path(__file__).with_name("real_clip_marks.json")
 
 
 def video_record(video: Path) -> dict[str, Any]:
@@ -142,29 +133,45 @@ def detect_video(
 
 
 def upscale_choice(video: Path, conf: float, sha256: str) -> dict[str, Any] | None:
-    """People found on frame 1 at upscale 1, 1.5 and 2 (confidence floors 0.1 / 0.5), against
-    :data:`EYE_FRAME1_PEOPLE`; ``None`` for another video."""
-    if sha256 != EYE_VIDEO_SHA256:
+    """People found in the marked frames at upscale 1, 1.5 and 2 (confidence floors ``conf`` and
+    0.5), against the clip's marks in :data:`EYE_MARKS_FILE`; ``None`` for a clip without marks."""
+    marks = json.loads(EYE_MARKS_FILE.read_text())["clips"].get(sha256)
+    if marks is None:
         return None
+    marks["frames"] = {int(f): people for f, people in marks["frames"].items()}
+    frames: dict[int, np.ndarray] = {}
     with open_video(video) as reader:
-        frame = next(iter(reader))
-    people = np.asarray(EYE_FRAME1_PEOPLE, float)
-    out: dict[str, Any] = {"marked_people": len(people), "upscales": {}}
+        for fid, frame in enumerate(reader, 1):
+            if fid in marks["frames"]:
+                frames[fid] = frame
+            if fid >= max(marks["frames"]):
+                break
+    low, high = marks["heights"]
+    out: dict[str, Any] = {
+        "frames": sorted(frames),
+        "marked_people": sum(len(marks["frames"][f]) for f in frames),
+        "upscales": {},
+    }
     for up in (1.0, 1.5, 2.0):
         t0 = time.perf_counter()
-        (det,) = HogDetector(conf=conf, upscale=up).detect([frame], [1])
-        row: dict[str, Any] = {"seconds_per_frame": round(time.perf_counter() - t0, 2)}
+        found_boxes = {fid: HogDetector(conf=conf, upscale=up).detect([f], [fid])[0]
+                       for fid, f in frames.items()}  # fmt: skip
+        row: dict[str, Any] = {
+            "seconds_per_frame": round((time.perf_counter() - t0) / len(frames), 2)
+        }
         for floor in (conf, 0.5):
-            boxes = det.xyxy[det.confidence >= floor]
-            h = boxes[:, 3] - boxes[:, 1]
-            centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-            near = np.linalg.norm(people[:, None] - centre[None], axis=2) / h[None] < 0.3
-            found = (near & ((h >= 45) & (h <= 140))[None]).any(1)
-            row[f"conf>={floor:g}"] = {
-                "boxes": len(boxes),
-                "found": int(found.sum()),
-                "boxes_on_nobody": int((~near.any(0)).sum()),
-            }
+            counts = {"boxes": 0, "found": 0, "boxes_on_nobody": 0}
+            for fid, det in found_boxes.items():
+                people = np.asarray(marks["frames"][fid], float)
+                boxes = det.xyxy[det.confidence >= floor]
+                h = boxes[:, 3] - boxes[:, 1]
+                centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+                near = np.linalg.norm(people[:, None] - centre[None], axis=2) / h[None] < 0.3
+                found = (near & ((h >= low) & (h <= high))[None]).any(1)
+                counts["boxes"] += len(boxes)
+                counts["found"] += int(found.sum())
+                counts["boxes_on_nobody"] += int((~near.any(0)).sum())
+            row[f"conf>={floor:g}"] = counts
         out["upscales"][f"{up:g}"] = row
     return out
 
@@ -489,7 +496,9 @@ def _render_choice(choice: dict[str, Any]) -> str:
     header = ["HOG upscale", "s per frame"] + [
         f"people found, {k.replace('conf>=', 'confidence >= ')}" for k in floors
     ]
-    return f"Frame 1, {choice['marked_people']} people marked by hand:\n\n" + md_table(header, rows)
+    frames = choice.get("frames", [1])
+    where = "Frame 1" if frames == [1] else "Frames " + ", ".join(map(str, frames))
+    return f"{where}, {choice['marked_people']} people marked by hand:\n\n" + md_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -277,9 +277,10 @@ def _ultralytics_safe_load(enabled: bool) -> Iterator[None]:
 
 
 # HOG's people model needs a person about 100 pixels tall. On walkers filmed from above in SD and
-# 720p (OpenCV's vtest.avi at 576 px: 20 of 22 people in four frames against 11 at upscale 1;
-# a 1280x720 concourse: 32 of 42 against 24), upscale 1.5 found about twice the people of 1, at
-# twice the cost (docs/robustness.md); taller frames show people tall enough at 1.
+# 720p, people marked by hand (benchmarks/real_clip.py; OpenCV's vtest.avi at 576 px: 20 of 23 at
+# confidence 0.5 against 11 at upscale 1; a 1280x720 concourse: 32 of 42 at 0.1 against 24),
+# upscale 1.5 found up to twice the people, at twice the cost or more; taller frames show people
+# tall enough at 1.
 AUTO_UPSCALE, AUTO_UPSCALE_MAX_HEIGHT = 1.5, 720
 
 

@@ -53,7 +53,7 @@ def test_end_to_end_on_the_sample_clip(sample_clip, tiny_checkpoint, tmp_path):
     assert result["video"]["frames"] == 30 and len(result["video"]["sha256"]) == 64
     assert result["video"]["bytes"] == video.stat().st_size
     assert result["detector"]["detections"] > 0
-    assert result["upscale_choice"] is None  # the by-eye marks belong to vtest.avi only
+    assert result["upscale_choice"] is None  # by-eye marks exist for the two real clips only
     assert set(result["presets"]) == {"street", "default"}
     for body in result["presets"].values():
         rows = body["rows"]
@@ -82,3 +82,34 @@ def test_end_to_end_on_the_sample_clip(sample_clip, tiny_checkpoint, tmp_path):
     seq = tmp_path / "real" / "sample"
     stamp = json.loads((seq / "detect.json").read_text())
     assert detect_video(video, seq, 1.0, result["detector"]["conf"], 30) == stamp
+
+
+def test_upscale_choice_counts_marked_people_per_frame(sample_clip, tmp_path, monkeypatch):
+    """People marked at the ground truth's centres in two frames, plus one mark where nobody
+    stands: every count is over both frames, and the empty mark is never found."""
+    from benchmarks import real_clip
+    from cgclip.io.mot import read_mot
+
+    video = sample_clip / "sample.mp4"
+    gt = read_mot(sample_clip / "gt.txt", kind="gt")
+    marks = {}
+    for f in (1, 10):
+        rows = gt[(gt[:, 0] == f) & (gt[:, 8] > 0.8)]
+        marks[str(f)] = (rows[:, 2:4] + rows[:, 4:6] / 2).round().tolist()
+    marks["10"].append([-400, -400])  # nobody there
+    sha = real_clip.video_record(video)["sha256"]
+    book = tmp_path / "marks.json"
+    book.write_text(json.dumps({"clips": {sha: {"heights": [0, 1000], "frames": marks}}}))
+    monkeypatch.setattr(real_clip, "EYE_MARKS_FILE", book)
+
+    choice = real_clip.upscale_choice(video, 0.1, sha)
+    assert choice["frames"] == [1, 10]
+    assert choice["marked_people"] == sum(map(len, marks.values()))
+    assert set(choice["upscales"]) == {"1", "1.5", "2"}
+    for row in choice["upscales"].values():
+        assert row["conf>=0.1"]["found"] <= choice["marked_people"] - 1  # the empty mark
+        assert row["conf>=0.5"]["found"] <= row["conf>=0.1"]["found"]
+    assert choice["upscales"]["1"]["conf>=0.1"]["found"] >= 0.75 * (choice["marked_people"] - 1)
+    table = real_clip._render_choice(choice)
+    assert table.startswith(f"Frames 1, 10, {choice['marked_people']} people marked by hand")
+    assert real_clip.upscale_choice(video, 0.1, "0" * 64) is None  # a clip without marks
