@@ -53,6 +53,31 @@ class Step:
         return [python, *self.command]
 
 
+# Other draws of embedders for tracker_robustness (training and random-init seeds), checked with
+# the guards as shipped.
+EMBEDDER_DRAWS = (1, 2)
+
+
+def _embedder_draw(seed: int) -> Step:
+    name = f"tracker_robustness_seed{seed}"
+    return Step(
+        name,
+        (
+            "-m",
+            "benchmarks.tracker_robustness",
+            "--runs",
+            f"runs/robust-seed{seed}",
+            "--embedder-seed",
+            str(seed),
+            "--out",
+            f"benchmarks/results/{name}.json",
+        ),  # fmt: skip
+        40,
+        (f"{name}.json",),
+        "another draw of embedders, checked with the shipped guards; trains them when missing",
+    )
+
+
 STEPS: tuple[Step, ...] = (
     Step(
         "bench_env",
@@ -95,22 +120,7 @@ STEPS: tuple[Step, ...] = (
         45,
         ("tracker_robustness.json",),
     ),
-    Step(
-        "tracker_robustness_seed1",
-        (
-            "-m",
-            "benchmarks.tracker_robustness",
-            "--runs",
-            "runs/robust-seed1",
-            "--embedder-seed",
-            "1",
-            "--out",
-            "benchmarks/results/tracker_robustness_seed1.json",
-        ),
-        40,
-        ("tracker_robustness_seed1.json",),
-        "a second draw of embedders, checked with the shipped guards; trains them when missing",
-    ),
+    *(_embedder_draw(seed) for seed in EMBEDDER_DRAWS),
     Step(
         "tracker_crossdomain",
         ("-m", "benchmarks.tracker_crossdomain", "--data", "data/crossdomain"),

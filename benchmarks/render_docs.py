@@ -349,6 +349,7 @@ MODULE_RENDERED: dict[str, str | None] = {
     "tracker_crossdomain": None,
     "tracker_robustness": None,
     "tracker_robustness_seed1": "tracker_robustness",
+    "tracker_robustness_seed2": "tracker_robustness",
     "tfe_cost": None,
     "thread_policy": None,
     "batch_throughput": None,
