@@ -76,8 +76,9 @@ PRESETS = ("street", "default")
 HOG_UPSCALE = 1.5  # the walkers are 60-140 px tall; see upscale_choice()
 MATCH_IOU = 0.5  # a box of a run is the same person as a motion-only box at this IoU
 MIN_SHARED = 5  # frames two tracks must share to count as the same person (split / join)
-# A move of an id between motion-only tracks this many box heights or more: on vtest.avi most of
-# these were another person, judged by eye (docs/robustness.md); nearer ones were mostly right.
+# A move of an id between motion-only tracks this many box heights or more: on the 1280x720 clip
+# of real_clip_720p.json most of these were another person, judged by eye (docs/robustness.md);
+# nearer ones were mostly right.
 FAR_MOVE = 1.5
 TRAIN_DATA = Path("data/synthetic-reid")  # configs/train/synthetic.yaml generates it when missing
 
