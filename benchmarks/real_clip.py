@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from benchmarks.hog_upscale_check import render_choice, upscale_choice
 from benchmarks.tracker_appearance import ensure_checkpoint
 from benchmarks.tracker_common import RESULTS_DIR, machine_info, track_sequence
 from benchmarks.tracker_embed_cache import ensure_cache, load_embedder, run_ours_replayed
@@ -73,7 +74,7 @@ from tracker.eval import evaluate
 from tracker.matching import box_iou, linear_assignment
 
 PRESETS = ("street", "default")
-HOG_UPSCALE = 1.5  # the walkers are 60-140 px tall; see upscale_choice()
+HOG_UPSCALE = 1.5  # the walkers are 60-140 px tall; see benchmarks.hog_upscale_check
 MATCH_IOU = 0.5  # a box of a run is the same person as a motion-only box at this IoU
 MIN_SHARED = 5  # frames two tracks must share to count as the same person (split / join)
 # A move of an id between motion-only tracks this many box heights or more: on the 1280x720 clip
@@ -81,10 +82,6 @@ MIN_SHARED = 5  # frames two tracks must share to count as the same person (spli
 # nearer ones were mostly right.
 FAR_MOVE = 1.5
 TRAIN_DATA = Path("data/synthetic-reid")  # configs/train/synthetic.yaml generates it when missing
-
-# By-eye checks of the HOG upscale (upscale_choice): per clip, people marked by hand in a few
-# frames (real_clip_marks.json).
-EYE_MARKS_FILE = Path(__file__).with_name("real_clip_marks.json")
 
 
 def video_record(video: Path) -> dict[str, Any]:
@@ -130,50 +127,6 @@ def detect_video(
         "seconds": round(seconds, 1),
     }
     atomic_write_json(stamp, out)
-    return out
-
-
-def upscale_choice(video: Path, conf: float, sha256: str) -> dict[str, Any] | None:
-    """People found in the marked frames at upscale 1, 1.5 and 2 (confidence floors ``conf`` and
-    0.5), against the clip's marks in :data:`EYE_MARKS_FILE`; ``None`` for a clip without marks."""
-    marks = json.loads(EYE_MARKS_FILE.read_text())["clips"].get(sha256)
-    if marks is None:
-        return None
-    marks["frames"] = {int(f): people for f, people in marks["frames"].items()}
-    frames: dict[int, np.ndarray] = {}
-    with open_video(video) as reader:
-        for fid, frame in enumerate(reader, 1):
-            if fid in marks["frames"]:
-                frames[fid] = frame
-            if fid >= max(marks["frames"]):
-                break
-    low, high = marks["heights"]
-    out: dict[str, Any] = {
-        "frames": sorted(frames),
-        "marked_people": sum(len(marks["frames"][f]) for f in frames),
-        "upscales": {},
-    }
-    for up in (1.0, 1.5, 2.0):
-        t0 = time.perf_counter()
-        found_boxes = {fid: HogDetector(conf=conf, upscale=up).detect([f], [fid])[0]
-                       for fid, f in frames.items()}  # fmt: skip
-        row: dict[str, Any] = {
-            "seconds_per_frame": round((time.perf_counter() - t0) / len(frames), 2)
-        }
-        for floor in (conf, 0.5):
-            counts = {"boxes": 0, "found": 0, "boxes_on_nobody": 0}
-            for fid, det in found_boxes.items():
-                people = np.asarray(marks["frames"][fid], float)
-                boxes = det.xyxy[det.confidence >= floor]
-                h = boxes[:, 3] - boxes[:, 1]
-                centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-                near = np.linalg.norm(people[:, None] - centre[None], axis=2) / h[None] < 0.3
-                found = (near & ((h >= low) & (h <= high))[None]).any(1)
-                counts["boxes"] += len(boxes)
-                counts["found"] += int(found.sum())
-                counts["boxes_on_nobody"] += int((~near.any(0)).sum())
-            row[f"conf>={floor:g}"] = counts
-        out["upscales"][f"{up:g}"] = row
     return out
 
 
@@ -478,28 +431,8 @@ def render(result: dict[str, Any]) -> str:
         )
     choice = result.get("upscale_choice")
     if choice:
-        parts += ["", _render_choice(choice)]
+        parts += ["", render_choice(choice)]
     return "\n".join(parts)
-
-
-def _render_choice(choice: dict[str, Any]) -> str:
-    """The by-eye check of the HOG upscale on frame 1."""
-    from benchmarks.render_docs import md_table
-
-    rows = []
-    for up, r in choice["upscales"].items():
-        floors = [k for k in r if k.startswith("conf>=")]
-        rows.append(
-            [up, f"{r['seconds_per_frame']:.2f}"]
-            + [f"{r[k]['found']} ({r[k]['boxes']} boxes)" for k in floors]
-        )
-    floors = [k for k in next(iter(choice["upscales"].values())) if k.startswith("conf>=")]
-    header = ["HOG upscale", "s per frame"] + [
-        f"people found, {k.replace('conf>=', 'confidence >= ')}" for k in floors
-    ]
-    frames = choice.get("frames", [1])
-    where = "Frame 1" if frames == [1] else "Frames " + ", ".join(map(str, frames))
-    return f"{where}, {choice['marked_people']} people marked by hand:\n\n" + md_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def _embedder_draw(seed: int) -> Step:
             str(seed),
             "--out",
             f"benchmarks/results/{name}.json",
-        ),  # fmt: skip
+        ),
         40,
         (f"{name}.json",),
         "another draw of embedders, checked with the shipped guards; trains them when missing",

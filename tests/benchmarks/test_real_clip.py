@@ -87,7 +87,7 @@ def test_end_to_end_on_the_sample_clip(sample_clip, tiny_checkpoint, tmp_path):
 def test_upscale_choice_counts_marked_people_per_frame(sample_clip, tmp_path, monkeypatch):
     """People marked at the ground truth's centres in two frames, plus one mark where nobody
     stands: every count is over both frames, and the empty mark is never found."""
-    from benchmarks import real_clip
+    from benchmarks import hog_upscale_check, real_clip
     from cgclip.io.mot import read_mot
 
     video = sample_clip / "sample.mp4"
@@ -100,9 +100,9 @@ def test_upscale_choice_counts_marked_people_per_frame(sample_clip, tmp_path, mo
     sha = real_clip.video_record(video)["sha256"]
     book = tmp_path / "marks.json"
     book.write_text(json.dumps({"clips": {sha: {"heights": [0, 1000], "frames": marks}}}))
-    monkeypatch.setattr(real_clip, "EYE_MARKS_FILE", book)
+    monkeypatch.setattr(hog_upscale_check, "EYE_MARKS_FILE", book)
 
-    choice = real_clip.upscale_choice(video, 0.1, sha)
+    choice = hog_upscale_check.upscale_choice(video, 0.1, sha)
     assert choice["frames"] == [1, 10]
     assert choice["marked_people"] == sum(map(len, marks.values()))
     assert set(choice["upscales"]) == {"1", "1.5", "2"}
@@ -110,6 +110,6 @@ def test_upscale_choice_counts_marked_people_per_frame(sample_clip, tmp_path, mo
         assert row["conf>=0.1"]["found"] <= choice["marked_people"] - 1  # the empty mark
         assert row["conf>=0.5"]["found"] <= row["conf>=0.1"]["found"]
     assert choice["upscales"]["1"]["conf>=0.1"]["found"] >= 0.75 * (choice["marked_people"] - 1)
-    table = real_clip._render_choice(choice)
+    table = hog_upscale_check.render_choice(choice)
     assert table.startswith(f"Frames 1, 10, {choice['marked_people']} people marked by hand")
-    assert real_clip.upscale_choice(video, 0.1, "0" * 64) is None  # a clip without marks
+    assert hog_upscale_check.upscale_choice(video, 0.1, "0" * 64) is None  # a clip without marks
